@@ -1,0 +1,197 @@
+//! Forward and backward through a stack of dense layers, written as the math.
+//!
+//! Shapes: `x` (n, sizes[0]); `W[l]` (fan_in, fan_out); `b[l]` (fan_out,); every array
+//! row-major, rows = samples.
+//!
+//! forward:  a[0] = x
+//!           a[l+1] = f(a[l] @ W[l] + b[l])          hidden layers, f = the activation
+//!           a[L]   = softmax(a[L-1] @ W[L-1] + b[L-1])
+//! backward: delta[L] = (a[L] - y) / n                d mean-loss / d logits
+//!           gW[l] = a[l].T @ delta[l+1]               (fan_in, fan_out)
+//!           gb[l] = sum over rows of delta[l+1]       (fan_out,)
+//!           delta[l] = (delta[l+1] @ W[l].T) * f'(a[l])   with f' read from the output a[l]
+//!
+//! `train.rs` fuses the same steps with the SGD update for the training loop.
+
+use crate::activation::Activation;
+use crate::architecture::Architecture;
+use crate::error::Result;
+use crate::matmul::{matmul_into, MatMut, MatRef, Update};
+use crate::real::Real;
+use crate::softmax::softmax_rows;
+
+/// `a[l+1] = act(a[l] @ W[l] + b[l])` (or softmax for the last layer) into `out` (n, fan_out).
+pub fn dense_layer_forward<T: Real>(
+    input: MatRef<'_, T>,
+    weight: MatRef<'_, T>,
+    bias: &[T],
+    is_output: bool,
+    activation: Activation,
+    out: &mut [T],
+) -> Result<()> {
+    let (rows, fan_out) = (input.rows(), weight.cols());
+    matmul_into(
+        MatMut::row_major(out, rows, fan_out)?,
+        input,
+        weight,
+        Update::Overwrite,
+    )?;
+    let out = &mut out[..rows * fan_out];
+    if is_output {
+        out.chunks_exact_mut(fan_out)
+            .for_each(|row| row.iter_mut().zip(bias).for_each(|(z, &b)| *z += b));
+        softmax_rows(out, fan_out);
+    } else {
+        activation.add_bias_and_apply(out, bias);
+    }
+    Ok(())
+}
+
+/// Every layer's output for `x` (n, inputs): `outputs[l]` is a[l+1], (n, sizes[l+1]);
+/// the last is the class probabilities.
+pub fn forward<T: Real, W: AsRef<[T]>>(
+    arch: &Architecture,
+    weights: &[W],
+    biases: &[W],
+    x: &[T],
+    activation: Activation,
+) -> Result<Vec<Vec<T>>> {
+    arch.check_params(weights, biases)?;
+    let rows = Architecture::rows_of("x", x, arch.inputs())?;
+    let mut outputs: Vec<Vec<T>> = Vec::with_capacity(arch.layers());
+    for l in 0..arch.layers() {
+        let mut out = vec![T::zero(); rows * arch.fan_out(l)];
+        let input = match l {
+            0 => MatRef::row_major(x, rows, arch.inputs())?,
+            _ => MatRef::row_major(&outputs[l - 1], rows, arch.fan_in(l))?,
+        };
+        let weight = MatRef::row_major(weights[l].as_ref(), arch.fan_in(l), arch.fan_out(l))?;
+        let is_output = l + 1 == arch.layers();
+        dense_layer_forward(
+            input,
+            weight,
+            biases[l].as_ref(),
+            is_output,
+            activation,
+            &mut out,
+        )?;
+        outputs.push(out);
+    }
+    Ok(outputs)
+}
+
+/// `sum over rows of delta` (rows, width) into `out` (width,).
+pub fn column_sums<T: Real>(delta: &[T], width: usize, out: &mut [T]) {
+    out.iter_mut().for_each(|v| *v = T::zero());
+    for row in delta.chunks_exact(width) {
+        out.iter_mut().zip(row).for_each(|(s, &d)| *s += d);
+    }
+}
+
+/// `(weight_grads, bias_grads)`, each shaped like the parameters they belong to.
+pub type Gradients<T> = (Vec<Vec<T>>, Vec<Vec<T>>);
+
+/// Gradients of the mean cross-entropy with respect to every weight and bias.
+///
+/// `outputs` are forward's (a[1]..a[L]), `y` the targets (n, classes), usually one-hot.
+/// Returns `(weight_grads, bias_grads)` shaped like the parameters.
+pub fn backward<T: Real, W: AsRef<[T]>, O: AsRef<[T]>>(
+    arch: &Architecture,
+    weights: &[W],
+    x: &[T],
+    outputs: &[O],
+    y: &[T],
+    activation: Activation,
+) -> Result<Gradients<T>> {
+    let rows = Architecture::rows_of("x", x, arch.inputs())?;
+    check_outputs(arch, outputs, rows)?;
+    check_targets(y, rows, arch.classes())?;
+    let layers = arch.layers();
+    let inv_rows = T::one() / T::from_f64(rows.max(1) as f64);
+
+    // delta[L] = (p - y) / n   # (n, classes)
+    let mut delta: Vec<T> = outputs[layers - 1]
+        .as_ref()
+        .iter()
+        .zip(y)
+        .map(|(&p, &t)| (p - t) * inv_rows)
+        .collect();
+
+    let mut weight_grads = vec![Vec::new(); layers];
+    let mut bias_grads = vec![Vec::new(); layers];
+    for l in (0..layers).rev() {
+        let (fan_in, fan_out) = (arch.fan_in(l), arch.fan_out(l));
+        let a = match l {
+            0 => x,
+            _ => outputs[l - 1].as_ref(),
+        };
+        let a = MatRef::row_major(a, rows, fan_in)?; // (n, fan_in)
+        let delta_view = MatRef::row_major(&delta, rows, fan_out)?; // (n, fan_out)
+
+        // gW[l] = a[l].T @ delta   # (fan_in, fan_out)
+        let mut grad_w = vec![T::zero(); fan_in * fan_out];
+        matmul_into(
+            MatMut::row_major(&mut grad_w, fan_in, fan_out)?,
+            a.t(),
+            delta_view,
+            Update::Overwrite,
+        )?;
+        // gb[l] = column sums of delta   # (fan_out,)
+        let mut grad_b = vec![T::zero(); fan_out];
+        column_sums(&delta, fan_out, &mut grad_b);
+
+        if l > 0 {
+            // delta[l] = (delta @ W[l].T) * f'(a[l])   # (n, fan_in)
+            let weight = MatRef::row_major(weights[l].as_ref(), fan_in, fan_out)?;
+            let mut previous = vec![T::zero(); rows * fan_in];
+            matmul_into(
+                MatMut::row_major(&mut previous, rows, fan_in)?,
+                delta_view,
+                weight.t(),
+                Update::Overwrite,
+            )?;
+            activation.scale_by_derivative(&mut previous, outputs[l - 1].as_ref());
+            delta = previous;
+        }
+        weight_grads[l] = grad_w;
+        bias_grads[l] = grad_b;
+    }
+    Ok((weight_grads, bias_grads))
+}
+
+fn check_outputs<T: Real, O: AsRef<[T]>>(
+    arch: &Architecture,
+    outputs: &[O],
+    rows: usize,
+) -> Result<()> {
+    use crate::error::Error;
+    if outputs.len() != arch.layers() {
+        return Err(Error::shape(
+            "outputs",
+            format!("{} layer outputs", arch.layers()),
+            format!("{}", outputs.len()),
+        ));
+    }
+    for (l, out) in outputs.iter().enumerate() {
+        let expected = rows * arch.fan_out(l);
+        if out.as_ref().len() != expected {
+            return Err(Error::shape(
+                format!("outputs[{}]", l + 1),
+                format!("shape ({rows}, {})", arch.fan_out(l)),
+                format!("{} values", out.as_ref().len()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn check_targets<T>(y: &[T], rows: usize, classes: usize) -> Result<()> {
+    if y.len() != rows * classes {
+        return Err(crate::error::Error::shape(
+            "y_onehot",
+            format!("shape ({rows}, {classes})"),
+            format!("{} values", y.len()),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,346 @@
+//! Mini-batch SGD: one step, and a whole epoch over a given order of rows.
+//!
+//! A step is network.rs's forward and backward with the update fused in:
+//!   forward    a[l+1] = f(a[l] @ W[l] + b[l]),   last layer softmax
+//!   output     delta[L] = (p - y) / n             (softmax_loss_delta, in the logits' buffer)
+//!   backward   for l = L-1 .. 0:
+//!                delta[l] = (delta[l+1] @ W[l].T) * f'(a[l])   (before W[l] changes)
+//!                W[l] += -lr * a[l].T @ delta[l+1]              (one GEMM, no gradient buffer)
+//!                b[l] -= lr * sum over rows of delta[l+1]
+//! All buffers live in a `Workspace` sized once for the largest batch: nothing is allocated
+//! per batch.
+
+use crate::activation::Activation;
+use crate::architecture::Architecture;
+use crate::error::{Error, Result};
+use crate::matmul::{matmul_into, MatMut, MatRef, Update};
+use crate::network::{check_targets, column_sums};
+use crate::parallel;
+use crate::real::Real;
+use crate::softmax::{softmax_loss_delta, BatchOutcome, Targets};
+
+/// Reusable buffers for batches of up to `capacity` rows of one architecture.
+#[derive(Debug, Clone)]
+pub struct Workspace<T> {
+    sizes: Vec<usize>,
+    capacity: usize,
+    /// The current batch's input rows, gathered from `x` by `order`: (capacity, inputs).
+    batch_x: Vec<T>,
+    batch_labels: Vec<usize>,
+    /// outputs[l] = a[l+1]: (capacity, sizes[l+1]).
+    outputs: Vec<Vec<T>>,
+    /// deltas[l] = delta[l+1] = d loss / d (a[l] @ W[l] + b[l]): (capacity, sizes[l+1]).
+    deltas: Vec<Vec<T>>,
+    /// The bias gradient of the layer being updated: (max fan_out,).
+    bias_grad: Vec<T>,
+}
+
+impl<T: Real> Workspace<T> {
+    pub fn new(arch: &Architecture, capacity: usize) -> Self {
+        let per_layer = || {
+            arch.sizes()[1..]
+                .iter()
+                .map(|&width| vec![T::zero(); capacity * width])
+                .collect::<Vec<_>>()
+        };
+        Workspace {
+            sizes: arch.sizes().to_vec(),
+            capacity,
+            batch_x: Vec::new(),
+            batch_labels: Vec::with_capacity(capacity),
+            outputs: per_layer(),
+            deltas: per_layer(),
+            bias_grad: vec![T::zero(); arch.sizes()[1..].iter().copied().max().unwrap_or(0)],
+        }
+    }
+
+    /// Grow (never shrink) so that batches of `rows` rows fit; a no-op once sized.
+    fn fit(&mut self, arch: &Architecture, rows: usize) {
+        if self.sizes != arch.sizes() || self.capacity < rows {
+            *self = Workspace::new(arch, rows.max(self.capacity));
+        }
+    }
+}
+
+/// One SGD step on the batch `input` (rows, inputs) with `targets`; returns what the output
+/// layer measured *before* the step. If the loss is not finite the parameters are left as
+/// they were and `Error::Diverged { batch: 0, .. }` is returned.
+#[allow(clippy::too_many_arguments)]
+fn step<T: Real, W: AsRef<[T]> + AsMut<[T]>>(
+    arch: &Architecture,
+    weights: &mut [W],
+    biases: &mut [W],
+    input: MatRef<'_, T>,
+    targets: Targets<'_, T>,
+    lr: T,
+    activation: Activation,
+    outputs: &mut [Vec<T>],
+    deltas: &mut [Vec<T>],
+    bias_grad: &mut [T],
+) -> Result<BatchOutcome> {
+    let rows = input.rows();
+    let layers = arch.layers();
+
+    // Forward: outputs[l] = f(a[l] @ W[l] + b[l])   # (rows, fan_out)
+    for l in 0..layers {
+        let (fan_in, fan_out) = (arch.fan_in(l), arch.fan_out(l));
+        let (done, rest) = outputs.split_at_mut(l);
+        let a = match l {
+            0 => input,
+            _ => MatRef::row_major(&done[l - 1], rows, fan_in)?,
+        };
+        let weight = MatRef::row_major(weights[l].as_ref(), fan_in, fan_out)?;
+        let out = MatMut::row_major(&mut rest[0], rows, fan_out)?;
+        matmul_into(out, a, weight, Update::Overwrite)?;
+        if l + 1 < layers {
+            activation.add_bias_and_apply(&mut rest[0][..rows * fan_out], biases[l].as_ref());
+        }
+    }
+
+    // Output: p = softmax(logits + b), loss, and delta[L] = (p - y) / rows in place.
+    let classes = arch.classes();
+    let outcome = softmax_loss_delta(
+        &mut outputs[layers - 1],
+        biases[layers - 1].as_ref(),
+        targets,
+        classes,
+    );
+    if !outcome.loss_sum.is_finite() {
+        return Err(Error::Diverged {
+            batch: 0,
+            loss: outcome.loss_sum / rows as f64,
+        });
+    }
+    std::mem::swap(&mut outputs[layers - 1], &mut deltas[layers - 1]);
+
+    // Backward with the update fused in, from the last layer down.
+    let minus_lr = -lr;
+    for l in (0..layers).rev() {
+        let (fan_in, fan_out) = (arch.fan_in(l), arch.fan_out(l));
+        let (below, from_here) = deltas.split_at_mut(l);
+        let delta = MatRef::row_major(&from_here[0], rows, fan_out)?; // (rows, fan_out)
+        let a = match l {
+            0 => input,
+            _ => MatRef::row_major(&outputs[l - 1], rows, fan_in)?, // (rows, fan_in)
+        };
+        if l > 0 {
+            // delta[l] = (delta[l+1] @ W[l].T) * f'(a[l])   # (rows, fan_in), W[l] not yet updated
+            let weight = MatRef::row_major(weights[l].as_ref(), fan_in, fan_out)?;
+            let previous = MatMut::row_major(&mut below[l - 1], rows, fan_in)?;
+            matmul_into(previous, delta, weight.t(), Update::Overwrite)?;
+            activation.scale_by_derivative(
+                &mut below[l - 1][..rows * fan_in],
+                &outputs[l - 1][..rows * fan_in],
+            );
+        }
+        // W[l] += -lr * a[l].T @ delta[l+1]   # (fan_in, fan_out)
+        let weight = MatMut::row_major(weights[l].as_mut(), fan_in, fan_out)?;
+        matmul_into(weight, a.t(), delta, Update::AddScaled(minus_lr))?;
+        // b[l] -= lr * column sums of delta[l+1]   # (fan_out,)
+        let grad_b = &mut bias_grad[..fan_out];
+        column_sums(&from_here[0][..rows * fan_out], fan_out, grad_b);
+        biases[l]
+            .as_mut()
+            .iter_mut()
+            .zip(grad_b.iter())
+            .for_each(|(b, &g)| *b += minus_lr * g);
+    }
+    // Hand the logits buffer back so that outputs[L-1] is a buffer of the right size again.
+    std::mem::swap(&mut outputs[layers - 1], &mut deltas[layers - 1]);
+    Ok(outcome)
+}
+
+fn check_learning_rate<T: Real>(lr: T) -> Result<()> {
+    if !(lr.is_finite() && lr > T::zero()) {
+        return Err(Error::value(
+            "lr",
+            format!("expected a finite number > 0, got {lr}"),
+        ));
+    }
+    Ok(())
+}
+
+/// One SGD step on `x` (rows, inputs) against targets `y` (rows, classes); updates the
+/// parameters in place and returns the mean loss *before* the step.
+#[allow(clippy::too_many_arguments)]
+pub fn sgd_step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
+    arch: &Architecture,
+    weights: &mut [W],
+    biases: &mut [W],
+    x: &[T],
+    y: &[T],
+    lr: T,
+    activation: Activation,
+    workspace: &mut Workspace<T>,
+) -> Result<f64> {
+    arch.check_params(weights, biases)?;
+    check_learning_rate(lr)?;
+    let rows = Architecture::rows_of("x", x, arch.inputs())?;
+    if rows == 0 {
+        return Err(Error::value("x", "expected at least one row, got 0"));
+    }
+    check_targets(y, rows, arch.classes())?;
+    workspace.fit(arch, rows);
+    let input = MatRef::row_major(x, rows, arch.inputs())?;
+    let Workspace {
+        outputs,
+        deltas,
+        bias_grad,
+        ..
+    } = workspace;
+    let outcome = parallel::pool()?.install(|| {
+        step(
+            arch,
+            weights,
+            biases,
+            input,
+            Targets::Matrix(y),
+            lr,
+            activation,
+            outputs,
+            deltas,
+            bias_grad,
+        )
+    })?;
+    Ok(outcome.loss_sum / rows as f64)
+}
+
+/// What an epoch measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochOutcome {
+    /// Mean per-sample loss, each batch's loss taken before its step.
+    pub mean_loss: f64,
+    /// Samples the network classified right before the step of their batch.
+    pub correct: usize,
+    pub samples: usize,
+}
+
+/// The class indices as `usize`, each checked to be < `classes`.
+fn check_labels(labels: &[i64], classes: usize) -> Result<()> {
+    if let Some((i, &bad)) = labels
+        .iter()
+        .enumerate()
+        .find(|(_, &label)| label < 0 || label as u64 >= classes as u64)
+    {
+        return Err(Error::value(
+            "labels",
+            format!("expected class indices in [0, {classes}), got {bad} at position {i}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_order(order: &[i64], rows: usize) -> Result<()> {
+    if let Some((i, &bad)) = order
+        .iter()
+        .enumerate()
+        .find(|(_, &index)| index < 0 || index as u64 >= rows as u64)
+    {
+        return Err(Error::value(
+            "order",
+            format!("expected row indices in [0, {rows}), got {bad} at position {i}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Train one epoch: batches `order[i .. i + batch_size]` of the rows of `x` (n, inputs) with
+/// integer `labels` (n,), one SGD step each, the last batch possibly short.
+///
+/// `after_batch(b)` runs on the calling thread after each finished step b (0-based); an error
+/// from it (Ctrl-C) stops the epoch with the parameters of the last finished step. A
+/// non-finite loss stops it before that batch's step with `Error::Diverged`.
+#[allow(clippy::too_many_arguments)]
+pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
+    arch: &Architecture,
+    weights: &mut [W],
+    biases: &mut [W],
+    x: &[T],
+    labels: &[i64],
+    order: &[i64],
+    lr: T,
+    batch_size: usize,
+    activation: Activation,
+    workspace: &mut Workspace<T>,
+    after_batch: &mut dyn FnMut(usize) -> Result<()>,
+) -> Result<EpochOutcome> {
+    arch.check_params(weights, biases)?;
+    check_learning_rate(lr)?;
+    let inputs = arch.inputs();
+    let rows = Architecture::rows_of("x", x, inputs)?;
+    if labels.len() != rows {
+        return Err(Error::shape(
+            "labels",
+            format!("shape ({rows},) (one per row of x)"),
+            format!("shape ({},)", labels.len()),
+        ));
+    }
+    if batch_size == 0 {
+        return Err(Error::value(
+            "batch_size",
+            "expected a positive integer, got 0",
+        ));
+    }
+    if order.is_empty() {
+        return Err(Error::value(
+            "order",
+            "expected at least one row index, got none",
+        ));
+    }
+    check_labels(labels, arch.classes())?;
+    check_order(order, rows)?;
+
+    let capacity = batch_size.min(order.len());
+    workspace.fit(arch, capacity);
+    if workspace.batch_x.len() < capacity * inputs {
+        workspace.batch_x.resize(capacity * inputs, T::zero());
+    }
+    let pool = parallel::pool()?;
+    let Workspace {
+        batch_x,
+        batch_labels,
+        outputs,
+        deltas,
+        bias_grad,
+        ..
+    } = workspace;
+
+    let mut total = BatchOutcome::default();
+    for (b, batch) in order.chunks(batch_size).enumerate() {
+        let batch_rows = batch.len();
+        let outcome = pool.install(|| {
+            // Gather the batch: batch_x[r] = x[order[r]]   # (batch_rows, inputs)
+            for (dst, &index) in batch_x.chunks_exact_mut(inputs).zip(batch) {
+                let src = index as usize * inputs; // checked by check_order
+                dst.copy_from_slice(&x[src..src + inputs]);
+            }
+            batch_labels.clear();
+            batch_labels.extend(batch.iter().map(|&index| labels[index as usize] as usize));
+            let input = MatRef::row_major(&batch_x[..batch_rows * inputs], batch_rows, inputs)?;
+            step(
+                arch,
+                weights,
+                biases,
+                input,
+                Targets::Labels(batch_labels),
+                lr,
+                activation,
+                outputs,
+                deltas,
+                bias_grad,
+            )
+        });
+        let outcome = match outcome {
+            Err(Error::Diverged { loss, .. }) => return Err(Error::Diverged { batch: b, loss }),
+            other => other?,
+        };
+        total.loss_sum += outcome.loss_sum;
+        total.correct += outcome.correct;
+        after_batch(b)?;
+    }
+    Ok(EpochOutcome {
+        mean_loss: total.loss_sum / order.len() as f64,
+        correct: total.correct,
+        samples: order.len(),
+    })
+}
