@@ -1,0 +1,21 @@
+"""fastmlp: multilayer perceptrons trained by hand-written backprop, fast.
+
+The Rust engine (:mod:`fastmlp.kernels`) and the plain-NumPy reference
+(:mod:`fastmlp.reference`) implement the same functions; :class:`MLP` trains with either.
+"""
+
+from fastmlp import datasets, kernels, reference
+from fastmlp._native import TrainingDivergedError, get_num_threads, set_num_threads
+from fastmlp._native import __version__ as __version__
+from fastmlp.datasets import one_hot
+
+__all__ = [
+    "TrainingDivergedError",
+    "__version__",
+    "datasets",
+    "get_num_threads",
+    "kernels",
+    "one_hot",
+    "reference",
+    "set_num_threads",
+]

@@ -1,0 +1,53 @@
+"""Types of the Rust extension module (rust/python). See fastmlp.kernels for the documented API."""
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+__version__: str
+
+_Float = np.float32 | np.float64
+
+class TrainingDivergedError(FloatingPointError):
+    batch: int
+    loss: float
+
+def matmul(a: NDArray[_Float], b: NDArray[_Float]) -> NDArray[_Float]: ...
+def relu(z: NDArray[_Float]) -> NDArray[_Float]: ...
+def tanh(z: NDArray[_Float]) -> NDArray[_Float]: ...
+def sigmoid(z: NDArray[_Float]) -> NDArray[_Float]: ...
+def softmax(z: NDArray[_Float]) -> NDArray[_Float]: ...
+def cross_entropy(p: NDArray[_Float], y_onehot: NDArray[_Float]) -> float: ...
+def forward(
+    weights: Sequence[NDArray[_Float]],
+    biases: Sequence[NDArray[_Float]],
+    x: NDArray[_Float],
+    activation: str,
+) -> list[NDArray[_Float]]: ...
+def backward(
+    weights: Sequence[NDArray[_Float]],
+    outputs: Sequence[NDArray[_Float]],
+    y_onehot: NDArray[_Float],
+    activation: str,
+) -> tuple[list[NDArray[_Float]], list[NDArray[_Float]]]: ...
+def sgd_step(
+    weights: Sequence[NDArray[_Float]],
+    biases: Sequence[NDArray[_Float]],
+    x: NDArray[_Float],
+    y_onehot: NDArray[_Float],
+    lr: float,
+    activation: str,
+) -> float: ...
+def train_epoch(
+    weights: Sequence[NDArray[_Float]],
+    biases: Sequence[NDArray[_Float]],
+    x: NDArray[_Float],
+    labels: NDArray[np.int64],
+    order: NDArray[np.int64],
+    lr: float,
+    batch_size: int,
+    activation: str,
+) -> tuple[float, int]: ...
+def set_num_threads(n: int) -> None: ...
+def get_num_threads() -> int: ...

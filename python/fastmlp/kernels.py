@@ -1,0 +1,186 @@
+"""The Rust engine: the engine contract of ``fastmlp.reference``, computed by ``fastmlp._native``.
+
+Every function has the same name, signature and meaning as its twin in
+:mod:`fastmlp.reference` (read that module for the math). Arrays are float32 or float64, one
+dtype per call, never converted: a float64 array handed to a float32 computation is a
+``TypeError``. Read-only inputs (``x``, targets, labels, order) that are not C-contiguous are
+copied into C order first; weights and biases, which are updated in place, must already be
+C-contiguous and writeable, or a ``ValueError`` says so. The GIL is released while the Rust
+core computes, on the engine's own threads (:func:`fastmlp.set_num_threads`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fastmlp import _native
+
+__all__ = [
+    "backward",
+    "cross_entropy",
+    "forward",
+    "matmul",
+    "relu",
+    "sgd_step",
+    "sigmoid",
+    "softmax",
+    "tanh",
+    "train_epoch",
+    "train_epoch_stats",
+]
+
+FloatArray = NDArray[np.floating]
+
+
+def _c_order(arg: str, value: object) -> object:
+    """A C-ordered view or copy of a read-only array input (same dtype); others unchanged."""
+    if isinstance(value, np.ndarray) and not value.flags.c_contiguous:
+        return np.ascontiguousarray(value)
+    return value
+
+
+def _indices(arg: str, value: object) -> NDArray[np.int64]:
+    """Integer labels or row indices as a C-ordered int64 array (an exact conversion)."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{arg}: expected an integer array, got dtype {array.dtype}")
+    if array.ndim != 1:
+        raise ValueError(f"{arg}: expected a 1-D array, got shape {array.shape}")
+    if array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{arg}: values exceed the int64 range")
+    return np.ascontiguousarray(array, dtype=np.int64)
+
+
+def matmul(a: FloatArray, b: FloatArray) -> FloatArray:
+    """``a @ b`` for 2-D arrays ``a`` (m, k) and ``b`` (k, n) of one dtype; returns (m, n)."""
+    return _native.matmul(_c_order("a", a), _c_order("b", b))
+
+
+def relu(z: FloatArray) -> FloatArray:
+    """``max(z, 0)`` elementwise; any shape, same dtype (NaN stays NaN)."""
+    return _native.relu(_c_order("z", z))
+
+
+def tanh(z: FloatArray) -> FloatArray:
+    """``tanh(z)`` elementwise; any shape, same dtype."""
+    return _native.tanh(_c_order("z", z))
+
+
+def sigmoid(z: FloatArray) -> FloatArray:
+    """``1 / (1 + exp(-z))`` elementwise without overflow; any shape, same dtype."""
+    return _native.sigmoid(_c_order("z", z))
+
+
+def softmax(z: FloatArray) -> FloatArray:
+    """Row-wise softmax of logits ``z`` (n, classes), stable for any finite values."""
+    return _native.softmax(_c_order("z", z))
+
+
+def cross_entropy(p: FloatArray, y_onehot: FloatArray) -> float:
+    """Mean over rows of ``-sum(y * log(max(p, tiny)))`` for ``p``, ``y_onehot`` (n, classes)."""
+    return _native.cross_entropy(_c_order("p", p), _c_order("y_onehot", y_onehot))
+
+
+def forward(
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+    x: FloatArray,
+    activation: str,
+) -> list[FloatArray]:
+    """Every layer's output ``[x, a1, ..., aL]`` for ``x`` (n, inputs).
+
+    ``weights[l]`` is (fan_in, fan_out), ``biases[l]`` (fan_out,); hidden layers use
+    ``activation`` ("relu", "tanh" or "sigmoid"); ``aL`` (n, classes) holds the softmax
+    probabilities. ``outputs[0]`` is ``x`` itself.
+    """
+    return _native.forward(list(weights), list(biases), _c_order("x", x), activation)
+
+
+def backward(
+    weights: Sequence[FloatArray],
+    outputs: Sequence[FloatArray],
+    y_onehot: FloatArray,
+    activation: str,
+) -> tuple[list[FloatArray], list[FloatArray]]:
+    """Gradients ``(weight_grads, bias_grads)`` of the mean cross-entropy.
+
+    ``outputs`` is what :func:`forward` returned, ``y_onehot`` (n, classes) the targets.
+    Gradients have the shapes and dtype of the parameters.
+    """
+    outputs = [_c_order(f"outputs[{i}]", a) for i, a in enumerate(outputs)]  # type: ignore[misc]
+    return _native.backward(list(weights), outputs, _c_order("y_onehot", y_onehot), activation)
+
+
+def sgd_step(
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+    x: FloatArray,
+    y_onehot: FloatArray,
+    lr: float,
+    activation: str,
+) -> float:
+    """One gradient step on the batch ``x`` (n, inputs), ``y_onehot`` (n, classes).
+
+    Updates ``weights`` and ``biases`` in place (``W -= lr * dW``) and returns the mean loss
+    computed before the step.
+    """
+    return _native.sgd_step(
+        list(weights),
+        list(biases),
+        _c_order("x", x),
+        _c_order("y_onehot", y_onehot),
+        float(lr),
+        activation,
+    )
+
+
+def train_epoch_stats(
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+    x: FloatArray,
+    labels: NDArray[np.integer],
+    order: NDArray[np.integer],
+    lr: float,
+    batch_size: int,
+    activation: str,
+) -> tuple[float, int]:
+    """:func:`train_epoch`, also returning how many rows were classified right before their step."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"batch_size: expected an int, got {type(batch_size).__name__}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
+    loss, correct = _native.train_epoch(
+        list(weights),
+        list(biases),
+        _c_order("x", x),
+        _indices("labels", labels),
+        _indices("order", order),
+        float(lr),
+        int(batch_size),
+        activation,
+    )
+    return loss, correct
+
+
+def train_epoch(
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+    x: FloatArray,
+    labels: NDArray[np.integer],
+    order: NDArray[np.integer],
+    lr: float,
+    batch_size: int,
+    activation: str,
+) -> float:
+    """One epoch of mini-batch SGD over the rows ``x[order]``, updating in place.
+
+    ``x`` is (n, inputs), ``labels`` (n,) integer classes, ``order`` the row indices to visit
+    (any permutation or subset); batches are ``order[i:i + batch_size]``, the last one possibly
+    short. Returns the mean per-sample loss, each batch's loss taken before its step.
+    Stops with :class:`fastmlp.TrainingDivergedError` at a non-finite loss (weights as before
+    that batch) and with ``KeyboardInterrupt`` on Ctrl-C (weights of the last finished step).
+    """
+    return train_epoch_stats(weights, biases, x, labels, order, lr, batch_size, activation)[0]

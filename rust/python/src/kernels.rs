@@ -1,0 +1,532 @@
+//! The engine contract over NumPy arrays: each function checks its arguments, borrows the
+//! arrays' memory without copying, releases the GIL while the core computes, and returns
+//! new arrays (or updates the caller's weights and biases in place).
+
+use crate::arrays::{items, precision_of, readonly, readwrite, shape2, slice, Precision};
+use crate::errors::{no_panic, to_py_err};
+use fastmlp_core::matmul::MatRef;
+use fastmlp_core::softmax as output_layer;
+use fastmlp_core::{network, parallel, train, Activation, Architecture, Error, Real};
+use numpy::{
+    Element, PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn,
+    PyUntypedArrayMethods,
+};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+
+/// A float type the bindings can hand to the core.
+pub trait Float: Real + Element {}
+impl Float for f32 {}
+impl Float for f64 {}
+
+fn core<R>(result: fastmlp_core::Result<R>) -> PyResult<R> {
+    result.map_err(to_py_err)
+}
+
+fn activation_of(name: &str) -> PyResult<Activation> {
+    core(name.parse::<Activation>())
+}
+
+/// Runs core work in the engine's thread pool with the GIL released.
+fn compute<R: Send>(
+    py: Python<'_>,
+    work: impl FnOnce() -> fastmlp_core::Result<R> + Send,
+) -> PyResult<R> {
+    let pool = core(parallel::pool())?;
+    core(py.detach(|| pool.install(work)))
+}
+
+/// A new C-ordered array of `shape` holding `values`.
+fn new_array<'py, T: Float>(
+    py: Python<'py>,
+    values: Vec<T>,
+    shape: &[usize],
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(PyArray1::from_vec(py, values)
+        .reshape(shape.to_vec())?
+        .into_any())
+}
+
+/// `weights` (2-D each) and `biases` (1-D each) read-only, with the architecture they form.
+type ReadonlyParams<'py, T> = (
+    Architecture,
+    Vec<PyReadonlyArrayDyn<'py, T>>,
+    Vec<PyReadonlyArrayDyn<'py, T>>,
+);
+type ReadwriteParams<'py, T> = (
+    Architecture,
+    Vec<PyReadwriteArrayDyn<'py, T>>,
+    Vec<PyReadwriteArrayDyn<'py, T>>,
+);
+
+fn architecture_of(shapes: &[(usize, usize)]) -> PyResult<Architecture> {
+    core(Architecture::from_weight_shapes(shapes))
+}
+
+fn weight_shapes<'py, T: Float>(arrays: &[PyReadonlyArrayDyn<'py, T>]) -> Vec<(usize, usize)> {
+    arrays.iter().map(shape2).collect()
+}
+
+fn params_readonly<'py, T: Float>(
+    weights: &Bound<'py, PyAny>,
+    biases: &Bound<'py, PyAny>,
+) -> PyResult<ReadonlyParams<'py, T>> {
+    let w = items("weights", weights)?
+        .iter()
+        .enumerate()
+        .map(|(l, a)| readonly::<T>(&format!("weights[{l}]"), a, Some(2), T::NAME))
+        .collect::<PyResult<Vec<_>>>()?;
+    let b = items("biases", biases)?
+        .iter()
+        .enumerate()
+        .map(|(l, a)| readonly::<T>(&format!("biases[{l}]"), a, Some(1), T::NAME))
+        .collect::<PyResult<Vec<_>>>()?;
+    let arch = architecture_of(&weight_shapes(&w))?;
+    let (ws, bs) = (slices(&w)?, slices(&b)?);
+    core(arch.check_params(&ws, &bs))?;
+    Ok((arch, w, b))
+}
+
+fn params_readwrite<'py, T: Float>(
+    weights: &Bound<'py, PyAny>,
+    biases: &Bound<'py, PyAny>,
+) -> PyResult<ReadwriteParams<'py, T>> {
+    let w = items("weights", weights)?
+        .iter()
+        .enumerate()
+        .map(|(l, a)| readwrite::<T>(&format!("weights[{l}]"), a, Some(2), T::NAME))
+        .collect::<PyResult<Vec<_>>>()?;
+    let b = items("biases", biases)?
+        .iter()
+        .enumerate()
+        .map(|(l, a)| readwrite::<T>(&format!("biases[{l}]"), a, Some(1), T::NAME))
+        .collect::<PyResult<Vec<_>>>()?;
+    let shapes: Vec<(usize, usize)> = w.iter().map(|a| (a.shape()[0], a.shape()[1])).collect();
+    let arch = architecture_of(&shapes)?;
+    Ok((arch, w, b))
+}
+
+fn slices<'a, T: Float>(arrays: &'a [PyReadonlyArrayDyn<'_, T>]) -> PyResult<Vec<&'a [T]>> {
+    arrays.iter().map(slice).collect()
+}
+
+fn slices_mut<'a, T: Float>(
+    arrays: &'a mut [PyReadwriteArrayDyn<'_, T>],
+) -> PyResult<Vec<&'a mut [T]>> {
+    arrays
+        .iter_mut()
+        .map(|a| {
+            a.as_slice_mut()
+                .map_err(|e| PyValueError::new_err(format!("array is not contiguous: {e}")))
+        })
+        .collect()
+}
+
+fn rows_matching(
+    arg: &str,
+    array: &PyReadonlyArrayDyn<'_, impl Element>,
+    width: usize,
+    width_of: &str,
+) -> PyResult<usize> {
+    let (rows, cols) = shape2(array);
+    if cols != width {
+        return Err(PyValueError::new_err(format!(
+            "{arg}: expected shape (n, {width}) to match {width_of}, got ({rows}, {cols})"
+        )));
+    }
+    Ok(rows)
+}
+
+// ---- matmul -------------------------------------------------------------------------------
+
+fn matmul_typed<'py, T: Float>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let a = readonly::<T>("a", a, Some(2), T::NAME)?;
+    let b = readonly::<T>("b", b, Some(2), T::NAME)?;
+    let ((m, k), (k_b, n)) = (shape2(&a), shape2(&b));
+    if k != k_b {
+        return Err(PyValueError::new_err(format!(
+            "b: expected {k} rows to match a of shape ({m}, {k}), got shape ({k_b}, {n})"
+        )));
+    }
+    let (a, b) = (slice(&a)?, slice(&b)?);
+    let out = compute(py, || {
+        fastmlp_core::matmul::matmul(MatRef::row_major(a, m, k)?, MatRef::row_major(b, k, n)?)
+    })?;
+    new_array(py, out, &[m, n])
+}
+
+/// a @ b for 2-D float arrays of one dtype.
+#[pyfunction]
+pub fn matmul<'py>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    no_panic(|| match precision_of("a", a)? {
+        Precision::F32 => matmul_typed::<f32>(py, a, b),
+        Precision::F64 => matmul_typed::<f64>(py, a, b),
+    })
+}
+
+// ---- elementwise activations -----------------------------------------------------------------
+
+fn activate_typed<'py, T: Float>(
+    py: Python<'py>,
+    z: &Bound<'py, PyAny>,
+    activation: Activation,
+) -> PyResult<Bound<'py, PyAny>> {
+    let z = readonly::<T>("z", z, None, T::NAME)?;
+    let shape = z.shape().to_vec();
+    let mut values = slice(&z)?.to_vec();
+    py.detach(|| activation.apply_in_place(&mut values));
+    new_array(py, values, &shape)
+}
+
+fn activate<'py>(
+    py: Python<'py>,
+    z: &Bound<'py, PyAny>,
+    activation: Activation,
+) -> PyResult<Bound<'py, PyAny>> {
+    no_panic(|| match precision_of("z", z)? {
+        Precision::F32 => activate_typed::<f32>(py, z, activation),
+        Precision::F64 => activate_typed::<f64>(py, z, activation),
+    })
+}
+
+/// max(z, 0) elementwise, any shape.
+#[pyfunction]
+pub fn relu<'py>(py: Python<'py>, z: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    activate(py, z, Activation::Relu)
+}
+
+/// tanh(z) elementwise, any shape.
+#[pyfunction]
+pub fn tanh<'py>(py: Python<'py>, z: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    activate(py, z, Activation::Tanh)
+}
+
+/// 1 / (1 + exp(-z)) elementwise, any shape, without overflow.
+#[pyfunction]
+pub fn sigmoid<'py>(py: Python<'py>, z: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    activate(py, z, Activation::Sigmoid)
+}
+
+// ---- softmax and loss ---------------------------------------------------------------------
+
+fn softmax_typed<'py, T: Float>(
+    py: Python<'py>,
+    z: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let z = readonly::<T>("z", z, Some(2), T::NAME)?;
+    let (rows, classes) = shape2(&z);
+    let mut values = slice(&z)?.to_vec();
+    py.detach(|| output_layer::softmax_rows(&mut values, classes));
+    new_array(py, values, &[rows, classes])
+}
+
+/// Row-wise softmax of a 2-D (n, classes) array.
+#[pyfunction]
+pub fn softmax<'py>(py: Python<'py>, z: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    no_panic(|| match precision_of("z", z)? {
+        Precision::F32 => softmax_typed::<f32>(py, z),
+        Precision::F64 => softmax_typed::<f64>(py, z),
+    })
+}
+
+fn cross_entropy_typed<T: Float>(
+    py: Python<'_>,
+    p: &Bound<'_, PyAny>,
+    y: &Bound<'_, PyAny>,
+) -> PyResult<f64> {
+    let p = readonly::<T>("p", p, Some(2), T::NAME)?;
+    let y = readonly::<T>("y_onehot", y, Some(2), T::NAME)?;
+    if p.shape() != y.shape() {
+        return Err(PyValueError::new_err(format!(
+            "y_onehot: expected shape {:?} (the shape of p), got {:?}",
+            p.shape(),
+            y.shape()
+        )));
+    }
+    let classes = p.shape()[1];
+    let (p, y) = (slice(&p)?, slice(&y)?);
+    Ok(py.detach(|| output_layer::cross_entropy(p, y, classes)))
+}
+
+/// Mean over rows of -sum(y * log(max(p, tiny))).
+#[pyfunction]
+pub fn cross_entropy(
+    py: Python<'_>,
+    p: &Bound<'_, PyAny>,
+    y_onehot: &Bound<'_, PyAny>,
+) -> PyResult<f64> {
+    no_panic(|| match precision_of("p", p)? {
+        Precision::F32 => cross_entropy_typed::<f32>(py, p, y_onehot),
+        Precision::F64 => cross_entropy_typed::<f64>(py, p, y_onehot),
+    })
+}
+
+// ---- forward and backward -----------------------------------------------------------------
+
+fn forward_typed<'py, T: Float>(
+    py: Python<'py>,
+    weights: &Bound<'py, PyAny>,
+    biases: &Bound<'py, PyAny>,
+    x: &Bound<'py, PyAny>,
+    activation: Activation,
+) -> PyResult<Bound<'py, PyList>> {
+    let (arch, w, b) = params_readonly::<T>(weights, biases)?;
+    let x_array = readonly::<T>("x", x, Some(2), T::NAME)?;
+    let rows = rows_matching("x", &x_array, arch.inputs(), "weights[0]'s fan_in")?;
+    let (ws, bs, xs) = (slices(&w)?, slices(&b)?, slice(&x_array)?);
+    let outputs = compute(py, || network::forward(&arch, &ws, &bs, xs, activation))?;
+    let list = PyList::new(py, [x.clone()])?;
+    for (l, values) in outputs.into_iter().enumerate() {
+        list.append(new_array(py, values, &[rows, arch.fan_out(l)])?)?;
+    }
+    Ok(list)
+}
+
+/// [x, a1, ..., aL]: every layer's output, the last the class probabilities.
+#[pyfunction]
+pub fn forward<'py>(
+    py: Python<'py>,
+    weights: &Bound<'py, PyAny>,
+    biases: &Bound<'py, PyAny>,
+    x: &Bound<'py, PyAny>,
+    activation: &str,
+) -> PyResult<Bound<'py, PyList>> {
+    no_panic(|| {
+        let activation = activation_of(activation)?;
+        match precision_of("x", x)? {
+            Precision::F32 => forward_typed::<f32>(py, weights, biases, x, activation),
+            Precision::F64 => forward_typed::<f64>(py, weights, biases, x, activation),
+        }
+    })
+}
+
+fn backward_typed<'py, T: Float>(
+    py: Python<'py>,
+    weights: &Bound<'py, PyAny>,
+    outputs: &[Bound<'py, PyAny>],
+    y: &Bound<'py, PyAny>,
+    activation: Activation,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let w = items("weights", weights)?
+        .iter()
+        .enumerate()
+        .map(|(l, a)| readonly::<T>(&format!("weights[{l}]"), a, Some(2), T::NAME))
+        .collect::<PyResult<Vec<_>>>()?;
+    let arch = architecture_of(&weight_shapes(&w))?;
+    if outputs.len() != arch.layers() + 1 {
+        return Err(PyValueError::new_err(format!(
+            "outputs: expected {} arrays [x, a1, ..., a{}] as forward returns them, got {}",
+            arch.layers() + 1,
+            arch.layers(),
+            outputs.len()
+        )));
+    }
+    let outs = outputs
+        .iter()
+        .enumerate()
+        .map(|(l, a)| readonly::<T>(&format!("outputs[{l}]"), a, Some(2), T::NAME))
+        .collect::<PyResult<Vec<_>>>()?;
+    let x = &outs[0];
+    rows_matching("outputs[0]", x, arch.inputs(), "weights[0]'s fan_in")?;
+    let y_array = readonly::<T>("y_onehot", y, Some(2), T::NAME)?;
+    let (ws, xs, ys) = (slices(&w)?, slice(x)?, slice(&y_array)?);
+    let layer_outputs = slices(&outs[1..])?;
+    let (gw, gb) = compute(py, || {
+        network::backward(&arch, &ws, xs, &layer_outputs, ys, activation)
+    })?;
+    let weight_grads = PyList::empty(py);
+    let bias_grads = PyList::empty(py);
+    for (l, (gw, gb)) in gw.into_iter().zip(gb).enumerate() {
+        weight_grads.append(new_array(py, gw, &[arch.fan_in(l), arch.fan_out(l)])?)?;
+        bias_grads.append(new_array(py, gb, &[arch.fan_out(l)])?)?;
+    }
+    PyTuple::new(py, [weight_grads, bias_grads])
+}
+
+/// (weight_grads, bias_grads) of the mean cross-entropy; `outputs` as forward returns them.
+#[pyfunction]
+pub fn backward<'py>(
+    py: Python<'py>,
+    weights: &Bound<'py, PyAny>,
+    outputs: &Bound<'py, PyAny>,
+    y_onehot: &Bound<'py, PyAny>,
+    activation: &str,
+) -> PyResult<Bound<'py, PyTuple>> {
+    no_panic(|| {
+        let activation = activation_of(activation)?;
+        let outputs = items("outputs", outputs)?;
+        let first = outputs.first().ok_or_else(|| {
+            PyValueError::new_err("outputs: expected [x, a1, ..., aL], got an empty list")
+        })?;
+        match precision_of("outputs[0]", first)? {
+            Precision::F32 => backward_typed::<f32>(py, weights, &outputs, y_onehot, activation),
+            Precision::F64 => backward_typed::<f64>(py, weights, &outputs, y_onehot, activation),
+        }
+    })
+}
+
+// ---- training -----------------------------------------------------------------------------
+
+#[allow(clippy::too_many_arguments)]
+fn sgd_step_typed<T: Float>(
+    py: Python<'_>,
+    weights: &Bound<'_, PyAny>,
+    biases: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
+    y: &Bound<'_, PyAny>,
+    lr: f64,
+    activation: Activation,
+) -> PyResult<f64> {
+    let x_array = readonly::<T>("x", x, Some(2), T::NAME)?;
+    let y_array = readonly::<T>("y_onehot", y, Some(2), T::NAME)?;
+    let (arch, mut w, mut b) = params_readwrite::<T>(weights, biases)?;
+    let rows = rows_matching("x", &x_array, arch.inputs(), "weights[0]'s fan_in")?;
+    let (y_rows, classes) = shape2(&y_array);
+    if (y_rows, classes) != (rows, arch.classes()) {
+        return Err(PyValueError::new_err(format!(
+            "y_onehot: expected shape ({rows}, {}) (rows of x, classes), got ({y_rows}, {classes})",
+            arch.classes()
+        )));
+    }
+    let (xs, ys) = (slice(&x_array)?, slice(&y_array)?);
+    let (mut ws, mut bs) = (slices_mut(&mut w)?, slices_mut(&mut b)?);
+    let lr = T::from_f64(lr);
+    core(py.detach(|| {
+        let mut workspace = train::Workspace::new(&arch, rows);
+        train::sgd_step(
+            &arch,
+            &mut ws,
+            &mut bs,
+            xs,
+            ys,
+            lr,
+            activation,
+            &mut workspace,
+        )
+    }))
+}
+
+/// One SGD step on (x, y_onehot); updates weights and biases in place; the loss before it.
+#[pyfunction]
+pub fn sgd_step(
+    py: Python<'_>,
+    weights: &Bound<'_, PyAny>,
+    biases: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
+    y_onehot: &Bound<'_, PyAny>,
+    lr: f64,
+    activation: &str,
+) -> PyResult<f64> {
+    no_panic(|| {
+        let activation = activation_of(activation)?;
+        match precision_of("x", x)? {
+            Precision::F32 => {
+                sgd_step_typed::<f32>(py, weights, biases, x, y_onehot, lr, activation)
+            }
+            Precision::F64 => {
+                sgd_step_typed::<f64>(py, weights, biases, x, y_onehot, lr, activation)
+            }
+        }
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train_epoch_typed<T: Float>(
+    py: Python<'_>,
+    weights: &Bound<'_, PyAny>,
+    biases: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
+    labels: &Bound<'_, PyAny>,
+    order: &Bound<'_, PyAny>,
+    lr: f64,
+    batch_size: usize,
+    activation: Activation,
+) -> PyResult<(f64, usize)> {
+    let x_array = readonly::<T>("x", x, Some(2), T::NAME)?;
+    let labels = readonly::<i64>("labels", labels, Some(1), "int64")?;
+    let order = readonly::<i64>("order", order, Some(1), "int64")?;
+    let (arch, mut w, mut b) = params_readwrite::<T>(weights, biases)?;
+    rows_matching("x", &x_array, arch.inputs(), "weights[0]'s fan_in")?;
+    let (xs, labels, order) = (slice(&x_array)?, slice(&labels)?, slice(&order)?);
+    let (mut ws, mut bs) = (slices_mut(&mut w)?, slices_mut(&mut b)?);
+    let lr = T::from_f64(lr);
+    let mut interrupt: Option<PyErr> = None;
+    let outcome = py.detach(|| {
+        let mut workspace = train::Workspace::new(&arch, batch_size.min(order.len()).max(1));
+        // Ctrl-C: Python's handler only flags the signal; check the flag between batches.
+        let mut check_signals = |batch: usize| {
+            Python::attach(|py| py.check_signals()).map_err(|err| {
+                interrupt = Some(err);
+                Error::Interrupted { batches: batch + 1 }
+            })
+        };
+        train::train_epoch(
+            &arch,
+            &mut ws,
+            &mut bs,
+            xs,
+            labels,
+            order,
+            lr,
+            batch_size,
+            activation,
+            &mut workspace,
+            &mut check_signals,
+        )
+    });
+    match (outcome, interrupt) {
+        (Err(Error::Interrupted { .. }), Some(err)) => Err(err),
+        (outcome, _) => core(outcome).map(|o| (o.mean_loss, o.correct)),
+    }
+}
+
+/// One epoch of SGD over x[order] in batches; updates in place.
+/// Returns (mean per-sample loss before each step, number of rows predicted right).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub fn train_epoch(
+    py: Python<'_>,
+    weights: &Bound<'_, PyAny>,
+    biases: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
+    labels: &Bound<'_, PyAny>,
+    order: &Bound<'_, PyAny>,
+    lr: f64,
+    batch_size: usize,
+    activation: &str,
+) -> PyResult<(f64, usize)> {
+    no_panic(|| {
+        let activation = activation_of(activation)?;
+        match precision_of("x", x)? {
+            Precision::F32 => train_epoch_typed::<f32>(
+                py, weights, biases, x, labels, order, lr, batch_size, activation,
+            ),
+            Precision::F64 => train_epoch_typed::<f64>(
+                py, weights, biases, x, labels, order, lr, batch_size, activation,
+            ),
+        }
+    })
+}
+
+// ---- threads ------------------------------------------------------------------------------
+
+/// Use `n` threads in the engine from now on.
+#[pyfunction]
+pub fn set_num_threads(n: usize) -> PyResult<()> {
+    core(parallel::set_num_threads(n))
+}
+
+/// The number of threads the engine uses.
+#[pyfunction]
+pub fn get_num_threads() -> PyResult<usize> {
+    core(parallel::num_threads())
+}
