@@ -1,0 +1,472 @@
+"""The plain-NumPy engine: the test oracle, and the math written out for reading.
+
+Every function here has a twin with the same name, signature and meaning in the
+Rust engine (``fastmlp.kernels``). The Rust engine is fast; this module is
+meant to be read and stepped through in a debugger, and the tests compare the
+Rust engine against it.
+
+Conventions
+-----------
+* Rows are samples. ``x`` has shape ``(n, features)``.
+* A network with L layers is ``weights[0..L-1]`` and ``biases[0..L-1]``;
+  ``weights[l]`` has shape ``(fan_in, fan_out)`` and ``biases[l]`` has shape
+  ``(fan_out,)``. The last ``fan_out`` is the number of classes.
+* Hidden layers use one activation, ``"relu"``, ``"tanh"`` or ``"sigmoid"``.
+  The output layer is always softmax, and the loss is the mean cross-entropy
+  over the batch. With a single weight matrix (no hidden layer) the network is
+  softmax regression.
+* float32 and float64 are both supported. Every function computes in the
+  dtype of its inputs and returns that dtype: nothing is silently upcast.
+
+The math, for one batch of n samples
+------------------------------------
+Forward (``a_0 = x``)::
+
+    z_l = a_{l-1} @ W_l + b_l
+    a_l = act(z_l)            for the hidden layers
+    p   = softmax(z_L)        for the output layer
+
+Loss::
+
+    J = -(1/n) * sum_i sum_j y_ij * log(p_ij)
+
+Backward (the delta recursion of Nielsen's ``network.py``, ``delta_l = dJ/dz_l``)::
+
+    delta_L     = (p - y) / n                       # softmax + cross-entropy together
+    dJ/dW_l     = a_{l-1}.T @ delta_l
+    dJ/db_l     = sum over rows of delta_l
+    delta_{l-1} = (delta_l @ W_l.T) * act'(a_{l-1})
+
+The derivative of each activation is written as a function of the layer's
+OUTPUT ``a`` (which the forward pass keeps), not of ``z``:
+relu' = (a > 0), tanh' = 1 - a**2, sigmoid' = a * (1 - a).
+"""
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+__all__ = [
+    "ACTIVATIONS",
+    "backward",
+    "cross_entropy",
+    "forward",
+    "matmul",
+    "relu",
+    "relu_derivative_from_output",
+    "sgd_step",
+    "sigmoid",
+    "sigmoid_derivative_from_output",
+    "softmax",
+    "tanh",
+    "tanh_derivative_from_output",
+    "train_epoch",
+    "train_epoch_stats",
+]
+
+FloatArray = NDArray[np.floating]
+IntArray = NDArray[np.integer]
+ElementwiseFn = Callable[[FloatArray], FloatArray]
+
+
+# --------------------------------------------------------------------------
+# Matrix product
+# --------------------------------------------------------------------------
+
+
+def matmul(a: FloatArray, b: FloatArray) -> FloatArray:
+    """Matrix product ``a @ b``.
+
+    Args:
+        a: shape (m, k), float32 or float64.
+        b: shape (k, n), same dtype as ``a``.
+
+    Returns:
+        shape (m, n), same dtype.
+    """
+    return a @ b
+
+
+# --------------------------------------------------------------------------
+# Hidden-layer activations, each followed by its derivative.
+# The derivative takes the activation's OUTPUT a = act(z), because that is
+# what forward() keeps for every layer.
+# --------------------------------------------------------------------------
+
+
+def relu(z: FloatArray) -> FloatArray:
+    """Rectified linear unit ``max(z, 0)``, elementwise.
+
+    Args:
+        z: any shape, float32 or float64.
+
+    Returns:
+        same shape and dtype as ``z``.
+    """
+    return np.maximum(z, 0)
+
+
+def relu_derivative_from_output(a: FloatArray) -> FloatArray:
+    """Return relu's derivative from its output ``a = relu(z)``: 1 where a > 0, else 0.
+
+    At z = 0 (so a = 0) the derivative is taken to be 0.
+
+    Args:
+        a: any shape, float32 or float64.
+
+    Returns:
+        same shape and dtype as ``a``, values 0 or 1.
+    """
+    return (a > 0).astype(a.dtype)
+
+
+def tanh(z: FloatArray) -> FloatArray:
+    """Hyperbolic tangent, elementwise.
+
+    Args:
+        z: any shape, float32 or float64.
+
+    Returns:
+        same shape and dtype as ``z``, values in [-1, 1].
+    """
+    return np.tanh(z)
+
+
+def tanh_derivative_from_output(a: FloatArray) -> FloatArray:
+    """Return tanh's derivative from its output ``a = tanh(z)``: ``1 - a**2``.
+
+    Note: ``a`` is already tanh(z). Writing ``1 - tanh(a)**2`` would apply tanh
+    twice and give wrong gradients (a bug in one of the seed notebooks).
+
+    Args:
+        a: any shape, float32 or float64.
+
+    Returns:
+        same shape and dtype as ``a``.
+    """
+    return 1 - a**2
+
+
+def sigmoid(z: FloatArray) -> FloatArray:
+    """Logistic function ``1 / (1 + exp(-z))``, elementwise, without overflow.
+
+    ``exp(-z)`` overflows for large negative z, so we only ever take the
+    exponential of ``-|z|``, which lies in (0, 1]. With ``e = exp(-|z|)``::
+
+        sigmoid(z) = 1 / (1 + e)    for z >= 0
+        sigmoid(z) = e / (1 + e)    for z < 0     (multiply top and bottom by exp(z))
+
+    Args:
+        z: any shape, float32 or float64.
+
+    Returns:
+        same shape and dtype as ``z``, values in [0, 1].
+    """
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid_derivative_from_output(a: FloatArray) -> FloatArray:
+    """Return sigmoid's derivative from its output ``a = sigmoid(z)``: ``a * (1 - a)``.
+
+    Args:
+        a: any shape, float32 or float64.
+
+    Returns:
+        same shape and dtype as ``a``.
+    """
+    return a * (1 - a)
+
+
+# name -> (activation, its derivative from the activation's output)
+ACTIVATIONS: dict[str, tuple[ElementwiseFn, ElementwiseFn]] = {
+    "relu": (relu, relu_derivative_from_output),
+    "tanh": (tanh, tanh_derivative_from_output),
+    "sigmoid": (sigmoid, sigmoid_derivative_from_output),
+}
+
+
+def _lookup_activation(activation: str) -> tuple[ElementwiseFn, ElementwiseFn]:
+    """Return ``(act, act_derivative_from_output)`` for a name, or raise ValueError."""
+    if activation not in ACTIVATIONS:
+        allowed = ", ".join(repr(name) for name in ACTIVATIONS)
+        raise ValueError(f"activation must be one of {allowed}, got {activation!r}")
+    return ACTIVATIONS[activation]
+
+
+# --------------------------------------------------------------------------
+# Output layer: softmax and cross-entropy
+# --------------------------------------------------------------------------
+
+
+def softmax(z: FloatArray) -> FloatArray:
+    """Row-wise softmax: ``p[i, j] = exp(z[i, j]) / sum_k exp(z[i, k])``.
+
+    Subtracting each row's maximum first does not change the result (it
+    cancels between top and bottom) but keeps every exponent <= 0, so
+    ``exp`` cannot overflow, and the largest term is exp(0) = 1, so the sum
+    is at least 1. This makes it stable for any finite logits.
+
+    Args:
+        z: logits, shape (n, classes), float32 or float64.
+
+    Returns:
+        probabilities, shape (n, classes), same dtype; each row sums to 1.
+    """
+    shifted = z - z.max(axis=1, keepdims=True)  # (n, classes), every row's max is 0
+    e = np.exp(shifted)  # (n, classes), values in (0, 1]
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def cross_entropy(p: FloatArray, y_onehot: FloatArray) -> float:
+    """Mean cross-entropy over the rows: ``-(1/n) sum_i sum_j y_ij * log(p_ij)``.
+
+    A probability can be exactly 0 (softmax underflows for very negative
+    logits), and log(0) = -inf, so p is clamped from below at the smallest
+    positive normal number of its dtype, ``np.finfo(p.dtype).tiny``. The loss
+    is then always finite (and 0 * log(tiny) = 0 for the classes that are not
+    the target).
+
+    Args:
+        p: probabilities, shape (n, classes), float32 or float64.
+        y_onehot: targets, shape (n, classes), same dtype as ``p``.
+
+    Returns:
+        the mean loss as a Python float (computed in p's dtype).
+    """
+    tiny = np.finfo(p.dtype).tiny
+    log_p = np.log(np.maximum(p, tiny))  # (n, classes), finite
+    loss_per_row = -(y_onehot * log_p).sum(axis=1)  # (n,)
+    return float(loss_per_row.mean())
+
+
+# --------------------------------------------------------------------------
+# The network: forward and backward
+# --------------------------------------------------------------------------
+
+
+def forward(
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+    x: FloatArray,
+    activation: str,
+) -> list[FloatArray]:
+    """Run the network on a batch and keep every layer's output.
+
+    Args:
+        weights: L arrays, ``weights[l]`` of shape (fan_in, fan_out).
+        biases: L arrays, ``biases[l]`` of shape (fan_out,).
+        x: inputs, shape (n, features), features = weights[0].shape[0].
+        activation: hidden-layer activation, "relu", "tanh" or "sigmoid".
+
+    Returns:
+        ``outputs``, a list of L + 1 arrays, all in x's dtype:
+        ``outputs[0]`` is ``x`` itself (not a copy), ``outputs[l]`` of shape
+        (n, weights[l-1].shape[1]) is the output of layer l, and
+        ``outputs[L]`` of shape (n, classes) holds the class probabilities.
+
+    Raises:
+        ValueError: if ``activation`` is not a known name.
+    """
+    act, _ = _lookup_activation(activation)
+    last = len(weights) - 1
+    outputs = [x]
+    for layer, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        z = outputs[-1] @ w + b  # (n, fan_out)
+        if layer == last:
+            outputs.append(softmax(z))  # (n, classes)
+        else:
+            outputs.append(act(z))  # (n, fan_out)
+    return outputs
+
+
+def backward(
+    weights: Sequence[FloatArray],
+    outputs: Sequence[FloatArray],
+    y_onehot: FloatArray,
+    activation: str,
+) -> tuple[list[FloatArray], list[FloatArray]]:
+    """Gradients of the mean cross-entropy with respect to every weight and bias.
+
+    ``delta`` is dJ/dz for the current layer, shape (n, fan_out). For softmax
+    followed by cross-entropy it is simply (p - y) / n at the output layer.
+    Going down one layer multiplies by W.T and by the activation's derivative,
+    which is computed from that layer's output ``outputs[layer]``.
+
+    Args:
+        weights: L arrays, ``weights[l]`` of shape (fan_in, fan_out).
+        outputs: the L + 1 arrays returned by :func:`forward` for this batch.
+        y_onehot: targets, shape (n, classes), same dtype as the outputs.
+        activation: the hidden-layer activation used in the forward pass.
+
+    Returns:
+        ``(weight_grads, bias_grads)``: two lists of L arrays with the same
+        shapes and dtype as ``weights`` and the biases.
+
+    Raises:
+        ValueError: if ``activation`` is not a known name.
+    """
+    _, act_derivative = _lookup_activation(activation)
+    n = outputs[0].shape[0]
+    weight_grads: list[FloatArray] = []  # filled from the last layer down,
+    bias_grads: list[FloatArray] = []  # reversed at the end
+
+    p = outputs[-1]  # (n, classes)
+    delta = (p - y_onehot) / n  # (n, classes)
+    for layer in reversed(range(len(weights))):
+        a_in = outputs[layer]  # (n, fan_in): the input of this layer
+        weight_grads.append(a_in.T @ delta)  # (fan_in, fan_out)
+        bias_grads.append(delta.sum(axis=0))  # (fan_out,)
+        if layer > 0:
+            # a_in is the output of the hidden layer below: step down through it.
+            delta = (delta @ weights[layer].T) * act_derivative(a_in)  # (n, fan_in)
+    weight_grads.reverse()
+    bias_grads.reverse()
+    return weight_grads, bias_grads
+
+
+# --------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------
+
+
+def sgd_step(
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+    x: FloatArray,
+    y_onehot: FloatArray,
+    lr: float,
+    activation: str,
+) -> float:
+    """One step of gradient descent on one batch, updating the arrays in place.
+
+    All gradients are computed first (with the weights as they were), then
+    every ``weights[l]`` and ``biases[l]`` is updated in place:
+    ``W -= lr * dJ/dW``. The caller's arrays change; no new arrays are made.
+
+    Args:
+        weights: L arrays, ``weights[l]`` of shape (fan_in, fan_out); updated in place.
+        biases: L arrays, ``biases[l]`` of shape (fan_out,); updated in place.
+        x: inputs, shape (n, features), same dtype as the weights.
+        y_onehot: targets, shape (n, classes), same dtype.
+        lr: learning rate; it is converted to the weights' dtype first.
+        activation: hidden-layer activation, "relu", "tanh" or "sigmoid".
+
+    Returns:
+        the mean cross-entropy of the batch BEFORE the step, as a Python float.
+
+    Raises:
+        ValueError: if ``activation`` is not a known name.
+    """
+    outputs = forward(weights, biases, x, activation)
+    loss = cross_entropy(outputs[-1], y_onehot)
+    _descend(weights, biases, outputs, y_onehot, lr, activation)
+    return loss
+
+
+def _descend(
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+    outputs: Sequence[FloatArray],
+    y_onehot: FloatArray,
+    lr: float,
+    activation: str,
+) -> None:
+    """The update of :func:`sgd_step` from a finished forward pass: ``W -= lr * dW``."""
+    weight_grads, bias_grads = backward(weights, outputs, y_onehot, activation)
+
+    # A NumPy float64 scalar times a float32 array gives float64, so convert lr
+    # to the weights' dtype: the whole update then happens in that dtype.
+    step = weights[0].dtype.type(lr)
+    # w and b are the caller's arrays: "-=" changes them in place.
+    for w, grad_w in zip(weights, weight_grads, strict=True):
+        w -= step * grad_w
+    for b, grad_b in zip(biases, bias_grads, strict=True):
+        b -= step * grad_b
+
+
+def _one_hot(labels: IntArray, n_classes: int, dtype: DTypeLike) -> FloatArray:
+    """Return one-hot rows for class indices: (len(labels), n_classes) in ``dtype``."""
+    y = np.zeros((len(labels), n_classes), dtype=dtype)
+    y[np.arange(len(labels)), labels] = 1
+    return y
+
+
+def train_epoch(
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+    x: FloatArray,
+    labels: IntArray,
+    order: IntArray,
+    lr: float,
+    batch_size: int,
+    activation: str,
+) -> float:
+    """One epoch of mini-batch SGD over the rows of ``x`` listed in ``order``.
+
+    The batches are ``order[i : i + batch_size]`` for i = 0, batch_size,
+    2 * batch_size, ...; the last batch may be shorter. Each batch makes one
+    :func:`sgd_step` with one-hot targets built from ``labels``.
+
+    Args:
+        weights: L arrays, ``weights[l]`` of shape (fan_in, fan_out); updated in place.
+        biases: L arrays, ``biases[l]`` of shape (fan_out,); updated in place.
+        x: inputs, shape (n, features), same dtype as the weights.
+        labels: class indices, shape (n,), integers in [0, classes), where
+            classes = weights[-1].shape[1].
+        order: int64 row indices into ``x``, shape (m,), m >= 1: a permutation,
+            a subset, repeats allowed. Indices are not range-checked here
+            (the callers check them; here NumPy would quietly read a negative
+            index from the end).
+        lr: learning rate.
+        batch_size: rows per batch, >= 1.
+        activation: hidden-layer activation, "relu", "tanh" or "sigmoid".
+
+    Returns:
+        the mean loss per sample over the epoch, as a Python float: each
+        batch's loss is taken before its step and weighted by the batch's
+        length, ``sum(batch_loss * len(batch)) / len(order)``.
+
+    Raises:
+        ValueError: if ``order`` is empty, ``batch_size`` < 1 or ``activation``
+            is not a known name.
+    """
+    return train_epoch_stats(weights, biases, x, labels, order, lr, batch_size, activation)[0]
+
+
+def train_epoch_stats(
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+    x: FloatArray,
+    labels: IntArray,
+    order: IntArray,
+    lr: float,
+    batch_size: int,
+    activation: str,
+) -> tuple[float, int]:
+    """:func:`train_epoch`, also returning how many rows were classified right before their step.
+
+    Returns:
+        ``(mean_loss, correct)``: the mean loss of :func:`train_epoch`, and the number of rows
+        of ``order`` whose largest probability was at their label when their batch was seen.
+    """
+    _lookup_activation(activation)
+    if len(order) == 0:
+        raise ValueError("order must hold at least one row index, got an empty array")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+
+    n_classes = weights[-1].shape[1]
+    total_loss = 0.0  # a Python float: the sum is kept in double precision
+    correct = 0
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]  # (batch,)
+        x_batch = x[rows]  # (batch, features)
+        y_batch = _one_hot(labels[rows], n_classes, x.dtype)  # (batch, classes)
+        outputs = forward(weights, biases, x_batch, activation)
+        batch_loss = cross_entropy(outputs[-1], y_batch)
+        correct += int(np.count_nonzero(outputs[-1].argmax(axis=1) == labels[rows]))
+        _descend(weights, biases, outputs, y_batch, lr, activation)
+        total_loss += batch_loss * len(rows)
+    return total_loss / len(order), correct
