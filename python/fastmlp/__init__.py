@@ -5,11 +5,16 @@ The Rust engine (:mod:`fastmlp.kernels`) and the plain-NumPy reference
 """
 
 from fastmlp import datasets, kernels, reference
-from fastmlp._native import TrainingDivergedError, get_num_threads, set_num_threads
 from fastmlp._native import __version__ as __version__
+from fastmlp._native import get_num_threads, set_num_threads
 from fastmlp.datasets import one_hot
+from fastmlp.errors import TrainingDivergedError
+from fastmlp.history import History
+from fastmlp.model import MLP
 
 __all__ = [
+    "MLP",
+    "History",
     "TrainingDivergedError",
     "__version__",
     "datasets",

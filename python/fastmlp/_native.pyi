@@ -9,10 +9,6 @@ __version__: str
 
 _Float = np.float32 | np.float64
 
-class TrainingDivergedError(FloatingPointError):
-    batch: int
-    loss: float
-
 def matmul(a: NDArray[_Float], b: NDArray[_Float]) -> NDArray[_Float]: ...
 def relu(z: NDArray[_Float]) -> NDArray[_Float]: ...
 def tanh(z: NDArray[_Float]) -> NDArray[_Float]: ...

@@ -47,6 +47,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
+from fastmlp.errors import TrainingDivergedError
+
 __all__ = [
     "ACTIVATIONS",
     "backward",
@@ -466,6 +468,16 @@ def train_epoch_stats(
         y_batch = _one_hot(labels[rows], n_classes, x.dtype)  # (batch, classes)
         outputs = forward(weights, biases, x_batch, activation)
         batch_loss = cross_entropy(outputs[-1], y_batch)
+        if not np.isfinite(batch_loss):
+            # Stop before this batch's step: the weights stay those of the last good step.
+            batch = start // batch_size
+            raise TrainingDivergedError(
+                f"training diverged: the loss of batch {batch} (0-based, within this epoch) is "
+                f"{batch_loss}; the weights are those before that batch; try a smaller learning "
+                "rate",
+                batch=batch,
+                loss=batch_loss,
+            )
         correct += int(np.count_nonzero(outputs[-1].argmax(axis=1) == labels[rows]))
         _descend(weights, biases, outputs, y_batch, lr, activation)
         total_loss += batch_loss * len(rows)

@@ -5,27 +5,22 @@ use pyo3::exceptions::{PyFloatingPointError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-pyo3::create_exception!(
-    _native,
-    TrainingDivergedError,
-    PyFloatingPointError,
-    "The loss became NaN or infinite. `.batch` is the 0-based batch of the epoch; the weights \
-     are those before that batch's step."
-);
-
 /// Core error -> Python exception. `Interrupted` carries no Python error of its own: callers
 /// that install an interrupt check re-raise the `KeyboardInterrupt` they caught.
 pub fn to_py_err(error: Error) -> PyErr {
     match error {
         Error::Shape { .. } | Error::Value { .. } => PyValueError::new_err(error.to_string()),
         Error::Diverged { batch, loss } => Python::attach(|py| {
-            let err = TrainingDivergedError::new_err(error.to_string());
-            let value = err.value(py);
-            // Attribute setting on a fresh exception instance cannot fail in practice; if it
-            // did, the message still carries the batch and the loss.
-            let _ = value.setattr("batch", batch);
-            let _ = value.setattr("loss", loss);
-            err
+            // The pure-Python class, so that both engines raise the same exception.
+            let message = error.to_string();
+            match py
+                .import("fastmlp.errors")
+                .and_then(|module| module.getattr("TrainingDivergedError"))
+                .and_then(|class| class.call1((message.clone(), batch, loss)))
+            {
+                Ok(instance) => PyErr::from_value(instance),
+                Err(_) => PyFloatingPointError::new_err(message),
+            }
         }),
         Error::Interrupted { .. } => PyRuntimeError::new_err(error.to_string()),
     }

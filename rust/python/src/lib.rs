@@ -20,10 +20,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kernels::train_epoch, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::get_num_threads, m)?)?;
-    m.add(
-        "TrainingDivergedError",
-        m.py().get_type::<errors::TrainingDivergedError>(),
-    )?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,0 +1,26 @@
+"""Exceptions of fastmlp that are not plain ``ValueError``/``TypeError``."""
+
+from __future__ import annotations
+
+__all__ = ["TrainingDivergedError"]
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The training loss became NaN or infinite.
+
+    Training stops at the first such batch, before its step: the weights are those of the last
+    finished step. ``epoch`` (1-based, when known), ``batch`` (0-based within the epoch) and
+    ``loss`` say where it happened. A smaller learning rate is the usual remedy.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        batch: int | None = None,
+        loss: float | None = None,
+        epoch: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.batch = batch
+        self.loss = loss
+        self.epoch = epoch

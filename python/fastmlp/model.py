@@ -1,0 +1,374 @@
+"""``MLP``: the training API, in the manner of scikit-learn's estimators.
+
+The model owns its parameters as NumPy arrays (``weights[l]`` (fan_in, fan_out), ``biases[l]``
+(fan_out,)) and a ``numpy.random.Generator`` that draws the initial weights and each epoch's
+order. Each epoch is handed to an engine (Rust: :mod:`fastmlp.kernels`, NumPy:
+:mod:`fastmlp.reference`) that updates those arrays in place.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fastmlp import kernels, reference
+from fastmlp.errors import TrainingDivergedError
+from fastmlp.history import History
+from fastmlp.initializers import Init, check_init, initial_parameters
+from fastmlp.serialization import load_parameters, save_parameters
+from fastmlp.validation import (
+    ACTIVATIONS,
+    ENGINES,
+    check_choice,
+    check_dtype,
+    check_inputs,
+    check_labels,
+    check_layer_sizes,
+    check_learning_rate,
+    check_positive_int,
+)
+
+__all__ = ["MLP"]
+
+_ENGINE_MODULES: dict[str, ModuleType] = {"rust": kernels, "numpy": reference}
+# Rows per forward call in predict/evaluate: bounds the hidden activations' memory.
+_INFERENCE_CHUNK = 16384
+# With a progress bar, the Rust engine is called on about this many slices of an epoch.
+_PROGRESS_UPDATES = 50
+
+
+class MLP:
+    """A multilayer perceptron: dense layers, one hidden activation, softmax output.
+
+    Args:
+        layer_sizes: ``[inputs, hidden..., classes]``, e.g. ``[784, 128, 10]``; ``[784, 10]``
+            is softmax regression.
+        activation: the hidden layers' activation: ``"relu"``, ``"tanh"`` or ``"sigmoid"``.
+        init: initial weights: ``"he"`` (N(0, 2/fan_in)), ``"xavier"`` (Glorot uniform),
+            ``("normal", std)`` or ``("uniform", low, high)``; biases start at zero.
+        dtype: ``"float32"`` or ``"float64"``, for parameters and data alike.
+        seed: an int, ``None`` (fresh entropy) or a ``numpy.random.Generator``; draws the
+            initial weights, then each epoch's shuffling order.
+        engine: ``"rust"`` (fast) or ``"numpy"`` (the readable reference); same results
+            within float tolerance.
+    """
+
+    def __init__(
+        self,
+        layer_sizes: list[int],
+        activation: str = "relu",
+        init: Init = "he",
+        dtype: str | np.dtype | type = "float32",
+        seed: int | np.random.Generator | None = None,
+        engine: str = "rust",
+    ) -> None:
+        self.layer_sizes = check_layer_sizes(layer_sizes)
+        self.activation = check_choice("activation", activation, ACTIVATIONS)
+        self.init = check_init(init)
+        self.dtype = check_dtype(dtype)
+        self.engine = check_choice("engine", engine, ENGINES)
+        if seed is not None and not isinstance(seed, (int, np.integer, np.random.Generator)):
+            raise TypeError(f"seed: expected an int, None or a numpy Generator, got {seed!r}")
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+        self.weights, self.biases = initial_parameters(
+            self.layer_sizes, self.init, self.dtype, self._rng
+        )
+        self.history_ = History()
+
+    # ---- description ----------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        init = self.init[0] if len(self.init) == 1 else self.init
+        return (
+            f"MLP({self.layer_sizes}, activation={self.activation!r}, init={init!r}, "
+            f"dtype={self.dtype.name!r}, engine={self.engine!r})"
+        )
+
+    @property
+    def n_parameters(self) -> int:
+        """The number of weights and biases."""
+        return sum(w.size + b.size for w, b in zip(self.weights, self.biases, strict=True))
+
+    @property
+    def classes(self) -> int:
+        return self.layer_sizes[-1]
+
+    def _engine(self) -> ModuleType:
+        return _ENGINE_MODULES[self.engine]
+
+    # ---- training -------------------------------------------------------------------------
+
+    def fit(
+        self,
+        x: NDArray,
+        labels: NDArray[np.integer],
+        epochs: int = 10,
+        batch_size: int | None = 128,
+        lr: float = 0.1,
+        shuffle: bool = True,
+        validation_data: tuple[NDArray, NDArray[np.integer]] | None = None,
+        progress: bool = False,
+    ) -> History:
+        """Train with mini-batch SGD and return this call's :class:`History`.
+
+        Args:
+            x: inputs (n, layer_sizes[0]) of the model's dtype, e.g. from
+                :func:`fastmlp.datasets.prepare`; never converted.
+            labels: integer classes (n,) in [0, classes).
+            epochs: passes over the data, >= 1.
+            batch_size: rows per step, 1..n; ``None`` for full-batch gradient descent.
+            lr: learning rate, > 0.
+            shuffle: visit the rows in a fresh random order each epoch (from the model's
+                generator); else in their given order.
+            validation_data: ``(x_val, labels_val)`` evaluated after each epoch.
+            progress: show a progress bar per epoch with the running loss and accuracy.
+
+        Raises:
+            TrainingDivergedError: the loss became non-finite; the weights are those of the
+                last good step, ``history_`` holds the finished epochs.
+            KeyboardInterrupt: Ctrl-C, within one batch; the weights are those of the last
+                finished step.
+        """
+        x, labels = self._check_data(x, labels)
+        epochs = check_positive_int("epochs", epochs)
+        batch_size = self._check_batch_size(batch_size, len(x))
+        lr = check_learning_rate(lr)
+        if validation_data is not None:
+            validation_data = self._check_validation(validation_data)
+
+        history = History()
+        for epoch in range(1, epochs + 1):
+            order = self._rng.permutation(len(x)) if shuffle else np.arange(len(x))
+            label = f"epoch {epoch}/{epochs}"
+            with _progress_bar(progress, len(order), label) as report:
+                started = time.perf_counter()
+                loss, correct = self._train_epoch(x, labels, order, batch_size, lr, epoch, report)
+                seconds = time.perf_counter() - started
+                history.loss.append(loss)
+                history.accuracy.append(correct / len(order))
+                history.seconds.append(seconds)
+                summary = {"loss": loss, "accuracy": correct / len(order)}
+                if validation_data is not None:
+                    scores = self.evaluate(*validation_data)
+                    history.val_loss.append(scores["loss"])
+                    history.val_accuracy.append(scores["accuracy"])
+                    summary |= {"val_loss": scores["loss"], "val_accuracy": scores["accuracy"]}
+                report(0, summary)
+            self.history_.extend(History(**{k: v[-1:] for k, v in history.as_dict().items()}))
+        return history
+
+    def partial_fit(
+        self,
+        x: NDArray,
+        labels: NDArray[np.integer],
+        batch_size: int | None = 128,
+        lr: float = 0.1,
+        shuffle: bool = True,
+    ) -> MLP:
+        """One epoch of :meth:`fit`; returns the model (its ``history_`` gains the epoch)."""
+        self.fit(x, labels, epochs=1, batch_size=batch_size, lr=lr, shuffle=shuffle)
+        return self
+
+    def _train_epoch(
+        self,
+        x: NDArray,
+        labels: NDArray[np.int64],
+        order: NDArray[np.int64],
+        batch_size: int,
+        lr: float,
+        epoch: int,
+        report: Callable[[int, dict[str, float]], None],
+    ) -> tuple[float, int]:
+        """One epoch, in slices of whole batches; returns (mean loss, correct count)."""
+        engine = self._engine()
+        n_batches = -(-len(order) // batch_size)
+        if self.engine == "numpy":
+            batches_per_call = 1  # lets Ctrl-C stop it between steps (see _interrupts_deferred)
+        elif report is _no_progress:
+            batches_per_call = n_batches
+        else:
+            batches_per_call = max(1, -(-n_batches // _PROGRESS_UPDATES))
+        rows_per_call = batches_per_call * batch_size
+        snapshot = [a.copy() for a in self.weights + self.biases]
+        total_loss, total_correct, seen = 0.0, 0, 0
+        with _interrupts_deferred(self.engine == "numpy") as interrupted:
+            for start in range(0, len(order), rows_per_call):
+                part = order[start : start + rows_per_call]
+                try:
+                    loss, correct = engine.train_epoch_stats(
+                        self.weights, self.biases, x, labels, part, lr, batch_size, self.activation
+                    )
+                except TrainingDivergedError as error:
+                    self._keep_last_good(snapshot)
+                    batch = start // batch_size + (error.batch or 0)
+                    raise TrainingDivergedError(
+                        f"training diverged in epoch {epoch}, batch {batch} (0-based): the loss "
+                        f"is {error.loss}. The weights are those before that batch. Try a "
+                        f"smaller learning rate than lr={lr}.",
+                        batch=batch,
+                        loss=error.loss,
+                        epoch=epoch,
+                    ) from None
+                total_loss += loss * len(part)
+                total_correct += correct
+                seen += len(part)
+                report(len(part), {"loss": total_loss / seen, "accuracy": total_correct / seen})
+                if interrupted():
+                    raise KeyboardInterrupt
+        return total_loss / len(order), total_correct
+
+    def _keep_last_good(self, snapshot: list[NDArray]) -> None:
+        """After a divergence: if a step left non-finite values, go back to the epoch start."""
+        parameters = self.weights + self.biases
+        if not all(np.isfinite(a).all() for a in parameters):
+            for array, saved in zip(parameters, snapshot, strict=True):
+                array[...] = saved
+
+    # ---- inference ------------------------------------------------------------------------
+
+    def predict_proba(self, x: NDArray) -> NDArray:
+        """Class probabilities (n, classes) for inputs ``x`` (n, layer_sizes[0])."""
+        x = check_inputs("x", x, self.layer_sizes[0], self.dtype)
+        engine = self._engine()
+        parts = [
+            engine.forward(self.weights, self.biases, x[i : i + _INFERENCE_CHUNK], self.activation)[
+                -1
+            ]
+            for i in range(0, len(x), _INFERENCE_CHUNK)
+        ]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def predict(self, x: NDArray) -> NDArray[np.int64]:
+        """The most probable class (n,) for each row of ``x``."""
+        return self.predict_proba(x).argmax(axis=1).astype(np.int64)
+
+    def evaluate(self, x: NDArray, labels: NDArray[np.integer]) -> dict[str, float]:
+        """``{"loss": mean cross-entropy, "accuracy": fraction right}`` on ``(x, labels)``."""
+        x, labels = self._check_data(x, labels)
+        p = self.predict_proba(x)
+        p_true = p[np.arange(len(labels)), labels].astype(np.float64)
+        loss = float(np.mean(-np.log(np.maximum(p_true, np.finfo(p.dtype).tiny))))
+        accuracy = float(np.mean(p.argmax(axis=1) == labels))
+        return {"loss": loss, "accuracy": accuracy}
+
+    def score(self, x: NDArray, labels: NDArray[np.integer]) -> float:
+        """Accuracy on ``(x, labels)``, as scikit-learn's ``score``."""
+        return self.evaluate(x, labels)["accuracy"]
+
+    # ---- persistence ----------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the model to ``path`` (an .npz with JSON metadata), atomically."""
+        metadata: dict[str, Any] = {
+            "layer_sizes": self.layer_sizes,
+            "activation": self.activation,
+            "dtype": self.dtype.name,
+            "init": list(self.init),
+            "history": self.history_.as_dict(),
+        }
+        return save_parameters(path, self.weights, self.biases, metadata)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], engine: str = "rust") -> MLP:
+        """A model saved by :meth:`save`; ``ValueError`` for anything else."""
+        weights, biases, metadata = load_parameters(path)
+        try:
+            model = cls(
+                metadata["layer_sizes"],
+                activation=metadata["activation"],
+                init=tuple(metadata.get("init", ["he"])),
+                dtype=metadata["dtype"],
+                engine=engine,
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{path}: invalid model metadata: {error}") from None
+        model.weights = [np.ascontiguousarray(w) for w in weights]
+        model.biases = [np.ascontiguousarray(b) for b in biases]
+        history = metadata.get("history") or {}
+        try:
+            model.history_ = History(**{k: list(map(float, v)) for k, v in history.items()})
+        except TypeError as error:
+            raise ValueError(f"{path}: invalid training history in the metadata: {error}") from None
+        return model
+
+    # ---- argument checks ------------------------------------------------------------------
+
+    def _check_data(self, x: object, labels: object) -> tuple[NDArray, NDArray[np.int64]]:
+        x = check_inputs("x", x, self.layer_sizes[0], self.dtype)
+        return x, check_labels("labels", labels, len(x), self.classes)
+
+    def _check_validation(self, data: object) -> tuple[NDArray, NDArray[np.int64]]:
+        if not (isinstance(data, (tuple, list)) and len(data) == 2):
+            raise TypeError("validation_data: expected a pair (x_val, labels_val)")
+        x = check_inputs("validation_data[0]", data[0], self.layer_sizes[0], self.dtype)
+        return x, check_labels("validation_data[1]", data[1], len(x), self.classes)
+
+    @staticmethod
+    def _check_batch_size(batch_size: object, rows: int) -> int:
+        if batch_size is None:
+            return rows
+        batch_size = check_positive_int("batch_size", batch_size)
+        if batch_size > rows:
+            raise ValueError(
+                f"batch_size: expected at most the {rows} rows of x, got {batch_size} "
+                "(batch_size=None trains on the full batch)"
+            )
+        return batch_size
+
+
+def _no_progress(rows: int, metrics: dict[str, float]) -> None:
+    """The progress reporter when there is no bar."""
+
+
+@contextmanager
+def _progress_bar(
+    enabled: bool, total: int, label: str
+) -> Iterator[Callable[[int, dict[str, float]], None]]:
+    """A reporter ``(rows_done, metrics)`` that drives a tqdm bar, or does nothing."""
+    if not enabled:
+        yield _no_progress
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, desc=label, unit="row", unit_scale=True, leave=True) as bar:
+
+        def report(rows: int, metrics: dict[str, float]) -> None:
+            bar.update(rows)
+            bar.set_postfix({k: f"{v:.4f}" for k, v in metrics.items()}, refresh=rows == 0)
+
+        yield report
+
+
+@contextmanager
+def _interrupts_deferred(enabled: bool) -> Iterator[Callable[[], bool]]:
+    """While active, Ctrl-C only sets a flag, read between steps: a step is never cut in half.
+
+    Used for the NumPy engine, whose steps are Python code; the Rust engine checks for Ctrl-C
+    between its batches by itself. Only the main thread can install signal handlers; elsewhere
+    this does nothing.
+    """
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    pressed = threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: object) -> None:
+        pressed.set()
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield pressed.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)

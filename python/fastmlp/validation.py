@@ -1,0 +1,112 @@
+"""Argument checks for the training API: each failure names the argument, what was expected
+and what was given."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid")
+ENGINES = ("rust", "numpy")
+DTYPES = ("float32", "float64")
+
+
+def check_choice(arg: str, value: object, allowed: Sequence[str]) -> str:
+    """``value`` if it is one of ``allowed``, else a ValueError listing them."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{arg}: expected one of {', '.join(map(repr, allowed))}, got {value!r}")
+    return value
+
+
+def check_dtype(dtype: object) -> np.dtype:
+    """float32 or float64 given as a name, a NumPy type or a dtype."""
+    try:
+        resolved = np.dtype(dtype)  # type: ignore[call-overload]
+    except TypeError:
+        resolved = None
+    if resolved is None or resolved.name not in DTYPES:
+        raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
+    return resolved
+
+
+def check_layer_sizes(layer_sizes: object) -> list[int]:
+    """At least two positive integers: ``[inputs, hidden..., classes]``."""
+    if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
+        raise TypeError(
+            f"layer_sizes: expected a list of integers like [784, 128, 10], got {layer_sizes!r}"
+        )
+    sizes = list(layer_sizes)
+    if len(sizes) < 2 or not all(
+        isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in sizes
+    ):
+        raise ValueError(
+            "layer_sizes: expected at least two positive integers [inputs, ..., classes], "
+            f"got {sizes!r}"
+        )
+    if sizes[-1] < 2:
+        raise ValueError(f"layer_sizes: the output layer needs at least 2 classes, got {sizes!r}")
+    return [int(s) for s in sizes]
+
+
+def check_positive_int(arg: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{arg}: expected a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{arg}: expected a positive integer, got {value}")
+    return int(value)
+
+
+def check_learning_rate(lr: object) -> float:
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
+        raise TypeError(f"lr: expected a positive number, got {lr!r}")
+    if not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr: expected a finite number > 0, got {lr}")
+    return float(lr)
+
+
+def check_inputs(arg: str, x: object, features: int, dtype: np.dtype) -> NDArray:
+    """``x`` as a (n, features) array of ``dtype`` with finite values; never converted."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(
+            f"{arg}: expected a numpy.ndarray of {dtype.name}, got {type(x).__name__}; "
+            "fastmlp.datasets.prepare(images) makes one"
+        )
+    if x.dtype != dtype:
+        hint = (
+            "; fastmlp.datasets.prepare(images, dtype=...) scales uint8 images to [0, 1]"
+            if x.dtype.kind in "ui"
+            else f"; convert with {arg}.astype(np.{dtype.name}) or build the model with "
+            f"dtype='{x.dtype.name}'"
+            if x.dtype.kind == "f"
+            else ""
+        )
+        raise TypeError(f"{arg}: expected dtype {dtype.name} (the model's), got {x.dtype}{hint}")
+    if x.ndim != 2 or x.shape[1] != features:
+        raise ValueError(
+            f"{arg}: expected shape (n, {features}) to match layer_sizes[0], got {x.shape}"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"{arg}: expected at least one row, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        bad = int(np.count_nonzero(~np.isfinite(x)))
+        raise ValueError(f"{arg}: contains {bad} NaN or infinite values; clean the data first")
+    return x
+
+
+def check_labels(arg: str, labels: object, rows: int, classes: int) -> NDArray[np.int64]:
+    """Integer class indices (rows,) in [0, classes), as int64."""
+    array = np.asarray(labels)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{arg}: expected integer class labels, got dtype {array.dtype}")
+    if array.ndim != 1 or array.shape[0] != rows:
+        raise ValueError(
+            f"{arg}: expected shape ({rows},) (one label per row of x), got {array.shape}"
+        )
+    if array.size and (array.min() < 0 or array.max() >= classes):
+        raise ValueError(
+            f"{arg}: expected labels in [0, {classes}) for {classes} output classes, "
+            f"got values from {array.min()} to {array.max()}"
+        )
+    return np.ascontiguousarray(array, dtype=np.int64)
