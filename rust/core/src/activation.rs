@@ -90,13 +90,13 @@ impl Activation {
     }
 
     /// `delta <- delta * f'(z)`, with f'(z) taken from the layer output `a`; same shapes.
+    /// Written as selects and products (no branches) so that the loops vectorise.
     pub fn scale_by_derivative<T: Real>(self, delta: &mut [T], a: &[T]) {
         match self {
-            Activation::Relu => delta.iter_mut().zip(a).for_each(|(d, &a)| {
-                if a <= T::zero() {
-                    *d = T::zero()
-                }
-            }),
+            Activation::Relu => delta
+                .iter_mut()
+                .zip(a)
+                .for_each(|(d, &a)| *d = if a > T::zero() { *d } else { T::zero() }),
             Activation::Tanh => delta
                 .iter_mut()
                 .zip(a)

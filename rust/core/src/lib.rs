@@ -13,10 +13,11 @@ pub mod network;
 pub mod parallel;
 pub mod real;
 pub mod softmax;
+pub mod sparse;
 pub mod train;
 
 pub use activation::Activation;
 pub use architecture::Architecture;
 pub use error::{Error, Result};
 pub use real::Real;
-pub use train::{sgd_step, train_epoch, EpochOutcome, Workspace};
+pub use train::{sgd_step, train_epoch, EpochOutcome, InputPath, Workspace};

@@ -9,6 +9,7 @@ use std::ops::{AddAssign, MulAssign, SubAssign};
 pub trait Real:
     sealed::Sealed
     + Float
+    + Default
     + AddAssign
     + SubAssign
     + MulAssign

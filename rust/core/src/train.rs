@@ -18,6 +18,79 @@ use crate::network::{check_targets, column_sums};
 use crate::parallel;
 use crate::real::Real;
 use crate::softmax::{softmax_loss_delta, BatchOutcome, Targets};
+use crate::sparse::{sparse_matmul_into, sparse_update, SparseBatch};
+use std::str::FromStr;
+
+/// How the first layer reads its input: a dense GEMM, or only the nonzero inputs
+/// (`sparse.rs`). `Auto` measures the input's density at the start of each epoch call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputPath {
+    Auto,
+    Dense,
+    Sparse,
+}
+
+impl InputPath {
+    pub const NAMES: [&'static str; 3] = ["auto", "dense", "sparse"];
+}
+
+impl FromStr for InputPath {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Self> {
+        match name {
+            "auto" => Ok(InputPath::Auto),
+            "dense" => Ok(InputPath::Dense),
+            "sparse" => Ok(InputPath::Sparse),
+            other => Err(Error::value(
+                "input_path",
+                format!("expected one of {:?}, got {other:?}", InputPath::NAMES),
+            )),
+        }
+    }
+}
+
+/// Below this fraction of nonzero inputs the sparse first layer is faster than the dense
+/// GEMM on this machine (2-core AVX-512 Xeon; `benchmarks/epoch.py --input-paths` measures
+/// the crossover; see the README's table).
+pub const SPARSE_DENSITY_CROSSOVER: f64 = 0.30;
+
+/// Rows sampled from the epoch's order to estimate the input density.
+const DENSITY_SAMPLE_ROWS: usize = 512;
+
+/// The fraction of nonzero values in (up to) the first rows of `order`.
+pub fn estimated_density<T: Real>(x: &[T], order: &[i64], inputs: usize) -> f64 {
+    let sample = &order[..order.len().min(DENSITY_SAMPLE_ROWS)];
+    let nonzero: usize = sample
+        .iter()
+        .map(|&i| {
+            let start = i as usize * inputs;
+            x[start..start + inputs]
+                .iter()
+                .filter(|&&v| v != T::zero())
+                .count()
+        })
+        .sum();
+    nonzero as f64 / (sample.len() * inputs).max(1) as f64
+}
+
+/// The batch as the first layer reads it.
+#[derive(Debug, Clone, Copy)]
+enum BatchInput<'a, T> {
+    /// (rows, inputs), row-major.
+    Dense(MatRef<'a, T>),
+    /// The same rows, nonzeros only.
+    Sparse(&'a SparseBatch<T>),
+}
+
+impl<T: Real> BatchInput<'_, T> {
+    fn rows(&self) -> usize {
+        match self {
+            BatchInput::Dense(a) => a.rows(),
+            BatchInput::Sparse(batch) => batch.rows(),
+        }
+    }
+}
 
 /// Reusable buffers for batches of up to `capacity` rows of one architecture.
 #[derive(Debug, Clone)]
@@ -33,6 +106,8 @@ pub struct Workspace<T> {
     deltas: Vec<Vec<T>>,
     /// The bias gradient of the layer being updated: (max fan_out,).
     bias_grad: Vec<T>,
+    /// The current batch in compressed form, for the sparse input path.
+    sparse_batch: SparseBatch<T>,
 }
 
 impl<T: Real> Workspace<T> {
@@ -51,6 +126,7 @@ impl<T: Real> Workspace<T> {
             outputs: per_layer(),
             deltas: per_layer(),
             bias_grad: vec![T::zero(); arch.sizes()[1..].iter().copied().max().unwrap_or(0)],
+            sparse_batch: SparseBatch::new(),
         }
     }
 
@@ -70,7 +146,7 @@ fn step<T: Real, W: AsRef<[T]> + AsMut<[T]>>(
     arch: &Architecture,
     weights: &mut [W],
     biases: &mut [W],
-    input: MatRef<'_, T>,
+    input: BatchInput<'_, T>,
     targets: Targets<'_, T>,
     lr: T,
     activation: Activation,
@@ -85,13 +161,27 @@ fn step<T: Real, W: AsRef<[T]> + AsMut<[T]>>(
     for l in 0..layers {
         let (fan_in, fan_out) = (arch.fan_in(l), arch.fan_out(l));
         let (done, rest) = outputs.split_at_mut(l);
-        let a = match l {
-            0 => input,
-            _ => MatRef::row_major(&done[l - 1], rows, fan_in)?,
-        };
         let weight = MatRef::row_major(weights[l].as_ref(), fan_in, fan_out)?;
-        let out = MatMut::row_major(&mut rest[0], rows, fan_out)?;
-        matmul_into(out, a, weight, Update::Overwrite)?;
+        match (l, input) {
+            (0, BatchInput::Sparse(batch)) => {
+                sparse_matmul_into(&mut rest[0], batch, weights[0].as_ref(), fan_out)
+            }
+            (0, BatchInput::Dense(x)) => matmul_into(
+                MatMut::row_major(&mut rest[0], rows, fan_out)?,
+                x,
+                weight,
+                Update::Overwrite,
+            )?,
+            _ => {
+                let a = MatRef::row_major(&done[l - 1], rows, fan_in)?;
+                matmul_into(
+                    MatMut::row_major(&mut rest[0], rows, fan_out)?,
+                    a,
+                    weight,
+                    Update::Overwrite,
+                )?
+            }
+        }
         if l + 1 < layers {
             activation.add_bias_and_apply(&mut rest[0][..rows * fan_out], biases[l].as_ref());
         }
@@ -119,10 +209,6 @@ fn step<T: Real, W: AsRef<[T]> + AsMut<[T]>>(
         let (fan_in, fan_out) = (arch.fan_in(l), arch.fan_out(l));
         let (below, from_here) = deltas.split_at_mut(l);
         let delta = MatRef::row_major(&from_here[0], rows, fan_out)?; // (rows, fan_out)
-        let a = match l {
-            0 => input,
-            _ => MatRef::row_major(&outputs[l - 1], rows, fan_in)?, // (rows, fan_in)
-        };
         if l > 0 {
             // delta[l] = (delta[l+1] @ W[l].T) * f'(a[l])   # (rows, fan_in), W[l] not yet updated
             let weight = MatRef::row_major(weights[l].as_ref(), fan_in, fan_out)?;
@@ -134,8 +220,24 @@ fn step<T: Real, W: AsRef<[T]> + AsMut<[T]>>(
             );
         }
         // W[l] += -lr * a[l].T @ delta[l+1]   # (fan_in, fan_out)
-        let weight = MatMut::row_major(weights[l].as_mut(), fan_in, fan_out)?;
-        matmul_into(weight, a.t(), delta, Update::AddScaled(minus_lr))?;
+        match (l, input) {
+            (0, BatchInput::Sparse(batch)) => sparse_update(
+                weights[0].as_mut(),
+                batch,
+                &from_here[0][..rows * fan_out],
+                fan_out,
+                minus_lr,
+            ),
+            (0, BatchInput::Dense(x)) => {
+                let weight = MatMut::row_major(weights[0].as_mut(), fan_in, fan_out)?;
+                matmul_into(weight, x.t(), delta, Update::AddScaled(minus_lr))?
+            }
+            _ => {
+                let a = MatRef::row_major(&outputs[l - 1], rows, fan_in)?; // (rows, fan_in)
+                let weight = MatMut::row_major(weights[l].as_mut(), fan_in, fan_out)?;
+                matmul_into(weight, a.t(), delta, Update::AddScaled(minus_lr))?
+            }
+        }
         // b[l] -= lr * column sums of delta[l+1]   # (fan_out,)
         let grad_b = &mut bias_grad[..fan_out];
         column_sums(&from_here[0][..rows * fan_out], fan_out, grad_b);
@@ -148,6 +250,30 @@ fn step<T: Real, W: AsRef<[T]> + AsMut<[T]>>(
     // Hand the logits buffer back so that outputs[L-1] is a buffer of the right size again.
     std::mem::swap(&mut outputs[layers - 1], &mut deltas[layers - 1]);
     Ok(outcome)
+}
+
+/// `dst[r] = x[order[r]]` for rows of width `inputs`: the batch's inputs, contiguous.
+/// Reading `x` is memory-bound (it is far larger than the caches), so the rows are split
+/// over the pool's threads. `order` was checked to be in range.
+fn gather_rows<T: Real>(dst: &mut [T], x: &[T], order: &[i64], inputs: usize) {
+    const MIN_ROWS_PER_TASK: usize = 32;
+    let rows_per_task = order
+        .len()
+        .div_ceil(rayon::current_num_threads())
+        .max(MIN_ROWS_PER_TASK);
+    rayon::scope(|scope| {
+        for (dst, order) in dst
+            .chunks_mut(rows_per_task * inputs)
+            .zip(order.chunks(rows_per_task))
+        {
+            scope.spawn(move |_| {
+                for (row, &index) in dst.chunks_exact_mut(inputs).zip(order) {
+                    let start = index as usize * inputs;
+                    row.copy_from_slice(&x[start..start + inputs]);
+                }
+            });
+        }
+    });
 }
 
 fn check_learning_rate<T: Real>(lr: T) -> Result<()> {
@@ -181,7 +307,7 @@ pub fn sgd_step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
     }
     check_targets(y, rows, arch.classes())?;
     workspace.fit(arch, rows);
-    let input = MatRef::row_major(x, rows, arch.inputs())?;
+    let input = BatchInput::Dense(MatRef::row_major(x, rows, arch.inputs())?);
     let Workspace {
         outputs,
         deltas,
@@ -261,6 +387,7 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
     lr: T,
     batch_size: usize,
     activation: Activation,
+    input_path: InputPath,
     workspace: &mut Workspace<T>,
     after_batch: &mut dyn FnMut(usize) -> Result<()>,
 ) -> Result<EpochOutcome> {
@@ -290,9 +417,14 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
     check_labels(labels, arch.classes())?;
     check_order(order, rows)?;
 
+    let sparse = match input_path {
+        InputPath::Dense => false,
+        InputPath::Sparse => true,
+        InputPath::Auto => estimated_density(x, order, inputs) < SPARSE_DENSITY_CROSSOVER,
+    };
     let capacity = batch_size.min(order.len());
     workspace.fit(arch, capacity);
-    if workspace.batch_x.len() < capacity * inputs {
+    if !sparse && workspace.batch_x.len() < capacity * inputs {
         workspace.batch_x.resize(capacity * inputs, T::zero());
     }
     let pool = parallel::pool()?;
@@ -302,6 +434,7 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
         outputs,
         deltas,
         bias_grad,
+        sparse_batch,
         ..
     } = workspace;
 
@@ -309,14 +442,19 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
     for (b, batch) in order.chunks(batch_size).enumerate() {
         let batch_rows = batch.len();
         let outcome = pool.install(|| {
-            // Gather the batch: batch_x[r] = x[order[r]]   # (batch_rows, inputs)
-            for (dst, &index) in batch_x.chunks_exact_mut(inputs).zip(batch) {
-                let src = index as usize * inputs; // checked by check_order
-                dst.copy_from_slice(&x[src..src + inputs]);
-            }
             batch_labels.clear();
             batch_labels.extend(batch.iter().map(|&index| labels[index as usize] as usize));
-            let input = MatRef::row_major(&batch_x[..batch_rows * inputs], batch_rows, inputs)?;
+            let input = if sparse {
+                sparse_batch.gather(x, batch, inputs);
+                BatchInput::Sparse(&*sparse_batch)
+            } else {
+                gather_rows(&mut batch_x[..batch_rows * inputs], x, batch, inputs);
+                BatchInput::Dense(MatRef::row_major(
+                    &batch_x[..batch_rows * inputs],
+                    batch_rows,
+                    inputs,
+                )?)
+            };
             step(
                 arch,
                 weights,

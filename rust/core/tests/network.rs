@@ -3,7 +3,7 @@ use common::{max_abs_diff, Rng};
 use fastmlp_core::network::{backward, forward};
 use fastmlp_core::softmax::{cross_entropy, softmax_rows};
 use fastmlp_core::train::{sgd_step, train_epoch, Workspace};
-use fastmlp_core::{Activation, Architecture, Error};
+use fastmlp_core::{Activation, Architecture, Error, InputPath};
 
 const ACTIVATIONS: [Activation; 3] = [Activation::Relu, Activation::Tanh, Activation::Sigmoid];
 const STACKS: &[&[usize]] = &[&[6, 3], &[6, 5, 3], &[6, 5, 4, 3], &[6, 4, 5, 4, 3]];
@@ -169,6 +169,7 @@ fn train_epoch_is_a_loop_of_sgd_steps() {
                     0.2,
                     batch_size,
                     act,
+                    InputPath::Dense,
                     &mut ws,
                     &mut |batch| {
                         seen.push(batch);
@@ -242,6 +243,7 @@ fn training_reduces_the_loss_in_single_precision() {
             0.5f32,
             8,
             Activation::Tanh,
+            InputPath::Dense,
             &mut ws,
             &mut |_| Ok(()),
         )
@@ -267,6 +269,7 @@ fn bad_arguments_are_errors_not_panics() {
             lr,
             batch,
             Activation::Relu,
+            InputPath::Dense,
             &mut ws,
             &mut |_| Ok(()),
         )
@@ -316,6 +319,7 @@ fn divergence_stops_before_the_bad_step_and_keeps_the_weights() {
         1e200,
         2,
         Activation::Tanh,
+        InputPath::Dense,
         &mut ws,
         &mut |batch| {
             after.push(batch);
@@ -341,6 +345,7 @@ fn divergence_stops_before_the_bad_step_and_keeps_the_weights() {
         1e200,
         2,
         Activation::Tanh,
+        InputPath::Dense,
         &mut ws,
         &mut |_| Ok(()),
     )
@@ -364,6 +369,7 @@ fn an_interrupt_stops_after_the_current_batch() {
         0.1,
         2,
         Activation::Relu,
+        InputPath::Dense,
         &mut ws,
         &mut |batch| {
             if batch == 1 {
@@ -387,6 +393,7 @@ fn an_interrupt_stops_after_the_current_batch() {
         0.1,
         2,
         Activation::Relu,
+        InputPath::Dense,
         &mut ws,
         &mut |_| Ok(()),
     )

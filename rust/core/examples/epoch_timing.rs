@@ -1,0 +1,70 @@
+//! Times `train_epoch` on random MNIST-shaped data, without Python in the way:
+//! `cargo run --release --example epoch_timing -- [threads] [rows] [batch] [epochs] [density] [dense|sparse|auto]`.
+//! The benchmark of record is `benchmarks/epoch.py`; this is for profiling the core alone.
+
+use fastmlp_core::{parallel, train_epoch, Activation, Architecture, InputPath, Workspace};
+use std::time::Instant;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse())
+        .collect::<Result<_, _>>()?;
+    let threads = args.first().copied().unwrap_or(1);
+    let rows = args.get(1).copied().unwrap_or(60_000);
+    let batch = args.get(2).copied().unwrap_or(128);
+    // A 5th argument: the fraction of inputs that are nonzero (MNIST: about 0.19).
+    let density: f32 = std::env::args().nth(5).map_or(Ok(1.0), |a| a.parse())?;
+    let input_path = match std::env::args().nth(6).as_deref() {
+        Some("sparse") => InputPath::Sparse,
+        Some("auto") => InputPath::Auto,
+        _ => InputPath::Dense,
+    };
+    parallel::set_num_threads(threads)?;
+
+    let arch = Architecture::new(vec![784, 128, 10])?;
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let x: Vec<f32> = (0..rows * 784)
+        .map(|_| if uniform() < density { uniform() } else { 0.0 })
+        .collect();
+    let labels: Vec<i64> = (0..rows).map(|i| (i % 10) as i64).collect();
+    let order: Vec<i64> = (0..rows as i64).map(|i| (i * 7919) % rows as i64).collect();
+    let mut weights: Vec<Vec<f32>> = vec![
+        (0..784 * 128).map(|_| (uniform() - 0.5) * 0.1).collect(),
+        (0..128 * 10).map(|_| (uniform() - 0.5) * 0.1).collect(),
+    ];
+    let mut biases: Vec<Vec<f32>> = vec![vec![0.0; 128], vec![0.0; 10]];
+    let mut workspace = Workspace::new(&arch, batch);
+    let flops = 2.0 * rows as f64 * (784.0 * 128.0 * 2.0 + 128.0 * 10.0 * 3.0);
+    let epochs = args.get(3).copied().unwrap_or(6);
+    for epoch in 0..epochs {
+        let start = Instant::now();
+        let outcome = train_epoch(
+            &arch,
+            &mut weights,
+            &mut biases,
+            &x,
+            &labels,
+            &order,
+            0.01,
+            batch,
+            Activation::Relu,
+            input_path,
+            &mut workspace,
+            &mut |_| Ok(()),
+        )?;
+        let seconds = start.elapsed().as_secs_f64();
+        println!(
+            "threads {threads} epoch {epoch}: {seconds:.4} s  {:.1} GFLOP/s  loss {:.4}",
+            flops / seconds / 1e9,
+            outcome.mean_loss
+        );
+    }
+    Ok(())
+}
