@@ -52,7 +52,7 @@ pub fn precision_of(arg: &str, obj: &Bound<'_, PyAny>) -> PyResult<Precision> {
     }
 }
 
-fn shape_text(shape: &[usize]) -> String {
+pub fn shape_text(shape: &[usize]) -> String {
     match shape {
         [n] => format!("({n},)"),
         _ => format!(
@@ -92,6 +92,12 @@ fn typed<'py, T: Element>(
         return Err(PyValueError::new_err(format!(
             "{arg}: expected a C-contiguous array, got a Fortran-ordered or strided one of shape \
              {}; pass numpy.ascontiguousarray({arg})",
+            shape_text(array.shape())
+        )));
+    }
+    if !array.is_aligned() {
+        return Err(PyValueError::new_err(format!(
+            "{arg}: expected an aligned array, got a misaligned one of shape {}; pass {arg}.copy()",
             shape_text(array.shape())
         )));
     }

@@ -2,11 +2,13 @@
 //! arrays' memory without copying, releases the GIL while the core computes, and returns
 //! new arrays (or updates the caller's weights and biases in place).
 
-use crate::arrays::{items, precision_of, readonly, readwrite, shape2, slice, Precision};
+use crate::arrays::{
+    items, precision_of, readonly, readwrite, shape2, shape_text, slice, Precision,
+};
 use crate::errors::{no_panic, to_py_err};
 use fastmlp_core::matmul::MatRef;
 use fastmlp_core::softmax as output_layer;
-use fastmlp_core::{network, parallel, train, Activation, Architecture, Error, Real};
+use fastmlp_core::{network, parallel, train, Activation, Architecture, Error, InputPath, Real};
 use numpy::{
     Element, PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn,
     PyUntypedArrayMethods,
@@ -14,6 +16,7 @@ use numpy::{
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
+use std::time::{Duration, Instant};
 
 /// A float type the bindings can hand to the core.
 pub trait Float: Real + Element {}
@@ -60,7 +63,19 @@ type ReadwriteParams<'py, T> = (
     Vec<PyReadwriteArrayDyn<'py, T>>,
 );
 
+/// The architecture the weight shapes form; a ValueError naming both shapes where they
+/// do not chain.
 fn architecture_of(shapes: &[(usize, usize)]) -> PyResult<Architecture> {
+    for (l, pair) in shapes.windows(2).enumerate() {
+        let ((rows, cols), (next_rows, next_cols)) = (pair[0], pair[1]);
+        if cols != next_rows {
+            return Err(PyValueError::new_err(format!(
+                "weights[{}]: expected shape ({cols}, n) to follow weights[{l}] of shape \
+                 ({rows}, {cols}), got ({next_rows}, {next_cols})",
+                l + 1
+            )));
+        }
+    }
     core(Architecture::from_weight_shapes(shapes))
 }
 
@@ -123,16 +138,18 @@ fn slices_mut<'a, T: Float>(
         .collect()
 }
 
+/// The rows of the 2-D input `arg`, whose width must be the fan_in of weights[0].
 fn rows_matching(
     arg: &str,
     array: &PyReadonlyArrayDyn<'_, impl Element>,
-    width: usize,
-    width_of: &str,
+    arch: &Architecture,
 ) -> PyResult<usize> {
     let (rows, cols) = shape2(array);
+    let (width, fan_out) = (arch.inputs(), arch.fan_out(0));
     if cols != width {
         return Err(PyValueError::new_err(format!(
-            "{arg}: expected shape (n, {width}) to match {width_of}, got ({rows}, {cols})"
+            "{arg}: expected shape (n, {width}) to match weights[0] of shape ({width}, {fan_out}), \
+             got ({rows}, {cols})"
         )));
     }
     Ok(rows)
@@ -247,9 +264,9 @@ fn cross_entropy_typed<T: Float>(
     let y = readonly::<T>("y_onehot", y, Some(2), T::NAME)?;
     if p.shape() != y.shape() {
         return Err(PyValueError::new_err(format!(
-            "y_onehot: expected shape {:?} (the shape of p), got {:?}",
-            p.shape(),
-            y.shape()
+            "y_onehot: expected shape {} (the shape of p), got {}",
+            shape_text(p.shape()),
+            shape_text(y.shape())
         )));
     }
     let classes = p.shape()[1];
@@ -281,7 +298,7 @@ fn forward_typed<'py, T: Float>(
 ) -> PyResult<Bound<'py, PyList>> {
     let (arch, w, b) = params_readonly::<T>(weights, biases)?;
     let x_array = readonly::<T>("x", x, Some(2), T::NAME)?;
-    let rows = rows_matching("x", &x_array, arch.inputs(), "weights[0]'s fan_in")?;
+    let rows = rows_matching("x", &x_array, &arch)?;
     let (ws, bs, xs) = (slices(&w)?, slices(&b)?, slice(&x_array)?);
     let outputs = compute(py, || network::forward(&arch, &ws, &bs, xs, activation))?;
     let list = PyList::new(py, [x.clone()])?;
@@ -336,8 +353,28 @@ fn backward_typed<'py, T: Float>(
         .map(|(l, a)| readonly::<T>(&format!("outputs[{l}]"), a, Some(2), T::NAME))
         .collect::<PyResult<Vec<_>>>()?;
     let x = &outs[0];
-    rows_matching("outputs[0]", x, arch.inputs(), "weights[0]'s fan_in")?;
+    let rows = rows_matching("outputs[0]", x, &arch)?;
+    for (l, out) in outs.iter().enumerate().skip(1) {
+        let expected = [rows, arch.fan_out(l - 1)];
+        if out.shape() != expected {
+            return Err(PyValueError::new_err(format!(
+                "outputs[{l}]: expected shape {} (rows of outputs[0], fan_out of weights[{}]), \
+                 got {}",
+                shape_text(&expected),
+                l - 1,
+                shape_text(out.shape())
+            )));
+        }
+    }
     let y_array = readonly::<T>("y_onehot", y, Some(2), T::NAME)?;
+    let expected = [rows, arch.classes()];
+    if y_array.shape() != expected {
+        return Err(PyValueError::new_err(format!(
+            "y_onehot: expected shape {} (rows of outputs[0], classes), got {}",
+            shape_text(&expected),
+            shape_text(y_array.shape())
+        )));
+    }
     let (ws, xs, ys) = (slices(&w)?, slice(x)?, slice(&y_array)?);
     let layer_outputs = slices(&outs[1..])?;
     let (gw, gb) = compute(py, || {
@@ -389,7 +426,7 @@ fn sgd_step_typed<T: Float>(
     let x_array = readonly::<T>("x", x, Some(2), T::NAME)?;
     let y_array = readonly::<T>("y_onehot", y, Some(2), T::NAME)?;
     let (arch, mut w, mut b) = params_readwrite::<T>(weights, biases)?;
-    let rows = rows_matching("x", &x_array, arch.inputs(), "weights[0]'s fan_in")?;
+    let rows = rows_matching("x", &x_array, &arch)?;
     let (y_rows, classes) = shape2(&y_array);
     if (y_rows, classes) != (rows, arch.classes()) {
         return Err(PyValueError::new_err(format!(
@@ -439,6 +476,16 @@ pub fn sgd_step(
     })
 }
 
+/// How often a training loop on the main thread takes the GIL to look for Ctrl-C.
+const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Whether this is Python's main thread, the one that runs signal handlers.
+fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
+    let threading = py.import("threading")?;
+    let main = threading.call_method0("main_thread")?;
+    Ok(threading.call_method0("current_thread")?.is(&main))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn train_epoch_typed<T: Float>(
     py: Python<'_>,
@@ -450,21 +497,35 @@ fn train_epoch_typed<T: Float>(
     lr: f64,
     batch_size: usize,
     activation: Activation,
+    input_path: InputPath,
 ) -> PyResult<(f64, usize)> {
     let x_array = readonly::<T>("x", x, Some(2), T::NAME)?;
     let labels = readonly::<i64>("labels", labels, Some(1), "int64")?;
     let order = readonly::<i64>("order", order, Some(1), "int64")?;
     let (arch, mut w, mut b) = params_readwrite::<T>(weights, biases)?;
-    rows_matching("x", &x_array, arch.inputs(), "weights[0]'s fan_in")?;
+    rows_matching("x", &x_array, &arch)?;
     let (xs, labels, order) = (slice(&x_array)?, slice(&labels)?, slice(&order)?);
     let (mut ws, mut bs) = (slices_mut(&mut w)?, slices_mut(&mut b)?);
     let lr = T::from_f64(lr);
     let mut interrupt: Option<PyErr> = None;
+    let main_thread = on_main_thread(py)?;
     let outcome = py.detach(|| {
         let mut workspace = train::Workspace::new(&arch, batch_size.min(order.len()).max(1));
         // Ctrl-C: Python's handler only flags the signal; check the flag between batches.
+        // Python runs signal handlers on the main thread only, so elsewhere there is nothing
+        // to check. Taking the GIL waits for a busy Python thread to give it up (up to its
+        // switch interval, 5 ms by default), so check at most once per SIGNAL_CHECK_INTERVAL
+        // and at least ten times as long as the last wait lasted: under 10% of the epoch.
+        let mut next_check = Instant::now() + SIGNAL_CHECK_INTERVAL;
         let mut check_signals = |batch: usize| {
-            Python::attach(|py| py.check_signals()).map_err(|err| {
+            if !main_thread || Instant::now() < next_check {
+                return Ok(());
+            }
+            let asked = Instant::now();
+            let checked = Python::attach(|py| py.check_signals());
+            let now = Instant::now();
+            next_check = now + SIGNAL_CHECK_INTERVAL.max((now - asked) * 10);
+            checked.map_err(|err| {
                 interrupt = Some(err);
                 Error::Interrupted { batches: batch + 1 }
             })
@@ -479,6 +540,7 @@ fn train_epoch_typed<T: Float>(
             lr,
             batch_size,
             activation,
+            input_path,
             &mut workspace,
             &mut check_signals,
         )
@@ -491,7 +553,9 @@ fn train_epoch_typed<T: Float>(
 
 /// One epoch of SGD over x[order] in batches; updates in place.
 /// Returns (mean per-sample loss before each step, number of rows predicted right).
+/// `input_path`: "auto" (by the input's density), "dense" or "sparse" first layer.
 #[pyfunction]
+#[pyo3(signature = (weights, biases, x, labels, order, lr, batch_size, activation, input_path = "auto"))]
 #[allow(clippy::too_many_arguments)]
 pub fn train_epoch(
     py: Python<'_>,
@@ -501,17 +565,27 @@ pub fn train_epoch(
     labels: &Bound<'_, PyAny>,
     order: &Bound<'_, PyAny>,
     lr: f64,
-    batch_size: usize,
+    batch_size: i64,
     activation: &str,
+    input_path: &str,
 ) -> PyResult<(f64, usize)> {
     no_panic(|| {
         let activation = activation_of(activation)?;
+        let input_path = core(input_path.parse::<InputPath>())?;
+        let batch_size = usize::try_from(batch_size)
+            .ok()
+            .filter(|&size| size > 0)
+            .ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "batch_size: expected a positive integer, got {batch_size}"
+                ))
+            })?;
         match precision_of("x", x)? {
             Precision::F32 => train_epoch_typed::<f32>(
-                py, weights, biases, x, labels, order, lr, batch_size, activation,
+                py, weights, biases, x, labels, order, lr, batch_size, activation, input_path,
             ),
             Precision::F64 => train_epoch_typed::<f64>(
-                py, weights, biases, x, labels, order, lr, batch_size, activation,
+                py, weights, biases, x, labels, order, lr, batch_size, activation, input_path,
             ),
         }
     })
@@ -521,7 +595,11 @@ pub fn train_epoch(
 
 /// Use `n` threads in the engine from now on.
 #[pyfunction]
-pub fn set_num_threads(n: usize) -> PyResult<()> {
+pub fn set_num_threads(n: i64) -> PyResult<()> {
+    // A negative count is a ValueError like 0, not an OverflowError from the conversion.
+    let n = usize::try_from(n).map_err(|_| {
+        PyValueError::new_err(format!("num_threads: expected a positive integer, got {n}"))
+    })?;
     core(parallel::set_num_threads(n))
 }
 
