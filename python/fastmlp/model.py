@@ -29,6 +29,7 @@ from fastmlp.serialization import load_parameters, save_parameters
 from fastmlp.validation import (
     ACTIVATIONS,
     ENGINES,
+    INPUT_PATHS,
     check_choice,
     check_dtype,
     check_inputs,
@@ -61,6 +62,10 @@ class MLP:
             initial weights, then each epoch's shuffling order.
         engine: ``"rust"`` (fast) or ``"numpy"`` (the readable reference); same results
             within float tolerance.
+        input_path: how the Rust engine's first layer reads the inputs: ``"dense"`` (GEMM),
+            ``"sparse"`` (only nonzero inputs; faster on MNIST-like data where most pixels
+            are 0) or ``"auto"`` (chosen per epoch from the data's density). The NumPy engine
+            always computes densely.
     """
 
     def __init__(
@@ -71,12 +76,14 @@ class MLP:
         dtype: str | np.dtype | type = "float32",
         seed: int | np.random.Generator | None = None,
         engine: str = "rust",
+        input_path: str = "auto",
     ) -> None:
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.init = check_init(init)
         self.dtype = check_dtype(dtype)
         self.engine = check_choice("engine", engine, ENGINES)
+        self.input_path = check_choice("input_path", input_path, INPUT_PATHS)
         if seed is not None and not isinstance(seed, (int, np.integer, np.random.Generator)):
             raise TypeError(f"seed: expected an int, None or a numpy Generator, got {seed!r}")
         self.seed = seed
@@ -143,7 +150,7 @@ class MLP:
         x, labels = self._check_data(x, labels)
         epochs = check_positive_int("epochs", epochs)
         batch_size = self._check_batch_size(batch_size, len(x))
-        lr = check_learning_rate(lr)
+        lr = check_learning_rate(lr, self.dtype)
         if validation_data is not None:
             validation_data = self._check_validation(validation_data)
 
@@ -207,19 +214,40 @@ class MLP:
                 part = order[start : start + rows_per_call]
                 try:
                     loss, correct = engine.train_epoch_stats(
-                        self.weights, self.biases, x, labels, part, lr, batch_size, self.activation
+                        self.weights,
+                        self.biases,
+                        x,
+                        labels,
+                        part,
+                        lr,
+                        batch_size,
+                        self.activation,
+                        input_path=self.input_path,
                     )
                 except TrainingDivergedError as error:
-                    self._keep_last_good(snapshot)
+                    reverted = self._keep_last_good(snapshot)
+                    kept = "at the start of the epoch" if reverted else "before that batch"
                     batch = start // batch_size + (error.batch or 0)
                     raise TrainingDivergedError(
                         f"training diverged in epoch {epoch}, batch {batch} (0-based): the loss "
-                        f"is {error.loss}. The weights are those before that batch. Try a "
+                        f"is {error.loss}. The weights are those {kept}. Try a "
                         f"smaller learning rate than lr={lr}.",
                         batch=batch,
                         loss=error.loss,
                         epoch=epoch,
                     ) from None
+                if not all(np.isfinite(a).all() for a in self.weights + self.biases):
+                    # A step overflowed although the losses seen so far were finite.
+                    self._keep_last_good(snapshot)
+                    batch = (start + len(part) - 1) // batch_size
+                    raise TrainingDivergedError(
+                        f"training diverged in epoch {epoch}: by batch {batch} (0-based) a step "
+                        "made the weights NaN or infinite. The weights are those at the start of "
+                        f"the epoch. Try a smaller learning rate than lr={lr}.",
+                        batch=batch,
+                        loss=float("nan"),
+                        epoch=epoch,
+                    )
                 total_loss += loss * len(part)
                 total_correct += correct
                 seen += len(part)
@@ -228,12 +256,17 @@ class MLP:
                     raise KeyboardInterrupt
         return total_loss / len(order), total_correct
 
-    def _keep_last_good(self, snapshot: list[NDArray]) -> None:
-        """After a divergence: if a step left non-finite values, go back to the epoch start."""
+    def _keep_last_good(self, snapshot: list[NDArray]) -> bool:
+        """After a divergence: if a step left non-finite values, go back to the epoch start.
+
+        Returns whether it did.
+        """
         parameters = self.weights + self.biases
-        if not all(np.isfinite(a).all() for a in parameters):
-            for array, saved in zip(parameters, snapshot, strict=True):
-                array[...] = saved
+        if all(np.isfinite(a).all() for a in parameters):
+            return False
+        for array, saved in zip(parameters, snapshot, strict=True):
+            array[...] = saved
+        return True
 
     # ---- inference ------------------------------------------------------------------------
 
@@ -297,8 +330,10 @@ class MLP:
         model.biases = [np.ascontiguousarray(b) for b in biases]
         history = metadata.get("history") or {}
         try:
+            if not isinstance(history, dict):
+                raise TypeError(f"expected a mapping, got {type(history).__name__}")
             model.history_ = History(**{k: list(map(float, v)) for k, v in history.items()})
-        except TypeError as error:
+        except (TypeError, ValueError) as error:
             raise ValueError(f"{path}: invalid training history in the metadata: {error}") from None
         return model
 

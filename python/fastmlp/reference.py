@@ -404,6 +404,8 @@ def train_epoch(
     lr: float,
     batch_size: int,
     activation: str,
+    *,
+    input_path: str = "auto",
 ) -> float:
     """One epoch of mini-batch SGD over the rows of ``x`` listed in ``order``.
 
@@ -434,7 +436,9 @@ def train_epoch(
         ValueError: if ``order`` is empty, ``batch_size`` < 1 or ``activation``
             is not a known name.
     """
-    return train_epoch_stats(weights, biases, x, labels, order, lr, batch_size, activation)[0]
+    return train_epoch_stats(
+        weights, biases, x, labels, order, lr, batch_size, activation, input_path=input_path
+    )[0]
 
 
 def train_epoch_stats(
@@ -446,14 +450,23 @@ def train_epoch_stats(
     lr: float,
     batch_size: int,
     activation: str,
+    *,
+    input_path: str = "auto",
 ) -> tuple[float, int]:
     """:func:`train_epoch`, also returning how many rows were classified right before their step.
+
+    ``input_path`` ("auto", "dense" or "sparse") is accepted for the same signature as
+    :func:`fastmlp.kernels.train_epoch_stats`; this reference always computes ``x @ W`` densely.
 
     Returns:
         ``(mean_loss, correct)``: the mean loss of :func:`train_epoch`, and the number of rows
         of ``order`` whose largest probability was at their label when their batch was seen.
     """
     _lookup_activation(activation)
+    if input_path not in ("auto", "dense", "sparse"):
+        raise ValueError(
+            f"input_path: expected one of 'auto', 'dense', 'sparse', got {input_path!r}"
+        )
     if len(order) == 0:
         raise ValueError("order must hold at least one row index, got an empty array")
     if batch_size < 1:

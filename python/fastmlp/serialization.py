@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,8 @@ def save_parameters(
         dir=directory, prefix=f".{target.name}.", suffix=".tmp"
     )
     try:
+        # mkstemp makes the file private (0o600): give it the mode a plain open() would.
+        os.chmod(temporary, _file_mode(target))
         with os.fdopen(descriptor, "wb") as stream:
             np.savez(stream, **arrays)
             stream.flush()
@@ -50,6 +54,24 @@ def save_parameters(
         Path(temporary).unlink(missing_ok=True)
         raise
     return target
+
+
+def _file_mode(target: Path) -> int:
+    """The permissions for ``target``: those of the file it replaces, else 0o666 - umask."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        pass
+    try:  # Linux: read the umask without changing it (os.umask would, for every thread)
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def load_parameters(
@@ -63,10 +85,25 @@ def load_parameters(
     source = Path(path)
     if not source.is_file():
         raise FileNotFoundError(f"path: no such file {str(source)!r}")
+    with open(source, "rb") as stream:
+        signature = stream.read(4)
+    if signature not in (b"PK\x03\x04", b"PK\x05\x06"):  # what np.load takes for an .npz
+        raise ValueError(
+            f"{source}: not a fastmlp model file (not an .npz archive; MLP.save writes one)"
+        )
     try:
         with np.load(source, allow_pickle=False) as archive:
             contents = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+    # zipfile: BadZipFile, NotImplementedError (compression), RuntimeError (encryption).
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        zipfile.BadZipFile,
+        NotImplementedError,
+        RuntimeError,
+        zlib.error,
+    ) as error:
         raise ValueError(
             f"{source}: not a fastmlp model file (not a readable .npz: {error})"
         ) from None

@@ -10,6 +10,7 @@ from numpy.typing import NDArray
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 ENGINES = ("rust", "numpy")
+INPUT_PATHS = ("auto", "dense", "sparse")
 DTYPES = ("float32", "float64")
 
 
@@ -58,11 +59,17 @@ def check_positive_int(arg: str, value: object) -> int:
     return int(value)
 
 
-def check_learning_rate(lr: object) -> float:
+def check_learning_rate(lr: object, dtype: np.dtype | None = None) -> float:
+    """``lr`` as a float: finite, > 0 and, given the model's ``dtype``, representable in it."""
     if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
         raise TypeError(f"lr: expected a positive number, got {lr!r}")
     if not (np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr: expected a finite number > 0, got {lr}")
+    if dtype is not None and lr > float(np.finfo(dtype).max):
+        raise ValueError(
+            f"lr: {lr} is infinite in the model's dtype {dtype.name} "
+            f"(largest: {np.finfo(dtype).max:g})"
+        )
     return float(lr)
 
 

@@ -1,0 +1,102 @@
+"""The sparse first-layer path: the same epochs as the dense path and the NumPy oracle.
+
+The paths sum the same products in different orders, so they agree within the epoch
+tolerances of conftest (float32: rtol 1e-3, atol 1e-4; float64: rtol 1e-9, atol 1e-11)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastmlp
+from conftest import EPOCH_TOLERANCE, copy_params, make_params
+from fastmlp import kernels, reference
+
+DENSITIES = [0.0, 0.05, 0.2, 0.5, 1.0]
+
+
+def sparse_data(n: int, features: int, density: float, dtype: type, seed: int = 0):
+    """Rows in [0, 1) with about ``density`` of the values nonzero; rows 0 and 5 all zero."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, features)) * (rng.random((n, features)) < density)
+    x[[0, 5]] = 0
+    labels = rng.integers(0, 10, size=n)
+    return x.astype(dtype), labels
+
+
+@pytest.mark.parametrize("density", DENSITIES)
+@pytest.mark.parametrize(
+    "sizes", [[64, 10], [64, 32, 10], [64, 32, 16, 10]], ids=["0h", "1h", "2h"]
+)
+@pytest.mark.parametrize("batch_size", [1, 13, 64])
+def test_sparse_dense_and_oracle_agree(dtype, activation, density, sizes, batch_size) -> None:
+    x, labels = sparse_data(150, sizes[0], density, dtype)
+    order = np.random.default_rng(1).permutation(150)
+    weights, biases = make_params(sizes, dtype, seed=2)
+    results = {}
+    for path in ("dense", "sparse"):
+        w, b = copy_params(weights), copy_params(biases)
+        loss, correct = kernels.train_epoch_stats(
+            w, b, x, labels, order, 0.05, batch_size, activation, input_path=path
+        )
+        results[path] = (loss, correct, w + b)
+    w, b = copy_params(weights), copy_params(biases)
+    results["oracle"] = (
+        *reference.train_epoch_stats(w, b, x, labels, order, 0.05, batch_size, activation),
+        w + b,
+    )
+    dense_loss, dense_correct, dense_params = results["dense"]
+    for name in ("sparse", "oracle"):
+        loss, correct, params = results[name]
+        assert loss == pytest.approx(dense_loss, rel=EPOCH_TOLERANCE[dtype]["rtol"]), name
+        assert abs(correct - dense_correct) <= 1, name  # an argmax tie may round either way
+        for got, want in zip(params, dense_params, strict=True):
+            np.testing.assert_allclose(got, want, **EPOCH_TOLERANCE[dtype], err_msg=name)
+
+
+def test_batches_of_one_all_zero_row(dtype) -> None:
+    x = np.zeros((3, 20), dtype=dtype)
+    labels = np.array([1, 2, 3])
+    weights, biases = make_params([20, 8, 10], dtype)
+    w, b = copy_params(weights), copy_params(biases)
+    kernels.train_epoch(w, b, x, labels, np.arange(3), 0.1, 1, "relu", input_path="sparse")
+    # Zero inputs: the first layer's weights get no gradient, its bias does.
+    np.testing.assert_array_equal(w[0], weights[0])
+    assert not np.array_equal(b[0], biases[0]) or not np.array_equal(w[1], weights[1])
+
+
+def test_auto_picks_a_path_and_matches_both(dtype) -> None:
+    x, labels = sparse_data(300, 64, 0.1, dtype, seed=3)
+    order = np.arange(300)
+    weights, biases = make_params([64, 16, 10], dtype)
+    finals = []
+    for path in ("auto", "dense", "sparse"):
+        w, b = copy_params(weights), copy_params(biases)
+        kernels.train_epoch(w, b, x, labels, order, 0.1, 32, "tanh", input_path=path)
+        finals.append(w + b)
+    for other in finals[1:]:
+        for got, want in zip(finals[0], other, strict=True):
+            np.testing.assert_allclose(got, want, **EPOCH_TOLERANCE[dtype])
+
+
+def test_input_path_is_checked() -> None:
+    weights, biases = make_params([4, 3], np.float32)
+    x = np.zeros((2, 4), np.float32)
+    for engine in (kernels, reference):
+        with pytest.raises(ValueError, match="input_path"):
+            engine.train_epoch(
+                weights, biases, x, np.array([0, 1]), np.arange(2), 0.1, 1, "relu", input_path="csr"
+            )
+    with pytest.raises(ValueError, match="input_path"):
+        fastmlp.MLP([4, 3], input_path="fast")
+
+
+def test_mlp_trains_the_same_model_on_either_path() -> None:
+    data = fastmlp.datasets.load("mnist-sample")
+    x = fastmlp.datasets.prepare(data.x_train[:1000])
+    y = data.y_train[:1000]
+    models = [fastmlp.MLP([784, 32, 10], seed=0, input_path=p) for p in ("dense", "sparse")]
+    for model in models:
+        model.fit(x, y, epochs=2, batch_size=64)
+    for a, b in zip(models[0].weights, models[1].weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
