@@ -8,6 +8,7 @@ use std::time::Instant;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<usize> = std::env::args()
         .skip(1)
+        .take(4)
         .map(|a| a.parse())
         .collect::<Result<_, _>>()?;
     let threads = args.first().copied().unwrap_or(1);

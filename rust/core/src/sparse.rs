@@ -6,9 +6,10 @@
 //! update    W[j, :] += scale * sum over r with x[r, j] != 0 of  x[r, j] * delta[r, :]
 //!           (scale = -lr: the SGD step of `W -= lr * x.T @ delta`, scattered by input)
 //!
-//! A batch is gathered from `x` straight into compressed rows (one chunk per thread), then
-//! transposed into compressed columns (one range of inputs per thread), so that both products
-//! split over threads with no two threads writing the same memory.
+//! A batch is gathered from `x` straight into compressed rows, one chunk of rows per thread.
+//! The forward product splits over those chunks; the update splits over ranges of W's rows
+//! (each thread adds only the nonzeros of its range of inputs), so that no two threads write
+//! the same memory.
 
 use crate::real::Real;
 use multiversion::multiversion;
@@ -17,31 +18,19 @@ use multiversion::multiversion;
 #[derive(Debug, Clone, Default)]
 struct RowChunk<T> {
     first_row: usize,
-    /// Row r's entries are `starts[r] .. starts[r + 1]` of `columns` and `values`.
+    /// Row r's entries are `starts[r] .. starts[r + 1]` of `columns` and `values` (which
+    /// are longer: buffers kept at their largest size).
     starts: Vec<usize>,
     columns: Vec<u32>,
     values: Vec<T>,
 }
 
-/// Inputs `first_column ..` of a batch: for each, the rows where it is nonzero (CSC).
-#[derive(Debug, Clone, Default)]
-struct ColumnChunk<T> {
-    first_column: usize,
-    /// Input j's entries are `starts[j] .. starts[j + 1]` of `rows` and `values`.
-    starts: Vec<usize>,
-    rows: Vec<u32>,
-    values: Vec<T>,
-    /// Scratch for the fill: where each column's next entry goes.
-    next: Vec<usize>,
-}
-
-/// A batch of input rows in compressed form, by rows and by columns.
+/// A batch of input rows in compressed form.
 #[derive(Debug, Clone, Default)]
 pub struct SparseBatch<T> {
     rows: usize,
     inputs: usize,
     by_rows: Vec<RowChunk<T>>,
-    by_columns: Vec<ColumnChunk<T>>,
 }
 
 impl<T: Real> SparseBatch<T> {
@@ -50,7 +39,6 @@ impl<T: Real> SparseBatch<T> {
             rows: 0,
             inputs: 0,
             by_rows: Vec::new(),
-            by_columns: Vec::new(),
         }
     }
 
@@ -60,7 +48,10 @@ impl<T: Real> SparseBatch<T> {
 
     /// The stored (nonzero) entries.
     pub fn nonzeros(&self) -> usize {
-        self.by_rows.iter().map(|c| c.values.len()).sum()
+        self.by_rows
+            .iter()
+            .map(|c| c.starts.last().copied().unwrap_or(0))
+            .sum()
     }
 
     /// Fill with the rows `x[order[r]]` of the row-major (n, inputs) matrix `x`, split over
@@ -71,7 +62,6 @@ impl<T: Real> SparseBatch<T> {
         self.rows = order.len();
         self.inputs = inputs;
         self.by_rows.resize_with(threads, RowChunk::default);
-        self.by_columns.resize_with(threads, ColumnChunk::default);
         let rows_per_chunk = order.len().div_ceil(threads).max(1);
 
         rayon::scope(|scope| {
@@ -82,16 +72,6 @@ impl<T: Real> SparseBatch<T> {
                 scope.spawn(move |_| chunk.fill(x, order, inputs, first));
             }
         });
-
-        let columns_per_chunk = inputs.div_ceil(threads).max(1);
-        let by_rows = &self.by_rows;
-        rayon::scope(|scope| {
-            for (i, chunk) in self.by_columns.iter_mut().enumerate() {
-                let first = (i * columns_per_chunk).min(inputs);
-                let last = ((i + 1) * columns_per_chunk).min(inputs);
-                scope.spawn(move |_| chunk.fill(by_rows, first, last));
-            }
-        });
     }
 }
 
@@ -99,18 +79,37 @@ impl<T: Real> RowChunk<T> {
     fn fill(&mut self, x: &[T], order: &[i64], inputs: usize, first_row: usize) {
         self.first_row = first_row;
         self.starts.clear();
-        self.columns.clear();
-        self.values.clear();
         self.starts.push(0);
+        // Room for every value; `resize` only allocates while the buffers grow.
+        let room = order.len() * inputs;
+        if self.columns.len() < room {
+            self.columns.resize(room, 0);
+            self.values.resize(room, T::zero());
+        }
+        // Branch-free compaction: write every value, advance only past nonzeros (a branch per
+        // value would mispredict on most nonzeros of unstructured data). Runs of 16 zeros,
+        // common in images (MNIST's borders), are skipped with one vectorised test.
+        const RUN: usize = 16;
+        let (columns, values) = (&mut self.columns[..], &mut self.values[..]);
+        let mut stored = 0;
         for &index in order {
             let start = index as usize * inputs;
-            for (j, &v) in x[start..start + inputs].iter().enumerate() {
-                if v != T::zero() {
-                    self.columns.push(j as u32);
-                    self.values.push(v);
+            let row = &x[start..start + inputs];
+            let mut j = 0;
+            for run in row.chunks(RUN) {
+                // Counting (not `all`, which stops early) lets the test vectorise.
+                if run.iter().filter(|&&v| v != T::zero()).count() == 0 {
+                    j += run.len();
+                    continue;
+                }
+                for &v in run {
+                    columns[stored] = j as u32;
+                    values[stored] = v;
+                    stored += usize::from(v != T::zero());
+                    j += 1;
                 }
             }
-            self.starts.push(self.values.len());
+            self.starts.push(stored);
         }
     }
 
@@ -124,57 +123,6 @@ impl<T: Real> RowChunk<T> {
         (&self.columns[range.clone()], &self.values[range])
     }
 }
-
-impl<T: Real> ColumnChunk<T> {
-    /// The entries of columns `first..last` of the rows in `by_rows`, by column (a counting
-    /// sort: count per column, prefix sums, then place).
-    fn fill(&mut self, by_rows: &[RowChunk<T>], first: usize, last: usize) {
-        let width = last - first;
-        self.first_column = first;
-        self.starts.clear();
-        self.starts.resize(width + 1, 0);
-        // Each row's columns are ascending: its entries in [first, last) are one run.
-        let run = |columns: &[u32]| {
-            let begin = columns.partition_point(|&c| (c as usize) < first);
-            let end = columns.partition_point(|&c| (c as usize) < last);
-            begin..end
-        };
-        for chunk in by_rows {
-            for r in 0..chunk.rows() {
-                let (columns, _) = chunk.row(r);
-                for &c in &columns[run(columns)] {
-                    self.starts[c as usize - first + 1] += 1;
-                }
-            }
-        }
-        for j in 0..width {
-            self.starts[j + 1] += self.starts[j];
-        }
-        let total = self.starts[width];
-        self.rows.clear();
-        self.rows.resize(total, 0);
-        self.values.clear();
-        self.values.resize(total, T::zero());
-        self.next.clear();
-        self.next.extend_from_slice(&self.starts[..width]);
-        for chunk in by_rows {
-            for r in 0..chunk.rows() {
-                let (columns, values) = chunk.row(r);
-                let range = run(columns);
-                for (&c, &v) in columns[range.clone()].iter().zip(&values[range]) {
-                    let slot = &mut self.next[c as usize - first];
-                    self.rows[*slot] = (chunk.first_row + r) as u32;
-                    self.values[*slot] = v;
-                    *slot += 1;
-                }
-            }
-        }
-    }
-}
-
-/// Accumulator width: a block of this many outputs stays in registers while the nonzeros of
-/// a row (or column) stream past (4 AVX-512 registers of f32, 8 of f64).
-const BLOCK: usize = 64;
 
 /// `out (rows, fan_out) = batch @ weight`, weight (inputs, fan_out) row-major.
 pub fn sparse_matmul_into<T: Real>(
@@ -199,7 +147,9 @@ pub fn sparse_matmul_into<T: Real>(
     });
 }
 
-/// `weight[j, :] += scale * sum_r x[r, j] * delta[r, :]` over the batch's nonzeros.
+/// `weight[j, :] += scale * x[r, j] * delta[r, :]` for every nonzero x[r, j] of the batch:
+/// the SGD update of `W -= lr * x.T @ delta` with scale = -lr. Each thread owns a range of
+/// W's rows (inputs j) and adds the nonzeros that fall in it, row by row.
 pub fn sparse_update<T: Real>(
     weight: &mut [T],
     batch: &SparseBatch<T>,
@@ -207,22 +157,29 @@ pub fn sparse_update<T: Real>(
     fan_out: usize,
     scale: T,
 ) {
-    let mut rest = &mut weight[..batch.inputs * fan_out];
+    let inputs = batch.inputs;
+    let inputs_per_task = inputs.div_ceil(rayon::current_num_threads().max(1)).max(1);
     rayon::scope(|scope| {
-        for chunk in &batch.by_columns {
-            let width = chunk.starts.len().saturating_sub(1);
-            let (mine, others) = rest.split_at_mut(width * fan_out);
-            rest = others;
+        for (task, mine) in weight[..inputs * fan_out]
+            .chunks_mut(inputs_per_task * fan_out)
+            .enumerate()
+        {
+            let first = task * inputs_per_task;
+            let last = first + mine.len() / fan_out;
             scope.spawn(move |_| {
-                for (j, weight_row) in mine.chunks_exact_mut(fan_out).enumerate() {
-                    let range = chunk.starts[j]..chunk.starts[j + 1];
-                    if !range.is_empty() {
-                        scatter_update_row(
-                            weight_row,
-                            &chunk.rows[range.clone()],
-                            &chunk.values[range],
-                            delta,
-                            fan_out,
+                for chunk in &batch.by_rows {
+                    for r in 0..chunk.rows() {
+                        let (columns, values) = chunk.row(r);
+                        // Columns are ascending: this task's are one run of them.
+                        let begin = columns.partition_point(|&c| (c as usize) < first);
+                        let end = columns.partition_point(|&c| (c as usize) < last);
+                        let row = chunk.first_row + r;
+                        scatter_row(
+                            mine,
+                            &columns[begin..end],
+                            &values[begin..end],
+                            first,
+                            &delta[row * fan_out..(row + 1) * fan_out],
                             scale,
                         );
                     }
@@ -241,41 +198,93 @@ fn gather_rows_sum<T: Real>(
     table: &[T],
     fan_out: usize,
 ) {
-    for block_start in (0..fan_out).step_by(BLOCK) {
-        let width = BLOCK.min(fan_out - block_start);
-        let mut acc = [T::zero(); BLOCK];
-        let acc = &mut acc[..width];
-        for (&c, &v) in columns.iter().zip(values) {
-            let start = c as usize * fan_out + block_start;
-            let row = &table[start..start + width];
-            acc.iter_mut().zip(row).for_each(|(a, &w)| *a += v * w);
+    let fused = multiversion::target::target_cfg_f!(target_feature = "fma");
+    weighted_rows_sum(out, columns, values, table, fan_out, fused);
+}
+
+/// `weights[c - first, :] += (scale * v) * delta_row` for each (c, v) of one batch row.
+#[multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
+fn scatter_row<T: Real>(
+    weights: &mut [T],
+    columns: &[u32],
+    values: &[T],
+    first: usize,
+    delta_row: &[T],
+    scale: T,
+) {
+    let fused = multiversion::target::target_cfg_f!(target_feature = "fma");
+    let fan_out = delta_row.len();
+    for (&c, &v) in columns.iter().zip(values) {
+        let start = (c as usize - first) * fan_out;
+        let step = scale * v;
+        let weight_row = &mut weights[start..start + fan_out];
+        for (w, &d) in weight_row.iter_mut().zip(delta_row) {
+            *w = multiply_add(step, d, *w, fused);
         }
-        out[block_start..block_start + width].copy_from_slice(acc);
     }
 }
 
-/// `weight_row += scale * sum_i values[i] * delta[rows[i], :]` for one input j.
-#[multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
-fn scatter_update_row<T: Real>(
-    weight_row: &mut [T],
-    rows: &[u32],
-    values: &[T],
-    delta: &[T],
-    fan_out: usize,
-    scale: T,
-) {
-    for block_start in (0..fan_out).step_by(BLOCK) {
-        let width = BLOCK.min(fan_out - block_start);
-        let mut acc = [T::zero(); BLOCK];
-        let acc = &mut acc[..width];
-        for (&r, &v) in rows.iter().zip(values) {
-            let start = r as usize * fan_out + block_start;
-            let row = &delta[start..start + width];
-            acc.iter_mut().zip(row).for_each(|(a, &d)| *a += v * d);
-        }
-        weight_row[block_start..block_start + width]
-            .iter_mut()
-            .zip(acc.iter())
-            .for_each(|(w, &a)| *w += scale * a);
+/// `a * b + c`, as one fused instruction where the build has FMA (`fused`, a constant in
+/// each multiversioned build), else as a product and a sum; `mul_add` without hardware FMA
+/// would be a slow library call.
+#[inline(always)]
+fn multiply_add<T: Real>(a: T, b: T, c: T, fused: bool) -> T {
+    if fused {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
     }
+}
+
+/// `dst = sum_i values[i] * table[indices[i], :]`, a row of `fan_out` values.
+///
+/// The sum runs over column blocks of fixed widths (128, 32, 8, 1) so that each block's
+/// accumulator is a fixed-size array the compiler keeps in vector registers while the
+/// indexed rows stream past; a slice of runtime length would be spilled to the stack on
+/// every term.
+#[inline(always)]
+fn weighted_rows_sum<T: Real>(
+    dst: &mut [T],
+    indices: &[u32],
+    values: &[T],
+    table: &[T],
+    fan_out: usize,
+    fused: bool,
+) {
+    let mut offset = 0;
+    while offset < fan_out {
+        let left = fan_out - offset;
+        offset += if left >= 128 {
+            block_sum::<T, 128>(dst, indices, values, table, fan_out, offset, fused)
+        } else if left >= 32 {
+            block_sum::<T, 32>(dst, indices, values, table, fan_out, offset, fused)
+        } else if left >= 8 {
+            block_sum::<T, 8>(dst, indices, values, table, fan_out, offset, fused)
+        } else {
+            block_sum::<T, 1>(dst, indices, values, table, fan_out, offset, fused)
+        };
+    }
+}
+
+/// Columns `offset .. offset + N` of `weighted_rows_sum`; returns N.
+#[inline(always)]
+fn block_sum<T: Real, const N: usize>(
+    dst: &mut [T],
+    indices: &[u32],
+    values: &[T],
+    table: &[T],
+    fan_out: usize,
+    offset: usize,
+    fused: bool,
+) -> usize {
+    let mut acc = [T::zero(); N];
+    for (&index, &value) in indices.iter().zip(values) {
+        let start = index as usize * fan_out + offset;
+        let row = &table[start..start + N];
+        for k in 0..N {
+            acc[k] = multiply_add(value, row[k], acc[k], fused);
+        }
+    }
+    dst[offset..offset + N].copy_from_slice(&acc);
+    N
 }

@@ -8,7 +8,13 @@ use fastmlp_core::{train_epoch, Activation, Architecture, InputPath, Workspace};
 /// (rows, inputs) values in [0, 1) with about `density` of them nonzero; row 0 all zero.
 fn sparse_rows(rng: &mut Rng, rows: usize, inputs: usize, density: f64) -> Vec<f64> {
     let mut x: Vec<f64> = (0..rows * inputs)
-        .map(|_| if (rng.uniform() + 1.0) / 2.0 < density { (rng.uniform() + 1.0) / 2.0 } else { 0.0 })
+        .map(|_| {
+            if (rng.uniform() + 1.0) / 2.0 < density {
+                (rng.uniform() + 1.0) / 2.0
+            } else {
+                0.0
+            }
+        })
         .collect();
     x[..inputs].iter_mut().for_each(|v| *v = 0.0);
     x
@@ -20,7 +26,10 @@ fn products_match_the_dense_definitions() {
     for &density in &[0.0, 0.05, 0.2, 0.5, 1.0] {
         for &(rows, inputs, fan_out) in &[(1, 13, 5), (9, 31, 70), (64, 100, 128), (33, 784, 130)] {
             for threads in [1, 2, 3] {
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
                 let x = sparse_rows(&mut rng, rows, inputs, density);
                 let w = rng.vec(inputs * fan_out, 1.0);
                 let delta = rng.vec(rows * fan_out, 1.0);
@@ -34,22 +43,32 @@ fn products_match_the_dense_definitions() {
                     sparse_update(&mut updated, &batch, &delta, fan_out, -0.5);
                 });
                 // Dense definitions on the reordered rows.
-                let xr: Vec<f64> = order.iter().flat_map(|&i| x[i as usize * inputs..(i as usize + 1) * inputs].to_vec()).collect();
+                let xr: Vec<f64> = order
+                    .iter()
+                    .flat_map(|&i| x[i as usize * inputs..(i as usize + 1) * inputs].to_vec())
+                    .collect();
                 let mut want_out = vec![0.0; rows * fan_out];
                 let mut want_w = w.clone();
                 for r in 0..rows {
                     for j in 0..inputs {
                         for k in 0..fan_out {
                             want_out[r * fan_out + k] += xr[r * inputs + j] * w[j * fan_out + k];
-                            want_w[j * fan_out + k] -= 0.5 * xr[r * inputs + j] * delta[r * fan_out + k];
+                            want_w[j * fan_out + k] -=
+                                0.5 * xr[r * inputs + j] * delta[r * fan_out + k];
                         }
                     }
                 }
                 let nonzero = xr.iter().filter(|&&v| v != 0.0).count();
                 assert_eq!(batch.nonzeros(), nonzero);
                 let tol = 1e-12 * (inputs as f64);
-                assert!(max_abs_diff(&out, &want_out) < tol, "forward density {density} {rows}x{inputs}x{fan_out}");
-                assert!(max_abs_diff(&updated, &want_w) < tol, "update density {density} {rows}x{inputs}x{fan_out}");
+                assert!(
+                    max_abs_diff(&out, &want_out) < tol,
+                    "forward density {density} {rows}x{inputs}x{fan_out}"
+                );
+                assert!(
+                    max_abs_diff(&updated, &want_w) < tol,
+                    "update density {density} {rows}x{inputs}x{fan_out}"
+                );
             }
         }
     }
@@ -68,13 +87,30 @@ fn sparse_and_dense_epochs_agree() {
                 let x = sparse_rows(&mut rng, rows, 50, density);
                 let labels: Vec<i64> = (0..rows).map(|_| rng.below(10) as i64).collect();
                 let order: Vec<i64> = (0..rows as i64).map(|i| (i * 37) % rows as i64).collect();
-                let w0: Vec<Vec<f64>> = (0..arch.layers()).map(|l| rng.vec(arch.fan_in(l) * arch.fan_out(l), 0.3)).collect();
-                let b0: Vec<Vec<f64>> = (0..arch.layers()).map(|l| rng.vec(arch.fan_out(l), 0.1)).collect();
+                let w0: Vec<Vec<f64>> = (0..arch.layers())
+                    .map(|l| rng.vec(arch.fan_in(l) * arch.fan_out(l), 0.3))
+                    .collect();
+                let b0: Vec<Vec<f64>> = (0..arch.layers())
+                    .map(|l| rng.vec(arch.fan_out(l), 0.1))
+                    .collect();
                 let run = |path| {
                     let (mut w, mut b) = (w0.clone(), b0.clone());
                     let mut ws = Workspace::new(&arch, batch_size);
-                    let o = train_epoch(&arch, &mut w, &mut b, &x, &labels, &order, 0.1, batch_size, Activation::Relu, path, &mut ws, &mut |_| Ok(()))
-                        .unwrap();
+                    let o = train_epoch(
+                        &arch,
+                        &mut w,
+                        &mut b,
+                        &x,
+                        &labels,
+                        &order,
+                        0.1,
+                        batch_size,
+                        Activation::Relu,
+                        path,
+                        &mut ws,
+                        &mut |_| Ok(()),
+                    )
+                    .unwrap();
                     (o, w, b)
                 };
                 let (od, wd, bd) = run(InputPath::Dense);
@@ -82,7 +118,10 @@ fn sparse_and_dense_epochs_agree() {
                 assert!((od.mean_loss - os.mean_loss).abs() < 1e-10);
                 assert_eq!(od.correct, os.correct);
                 for l in 0..arch.layers() {
-                    assert!(max_abs_diff(&wd[l], &wsp[l]) < 1e-10, "density {density} {sizes:?} bs {batch_size}");
+                    assert!(
+                        max_abs_diff(&wd[l], &wsp[l]) < 1e-10,
+                        "density {density} {sizes:?} bs {batch_size}"
+                    );
                     assert!(max_abs_diff(&bd[l], &bsp[l]) < 1e-10);
                 }
             }
