@@ -100,3 +100,60 @@ def test_mlp_trains_the_same_model_on_either_path() -> None:
         model.fit(x, y, epochs=2, batch_size=64)
     for a, b in zip(models[0].weights, models[1].weights, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_precompressed_rows_train_like_the_dense_array(dtype) -> None:
+    x, labels = sparse_data(200, 64, 0.2, dtype, seed=4)
+    order = np.random.default_rng(5).permutation(200)
+    rows = kernels.SparseRows(x)
+    assert rows.shape == x.shape and rows.dtype == np.dtype(dtype).name
+    assert rows.nnz == np.count_nonzero(x)
+    assert rows.density == pytest.approx(np.count_nonzero(x) / x.size)
+    weights, biases = make_params([64, 16, 10], dtype)
+    finals = []
+    for inputs, path in ((x, "dense"), (rows, "sparse"), (rows, "dense"), (rows, "auto")):
+        w, b = copy_params(weights), copy_params(biases)
+        kernels.train_epoch(w, b, inputs, labels, order, 0.1, 16, "relu", input_path=path)
+        finals.append(w + b)
+    for other in finals[1:]:
+        for got, want in zip(finals[0], other, strict=True):
+            np.testing.assert_allclose(got, want, **EPOCH_TOLERANCE[dtype])
+
+
+def test_precompressed_rows_are_checked() -> None:
+    x = np.zeros((4, 6), np.float32)
+    rows = kernels.SparseRows(x)
+    w32, b32 = make_params([6, 3], np.float32)
+    w64, b64 = make_params([6, 3], np.float64)
+    with pytest.raises(TypeError, match=r"weights\[0\]: expected dtype float32"):
+        kernels.train_epoch(w64, b64, rows, np.zeros(4, int), np.arange(4), 0.1, 2, "relu")
+    w_wide, b_wide = make_params([7, 3], np.float32)
+    with pytest.raises(ValueError, match="x: expected 7 columns"):
+        kernels.train_epoch(w_wide, b_wide, rows, np.zeros(4, int), np.arange(4), 0.1, 2, "relu")
+    with pytest.raises(ValueError, match="labels"):
+        kernels.train_epoch(w32, b32, rows, np.zeros(3, int), np.arange(3), 0.1, 2, "relu")
+    with pytest.raises(TypeError, match="x: expected dtype float32 or float64"):
+        kernels.SparseRows(np.zeros((2, 2), np.int32))
+    with pytest.raises(ValueError, match="x: expected a 2-D array"):
+        kernels.SparseRows(np.zeros(3, np.float32))
+    assert "SparseRows(shape=(4, 6)" in repr(rows)
+
+
+def test_fit_compresses_the_inputs_once_for_the_sparse_path(monkeypatch) -> None:
+    built = []
+    real = kernels.SparseRows
+
+    def counting(x):
+        built.append(x.shape)
+        return real(x)
+
+    monkeypatch.setattr(kernels, "SparseRows", counting)
+    x, labels = sparse_data(100, 30, 0.1, np.float32)
+    fastmlp.MLP([30, 8, 10], seed=0, input_path="auto").fit(x, labels, epochs=3, batch_size=10)
+    assert built == [(100, 30)]
+    built.clear()
+    dense_x = np.random.default_rng(0).random((100, 30), dtype=np.float32) + 0.1
+    fastmlp.MLP([30, 8, 10], seed=0, input_path="auto").fit(
+        dense_x, labels, epochs=2, batch_size=10
+    )
+    assert built == []  # dense data: no compression

@@ -6,6 +6,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 __version__: str
+SPARSE_DENSITY_CROSSOVER: float
+
+class SparseRows:
+    def __init__(self, x: NDArray[_Float]) -> None: ...
+    @property
+    def shape(self) -> tuple[int, int]: ...
+    @property
+    def nnz(self) -> int: ...
+    @property
+    def density(self) -> float: ...
+    @property
+    def dtype(self) -> str: ...
 
 _Float = np.float32 | np.float64
 
@@ -38,7 +50,7 @@ def sgd_step(
 def train_epoch(
     weights: Sequence[NDArray[_Float]],
     biases: Sequence[NDArray[_Float]],
-    x: NDArray[_Float],
+    x: NDArray[_Float] | SparseRows,
     labels: NDArray[np.int64],
     order: NDArray[np.int64],
     lr: float,

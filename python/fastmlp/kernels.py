@@ -20,6 +20,8 @@ from numpy.typing import NDArray
 from fastmlp import _native
 
 __all__ = [
+    "SPARSE_DENSITY_CROSSOVER",
+    "SparseRows",
     "backward",
     "cross_entropy",
     "forward",
@@ -34,6 +36,13 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.floating]
+
+#: Compressed rows of a float array (``SparseRows(x)``): pass as ``x`` to :func:`train_epoch`
+#: to train on the nonzeros without scanning the dense array again each epoch.
+SparseRows = _native.SparseRows
+#: Below this fraction of nonzero inputs ``input_path="auto"`` takes the sparse path
+#: (measured on this project's benchmark machine; see the README's performance section).
+SPARSE_DENSITY_CROSSOVER: float = _native.SPARSE_DENSITY_CROSSOVER
 
 
 def _c_order(arg: str, value: Any) -> Any:
@@ -60,6 +69,16 @@ def _indices(arg: str, value: object) -> NDArray[np.int64]:
     if array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.int64).max:
         raise ValueError(f"{arg}: values exceed the int64 range")
     return np.require(array, np.int64, ["C", "A"])
+
+
+def _learning_rate(lr: object) -> float:
+    """``lr`` as a Python float; an int too large for one is a ValueError like ``inf``."""
+    try:
+        return float(lr)  # type: ignore[arg-type]
+    except OverflowError:
+        raise ValueError(
+            "lr: expected a finite number > 0, got an int too large for a float"
+        ) from None
 
 
 def matmul(a: FloatArray, b: FloatArray) -> FloatArray:
@@ -144,7 +163,7 @@ def sgd_step(
         _arrays("biases", biases),
         _c_order("x", x),
         _c_order("y_onehot", y_onehot),
-        float(lr),
+        _learning_rate(lr),
         activation,
     )
 
@@ -172,8 +191,9 @@ def train_epoch_stats(
         _c_order("x", x),
         _indices("labels", labels),
         _indices("order", order),
-        float(lr),
-        int(batch_size),
+        _learning_rate(lr),
+        # A batch larger than the order is one batch of all of it: clamp what int64 can't hold.
+        int(min(batch_size, np.iinfo(np.int64).max)),
         activation,
         input_path,
     )
@@ -203,7 +223,9 @@ def train_epoch(
     ``input_path`` chooses how the first layer reads ``x``: ``"dense"`` (a GEMM), ``"sparse"``
     (only the nonzero inputs: faster for MNIST-like data, where most pixels are 0) or
     ``"auto"`` (sparse when a sample of the epoch's rows is sparse enough). Both paths give the
-    same result up to the order of floating-point sums.
+    same result up to the order of floating-point sums. ``x`` may also be a
+    :data:`SparseRows` built once from the dense array, which saves the sparse path a scan of
+    ``x`` per call.
     """
     return train_epoch_stats(
         weights, biases, x, labels, order, lr, batch_size, activation, input_path=input_path

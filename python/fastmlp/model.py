@@ -154,13 +154,16 @@ class MLP:
         if validation_data is not None:
             validation_data = self._check_validation(validation_data)
 
+        inputs = self._training_inputs(x)
         history = History()
         for epoch in range(1, epochs + 1):
             order = self._rng.permutation(len(x)) if shuffle else np.arange(len(x))
             label = f"epoch {epoch}/{epochs}"
             with _progress_bar(progress, len(order), label) as report:
                 started = time.perf_counter()
-                loss, correct = self._train_epoch(x, labels, order, batch_size, lr, epoch, report)
+                loss, correct = self._train_epoch(
+                    inputs, labels, order, batch_size, lr, epoch, report
+                )
                 seconds = time.perf_counter() - started
                 history.loss.append(loss)
                 history.accuracy.append(correct / len(order))
@@ -187,9 +190,21 @@ class MLP:
         self.fit(x, labels, epochs=1, batch_size=batch_size, lr=lr, shuffle=shuffle)
         return self
 
+    def _training_inputs(self, x: NDArray) -> NDArray | kernels.SparseRows:
+        """``x`` as the engine will read it for a whole fit: compressed to its nonzeros once
+        when the Rust engine's sparse first layer applies (``input_path``, or ``"auto"`` and a
+        sample of the rows sparser than ``kernels.SPARSE_DENSITY_CROSSOVER``)."""
+        if self.engine != "rust" or self.input_path == "dense":
+            return x
+        if self.input_path == "auto":
+            sample = x[:512]
+            if np.count_nonzero(sample) >= kernels.SPARSE_DENSITY_CROSSOVER * sample.size:
+                return x
+        return kernels.SparseRows(x)
+
     def _train_epoch(
         self,
-        x: NDArray,
+        x: NDArray | kernels.SparseRows,
         labels: NDArray[np.int64],
         order: NDArray[np.int64],
         batch_size: int,

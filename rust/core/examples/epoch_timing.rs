@@ -2,7 +2,7 @@
 //! `cargo run --release --example epoch_timing -- [threads] [rows] [batch] [epochs] [density] [dense|sparse|auto]`.
 //! The benchmark of record is `benchmarks/epoch.py`; this is for profiling the core alone.
 
-use fastmlp_core::{parallel, train_epoch, Activation, Architecture, InputPath, Workspace};
+use fastmlp_core::{parallel, train_epoch, Activation, Architecture, InputPath, Inputs, Workspace};
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -50,7 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &arch,
             &mut weights,
             &mut biases,
-            &x,
+            Inputs::Dense(&x),
             &labels,
             &order,
             0.01,

@@ -20,4 +20,5 @@ pub use activation::Activation;
 pub use architecture::Architecture;
 pub use error::{Error, Result};
 pub use real::Real;
-pub use train::{sgd_step, train_epoch, EpochOutcome, InputPath, Workspace};
+pub use sparse::SparseRows;
+pub use train::{sgd_step, train_epoch, EpochOutcome, InputPath, Inputs, Workspace};

@@ -6,95 +6,130 @@
 //! update    W[j, :] += scale * sum over r with x[r, j] != 0 of  x[r, j] * delta[r, :]
 //!           (scale = -lr: the SGD step of `W -= lr * x.T @ delta`, scattered by input)
 //!
-//! A batch is gathered from `x` straight into compressed rows, one chunk of rows per thread.
-//! The forward product splits over those chunks; the update splits over ranges of W's rows
-//! (each thread adds only the nonzeros of its range of inputs), so that no two threads write
-//! the same memory.
+//! The inputs are held as compressed rows (`SparseRows`, built once per epoch call, or once
+//! per `fit` by the caller); a batch is a list of row indices into them, so nothing is copied
+//! per batch. The forward product splits over the batch's rows; the update splits over
+//! ranges of W's rows (each thread adds only the nonzeros of its range of inputs), so that no
+//! two threads write the same memory.
 
+use crate::error::{Error, Result};
 use crate::real::Real;
 use multiversion::multiversion;
 
-/// Rows `first_row ..` of a batch, keeping only the nonzero inputs (CSR).
-#[derive(Debug, Clone, Default)]
-struct RowChunk<T> {
-    first_row: usize,
-    /// Row r's entries are `starts[r] .. starts[r + 1]` of `columns` and `values` (which
-    /// are longer: buffers kept at their largest size).
+/// A row-major (rows, inputs) matrix keeping only its nonzero values (CSR): row i's entries
+/// are `starts[i] .. starts[i + 1]` of `columns` (ascending) and `values`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SparseRows<T> {
+    inputs: usize,
     starts: Vec<usize>,
     columns: Vec<u32>,
     values: Vec<T>,
 }
 
-/// A batch of input rows in compressed form.
-#[derive(Debug, Clone, Default)]
-pub struct SparseBatch<T> {
-    rows: usize,
-    inputs: usize,
-    by_rows: Vec<RowChunk<T>>,
-}
-
-impl<T: Real> SparseBatch<T> {
-    pub fn new() -> Self {
-        SparseBatch {
-            rows: 0,
-            inputs: 0,
-            by_rows: Vec::new(),
+impl<T: Real> SparseRows<T> {
+    /// The nonzeros of the row-major (n, inputs) matrix `x`, in one pass over `x` split over
+    /// the current rayon pool.
+    pub fn from_dense(x: &[T], inputs: usize) -> Result<Self> {
+        if inputs == 0 || x.len() % inputs != 0 {
+            return Err(Error::shape(
+                "x",
+                format!("a multiple of {inputs} values (rows of {inputs})"),
+                format!("{} values", x.len()),
+            ));
         }
+        if u32::try_from(inputs).is_err() {
+            return Err(Error::value(
+                "x",
+                format!("{inputs} columns do not fit 32-bit indices"),
+            ));
+        }
+        let rows = x.len() / inputs;
+        let rows_per_task = rows.div_ceil(rayon::current_num_threads().max(1)).max(1);
+        let mut parts: Vec<CompactRows<T>> = Vec::new();
+        parts.resize_with(rows.div_ceil(rows_per_task), CompactRows::default);
+        rayon::scope(|scope| {
+            for (part, block) in parts.iter_mut().zip(x.chunks(rows_per_task * inputs)) {
+                scope.spawn(move |_| part.compact(block, inputs));
+            }
+        });
+        let nonzeros = parts.iter().map(|p| p.values.len()).sum();
+        let mut matrix = SparseRows {
+            inputs,
+            starts: Vec::with_capacity(rows + 1),
+            columns: Vec::with_capacity(nonzeros),
+            values: Vec::with_capacity(nonzeros),
+        };
+        matrix.starts.push(0);
+        for part in parts {
+            let base = matrix.values.len();
+            matrix
+                .starts
+                .extend(part.ends.iter().map(|&end| base + end));
+            matrix.columns.extend_from_slice(&part.columns);
+            matrix.values.extend_from_slice(&part.values);
+        }
+        Ok(matrix)
     }
 
     pub fn rows(&self) -> usize {
-        self.rows
+        self.starts.len().saturating_sub(1)
     }
 
-    /// The stored (nonzero) entries.
+    pub fn inputs(&self) -> usize {
+        self.inputs
+    }
+
+    /// The stored (nonzero) values.
     pub fn nonzeros(&self) -> usize {
-        self.by_rows
-            .iter()
-            .map(|c| c.starts.last().copied().unwrap_or(0))
-            .sum()
+        self.values.len()
     }
 
-    /// Fill with the rows `x[order[r]]` of the row-major (n, inputs) matrix `x`, split over
-    /// the current rayon pool. `order` must be in range (train_epoch checks it). Buffers are
-    /// reused: after the first batches nothing is allocated.
-    pub fn gather(&mut self, x: &[T], order: &[i64], inputs: usize) {
-        let threads = rayon::current_num_threads().max(1);
-        self.rows = order.len();
-        self.inputs = inputs;
-        self.by_rows.resize_with(threads, RowChunk::default);
-        let rows_per_chunk = order.len().div_ceil(threads).max(1);
+    /// The fraction of the matrix's values that are nonzero.
+    pub fn density(&self) -> f64 {
+        self.nonzeros() as f64 / (self.rows() * self.inputs).max(1) as f64
+    }
 
-        rayon::scope(|scope| {
-            for (i, chunk) in self.by_rows.iter_mut().enumerate() {
-                let first = (i * rows_per_chunk).min(order.len());
-                let last = ((i + 1) * rows_per_chunk).min(order.len());
-                let order = &order[first..last];
-                scope.spawn(move |_| chunk.fill(x, order, inputs, first));
+    /// Row i's (columns, values).
+    pub fn row(&self, i: usize) -> (&[u32], &[T]) {
+        let range = self.starts[i]..self.starts[i + 1];
+        (&self.columns[range.clone()], &self.values[range])
+    }
+
+    /// `dst[r] = row order[r]`, densely: the dense path's batch from compressed rows.
+    pub fn gather_dense(&self, order: &[i64], dst: &mut [T]) {
+        for (out, &i) in dst.chunks_exact_mut(self.inputs).zip(order) {
+            out.iter_mut().for_each(|v| *v = T::zero());
+            let (columns, values) = self.row(i as usize);
+            for (&c, &v) in columns.iter().zip(values) {
+                out[c as usize] = v;
             }
-        });
+        }
     }
 }
 
-impl<T: Real> RowChunk<T> {
-    fn fill(&mut self, x: &[T], order: &[i64], inputs: usize, first_row: usize) {
-        self.first_row = first_row;
-        self.starts.clear();
-        self.starts.push(0);
-        // Room for every value; `resize` only allocates while the buffers grow.
-        let room = order.len() * inputs;
-        if self.columns.len() < room {
-            self.columns.resize(room, 0);
-            self.values.resize(room, T::zero());
-        }
+/// One task's rows of `SparseRows::from_dense`.
+#[derive(Debug, Default)]
+struct CompactRows<T> {
+    /// Row r's entries end at `ends[r]`.
+    ends: Vec<usize>,
+    columns: Vec<u32>,
+    values: Vec<T>,
+}
+
+impl<T: Real> CompactRows<T> {
+    fn compact(&mut self, block: &[T], inputs: usize) {
         // Branch-free compaction: write every value, advance only past nonzeros (a branch per
         // value would mispredict on most nonzeros of unstructured data). Runs of 16 zeros,
         // common in images (MNIST's borders), are skipped with one vectorised test.
         const RUN: usize = 16;
-        let (columns, values) = (&mut self.columns[..], &mut self.values[..]);
         let mut stored = 0;
-        for &index in order {
-            let start = index as usize * inputs;
-            let row = &x[start..start + inputs];
+        for row in block.chunks_exact(inputs) {
+            if self.values.len() < stored + inputs {
+                let room = (stored + inputs).max(2 * self.values.len());
+                self.columns.resize(room, 0);
+                self.values.resize(room, T::zero());
+            }
+            let (columns, values) = (&mut self.columns[..], &mut self.values[..]);
             let mut j = 0;
             for run in row.chunks(RUN) {
                 // Counting (not `all`, which stops early) lets the test vectorise.
@@ -109,37 +144,46 @@ impl<T: Real> RowChunk<T> {
                     j += 1;
                 }
             }
-            self.starts.push(stored);
+            self.ends.push(stored);
         }
+        self.columns.truncate(stored);
+        self.values.truncate(stored);
     }
+}
 
-    fn rows(&self) -> usize {
-        self.starts.len().saturating_sub(1)
-    }
+/// A batch of the sparse path: rows `order` of `matrix`.
+#[derive(Debug, Clone, Copy)]
+pub struct SparseBatch<'a, T> {
+    pub matrix: &'a SparseRows<T>,
+    pub order: &'a [i64],
+}
 
-    /// Row r's (columns, values), r relative to this chunk.
-    fn row(&self, r: usize) -> (&[u32], &[T]) {
-        let range = self.starts[r]..self.starts[r + 1];
-        (&self.columns[range.clone()], &self.values[range])
+impl<T: Real> SparseBatch<'_, T> {
+    pub fn rows(&self) -> usize {
+        self.order.len()
     }
 }
 
 /// `out (rows, fan_out) = batch @ weight`, weight (inputs, fan_out) row-major.
 pub fn sparse_matmul_into<T: Real>(
     out: &mut [T],
-    batch: &SparseBatch<T>,
+    batch: SparseBatch<'_, T>,
     weight: &[T],
     fan_out: usize,
 ) {
-    debug_assert_eq!(weight.len(), batch.inputs * fan_out);
-    let mut rest = &mut out[..batch.rows * fan_out];
+    debug_assert_eq!(weight.len(), batch.matrix.inputs * fan_out);
+    let rows_per_task = batch
+        .rows()
+        .div_ceil(rayon::current_num_threads().max(1))
+        .max(1);
     rayon::scope(|scope| {
-        for chunk in &batch.by_rows {
-            let (mine, others) = rest.split_at_mut(chunk.rows() * fan_out);
-            rest = others;
+        for (mine, order) in out[..batch.rows() * fan_out]
+            .chunks_mut(rows_per_task * fan_out)
+            .zip(batch.order.chunks(rows_per_task))
+        {
             scope.spawn(move |_| {
-                for (r, out_row) in mine.chunks_exact_mut(fan_out).enumerate() {
-                    let (columns, values) = chunk.row(r);
+                for (out_row, &i) in mine.chunks_exact_mut(fan_out).zip(order) {
+                    let (columns, values) = batch.matrix.row(i as usize);
                     gather_rows_sum(out_row, columns, values, weight, fan_out);
                 }
             });
@@ -152,12 +196,12 @@ pub fn sparse_matmul_into<T: Real>(
 /// W's rows (inputs j) and adds the nonzeros that fall in it, row by row.
 pub fn sparse_update<T: Real>(
     weight: &mut [T],
-    batch: &SparseBatch<T>,
+    batch: SparseBatch<'_, T>,
     delta: &[T],
     fan_out: usize,
     scale: T,
 ) {
-    let inputs = batch.inputs;
+    let inputs = batch.matrix.inputs;
     let inputs_per_task = inputs.div_ceil(rayon::current_num_threads().max(1)).max(1);
     rayon::scope(|scope| {
         for (task, mine) in weight[..inputs * fan_out]
@@ -167,22 +211,19 @@ pub fn sparse_update<T: Real>(
             let first = task * inputs_per_task;
             let last = first + mine.len() / fan_out;
             scope.spawn(move |_| {
-                for chunk in &batch.by_rows {
-                    for r in 0..chunk.rows() {
-                        let (columns, values) = chunk.row(r);
-                        // Columns are ascending: this task's are one run of them.
-                        let begin = columns.partition_point(|&c| (c as usize) < first);
-                        let end = columns.partition_point(|&c| (c as usize) < last);
-                        let row = chunk.first_row + r;
-                        scatter_row(
-                            mine,
-                            &columns[begin..end],
-                            &values[begin..end],
-                            first,
-                            &delta[row * fan_out..(row + 1) * fan_out],
-                            scale,
-                        );
-                    }
+                for (r, &i) in batch.order.iter().enumerate() {
+                    let (columns, values) = batch.matrix.row(i as usize);
+                    // Columns are ascending: this task's are one run of them.
+                    let begin = columns.partition_point(|&c| (c as usize) < first);
+                    let end = columns.partition_point(|&c| (c as usize) < last);
+                    scatter_row(
+                        mine,
+                        &columns[begin..end],
+                        &values[begin..end],
+                        first,
+                        &delta[r * fan_out..(r + 1) * fan_out],
+                        scale,
+                    );
                 }
             });
         }

@@ -18,7 +18,7 @@ use crate::network::{check_targets, column_sums};
 use crate::parallel;
 use crate::real::Real;
 use crate::softmax::{softmax_loss_delta, BatchOutcome, Targets};
-use crate::sparse::{sparse_matmul_into, sparse_update, SparseBatch};
+use crate::sparse::{sparse_matmul_into, sparse_update, SparseBatch, SparseRows};
 use std::str::FromStr;
 
 /// How the first layer reads its input: a dense GEMM, or only the nonzero inputs
@@ -58,6 +58,32 @@ pub const SPARSE_DENSITY_CROSSOVER: f64 = 0.30;
 /// Rows sampled from the epoch's order to estimate the input density.
 const DENSITY_SAMPLE_ROWS: usize = 512;
 
+/// The training inputs of an epoch: dense rows, or rows already compressed (built once by
+/// the caller, e.g. per `fit`, so that no epoch scans the dense matrix).
+#[derive(Debug, Clone, Copy)]
+pub enum Inputs<'a, T> {
+    /// Row-major (n, inputs).
+    Dense(&'a [T]),
+    Sparse(&'a SparseRows<T>),
+}
+
+/// The path `Auto` takes for these inputs: sparse below the measured density crossover.
+pub fn preferred_input_path<T: Real>(
+    inputs: Inputs<'_, T>,
+    order: &[i64],
+    width: usize,
+) -> InputPath {
+    let density = match inputs {
+        Inputs::Dense(x) => estimated_density(x, order, width),
+        Inputs::Sparse(matrix) => matrix.density(),
+    };
+    if density < SPARSE_DENSITY_CROSSOVER {
+        InputPath::Sparse
+    } else {
+        InputPath::Dense
+    }
+}
+
 /// The fraction of nonzero values in (up to) the first rows of `order`.
 pub fn estimated_density<T: Real>(x: &[T], order: &[i64], inputs: usize) -> f64 {
     let sample = &order[..order.len().min(DENSITY_SAMPLE_ROWS)];
@@ -80,7 +106,7 @@ enum BatchInput<'a, T> {
     /// (rows, inputs), row-major.
     Dense(MatRef<'a, T>),
     /// The same rows, nonzeros only.
-    Sparse(&'a SparseBatch<T>),
+    Sparse(SparseBatch<'a, T>),
 }
 
 impl<T: Real> BatchInput<'_, T> {
@@ -106,8 +132,6 @@ pub struct Workspace<T> {
     deltas: Vec<Vec<T>>,
     /// The bias gradient of the layer being updated: (max fan_out,).
     bias_grad: Vec<T>,
-    /// The current batch in compressed form, for the sparse input path.
-    sparse_batch: SparseBatch<T>,
 }
 
 impl<T: Real> Workspace<T> {
@@ -126,7 +150,6 @@ impl<T: Real> Workspace<T> {
             outputs: per_layer(),
             deltas: per_layer(),
             bias_grad: vec![T::zero(); arch.sizes()[1..].iter().copied().max().unwrap_or(0)],
-            sparse_batch: SparseBatch::new(),
         }
     }
 
@@ -370,18 +393,20 @@ fn check_order(order: &[i64], rows: usize) -> Result<()> {
     Ok(())
 }
 
-/// Train one epoch: batches `order[i .. i + batch_size]` of the rows of `x` (n, inputs) with
-/// integer `labels` (n,), one SGD step each, the last batch possibly short.
+/// Train one epoch: batches `order[i .. i + batch_size]` of the rows of `inputs` (n, width)
+/// with integer `labels` (n,), one SGD step each, the last batch possibly short.
 ///
-/// `after_batch(b)` runs on the calling thread after each finished step b (0-based); an error
-/// from it (Ctrl-C) stops the epoch with the parameters of the last finished step. A
-/// non-finite loss stops it before that batch's step with `Error::Diverged`.
+/// `input_path` picks the first layer's product: `Dense` (GEMM), `Sparse` (nonzeros only;
+/// dense inputs are compressed once for the call) or `Auto` (by density). `after_batch(b)`
+/// runs on the calling thread after each finished step b (0-based); an error from it (Ctrl-C)
+/// stops the epoch with the parameters of the last finished step. A non-finite loss stops it
+/// before that batch's step with `Error::Diverged`.
 #[allow(clippy::too_many_arguments)]
 pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
     arch: &Architecture,
     weights: &mut [W],
     biases: &mut [W],
-    x: &[T],
+    inputs: Inputs<'_, T>,
     labels: &[i64],
     order: &[i64],
     lr: T,
@@ -393,8 +418,18 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
 ) -> Result<EpochOutcome> {
     arch.check_params(weights, biases)?;
     check_learning_rate(lr)?;
-    let inputs = arch.inputs();
-    let rows = Architecture::rows_of("x", x, inputs)?;
+    let width = arch.inputs();
+    let rows = match inputs {
+        Inputs::Dense(x) => Architecture::rows_of("x", x, width)?,
+        Inputs::Sparse(matrix) if matrix.inputs() == width => matrix.rows(),
+        Inputs::Sparse(matrix) => {
+            return Err(Error::shape(
+                "x",
+                format!("{width} columns (weights[0]'s fan_in)"),
+                format!("{}", matrix.inputs()),
+            ))
+        }
+    };
     if labels.len() != rows {
         return Err(Error::shape(
             "labels",
@@ -417,24 +452,32 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
     check_labels(labels, arch.classes())?;
     check_order(order, rows)?;
 
-    let sparse = match input_path {
-        InputPath::Dense => false,
-        InputPath::Sparse => true,
-        InputPath::Auto => estimated_density(x, order, inputs) < SPARSE_DENSITY_CROSSOVER,
+    let pool = parallel::pool()?;
+    let path = match input_path {
+        InputPath::Auto => preferred_input_path(inputs, order, width),
+        chosen => chosen,
+    };
+    // The sparse path reads compressed rows: compress dense inputs once for the whole call.
+    let compressed;
+    let sparse_rows = match (path, inputs) {
+        (InputPath::Sparse, Inputs::Sparse(matrix)) => Some(matrix),
+        (InputPath::Sparse, Inputs::Dense(x)) => {
+            compressed = pool.install(|| SparseRows::from_dense(x, width))?;
+            Some(&compressed)
+        }
+        _ => None,
     };
     let capacity = batch_size.min(order.len());
     workspace.fit(arch, capacity);
-    if !sparse && workspace.batch_x.len() < capacity * inputs {
-        workspace.batch_x.resize(capacity * inputs, T::zero());
+    if sparse_rows.is_none() && workspace.batch_x.len() < capacity * width {
+        workspace.batch_x.resize(capacity * width, T::zero());
     }
-    let pool = parallel::pool()?;
     let Workspace {
         batch_x,
         batch_labels,
         outputs,
         deltas,
         bias_grad,
-        sparse_batch,
         ..
     } = workspace;
 
@@ -444,16 +487,19 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
         let outcome = pool.install(|| {
             batch_labels.clear();
             batch_labels.extend(batch.iter().map(|&index| labels[index as usize] as usize));
-            let input = if sparse {
-                sparse_batch.gather(x, batch, inputs);
-                BatchInput::Sparse(&*sparse_batch)
-            } else {
-                gather_rows(&mut batch_x[..batch_rows * inputs], x, batch, inputs);
-                BatchInput::Dense(MatRef::row_major(
-                    &batch_x[..batch_rows * inputs],
-                    batch_rows,
-                    inputs,
-                )?)
+            let input = match (sparse_rows, inputs) {
+                (Some(matrix), _) => BatchInput::Sparse(SparseBatch {
+                    matrix,
+                    order: batch,
+                }),
+                (None, inputs) => {
+                    let dense = &mut batch_x[..batch_rows * width];
+                    match inputs {
+                        Inputs::Dense(x) => gather_rows(dense, x, batch, width),
+                        Inputs::Sparse(matrix) => matrix.gather_dense(batch, dense),
+                    }
+                    BatchInput::Dense(MatRef::row_major(dense, batch_rows, width)?)
+                }
             };
             step(
                 arch,

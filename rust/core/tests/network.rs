@@ -3,7 +3,7 @@ use common::{max_abs_diff, Rng};
 use fastmlp_core::network::{backward, forward};
 use fastmlp_core::softmax::{cross_entropy, softmax_rows};
 use fastmlp_core::train::{sgd_step, train_epoch, Workspace};
-use fastmlp_core::{Activation, Architecture, Error, InputPath};
+use fastmlp_core::{Activation, Architecture, Error, InputPath, Inputs};
 
 const ACTIVATIONS: [Activation; 3] = [Activation::Relu, Activation::Tanh, Activation::Sigmoid];
 const STACKS: &[&[usize]] = &[&[6, 3], &[6, 5, 3], &[6, 5, 4, 3], &[6, 4, 5, 4, 3]];
@@ -163,7 +163,7 @@ fn train_epoch_is_a_loop_of_sgd_steps() {
                     &p.arch,
                     &mut w,
                     &mut b,
-                    &p.x,
+                    Inputs::Dense(&p.x),
                     &p.labels,
                     &order,
                     0.2,
@@ -237,7 +237,7 @@ fn training_reduces_the_loss_in_single_precision() {
             &p.arch,
             &mut w,
             &mut b,
-            &x,
+            Inputs::Dense(&x),
             &p.labels,
             &order,
             0.5f32,
@@ -263,7 +263,7 @@ fn bad_arguments_are_errors_not_panics() {
             &p.arch,
             &mut w,
             &mut b,
-            &p.x,
+            Inputs::Dense(&p.x),
             labels,
             order,
             lr,
@@ -313,7 +313,7 @@ fn divergence_stops_before_the_bad_step_and_keeps_the_weights() {
         &p.arch,
         &mut w,
         &mut b,
-        &p.x,
+        Inputs::Dense(&p.x),
         &p.labels,
         &order,
         1e200,
@@ -339,7 +339,7 @@ fn divergence_stops_before_the_bad_step_and_keeps_the_weights() {
         &p.arch,
         &mut w2,
         &mut b2,
-        &p.x,
+        Inputs::Dense(&p.x),
         &p.labels,
         done,
         1e200,
@@ -363,7 +363,7 @@ fn an_interrupt_stops_after_the_current_batch() {
         &p.arch,
         &mut w,
         &mut b,
-        &p.x,
+        Inputs::Dense(&p.x),
         &p.labels,
         &order,
         0.1,
@@ -387,7 +387,7 @@ fn an_interrupt_stops_after_the_current_batch() {
         &p.arch,
         &mut w2,
         &mut b2,
-        &p.x,
+        Inputs::Dense(&p.x),
         &p.labels,
         &order[..4],
         0.1,

@@ -1,9 +1,9 @@
 //! The sparse first layer against the dense one: same epochs, within summation-order rounding.
 mod common;
 use common::{max_abs_diff, Rng};
-use fastmlp_core::sparse::{sparse_matmul_into, sparse_update, SparseBatch};
+use fastmlp_core::sparse::{sparse_matmul_into, sparse_update, SparseBatch, SparseRows};
 use fastmlp_core::train::estimated_density;
-use fastmlp_core::{train_epoch, Activation, Architecture, InputPath, Workspace};
+use fastmlp_core::{train_epoch, Activation, Architecture, InputPath, Inputs, Workspace};
 
 /// (rows, inputs) values in [0, 1) with about `density` of them nonzero; row 0 all zero.
 fn sparse_rows(rng: &mut Rng, rows: usize, inputs: usize, density: f64) -> Vec<f64> {
@@ -34,14 +34,20 @@ fn products_match_the_dense_definitions() {
                 let w = rng.vec(inputs * fan_out, 1.0);
                 let delta = rng.vec(rows * fan_out, 1.0);
                 let order: Vec<i64> = (0..rows as i64).rev().collect();
-                let mut batch = SparseBatch::new();
                 let mut out = vec![f64::NAN; rows * fan_out];
                 let mut updated = w.clone();
+                let matrix = pool.install(|| SparseRows::from_dense(&x, inputs)).unwrap();
+                let batch = SparseBatch {
+                    matrix: &matrix,
+                    order: &order,
+                };
                 pool.install(|| {
-                    batch.gather(&x, &order, inputs);
-                    sparse_matmul_into(&mut out, &batch, &w, fan_out);
-                    sparse_update(&mut updated, &batch, &delta, fan_out, -0.5);
+                    sparse_matmul_into(&mut out, batch, &w, fan_out);
+                    sparse_update(&mut updated, batch, &delta, fan_out, -0.5);
                 });
+                // Densifying the compressed rows gives the rows back.
+                let mut dense = vec![f64::NAN; rows * inputs];
+                matrix.gather_dense(&order, &mut dense);
                 // Dense definitions on the reordered rows.
                 let xr: Vec<f64> = order
                     .iter()
@@ -59,7 +65,9 @@ fn products_match_the_dense_definitions() {
                     }
                 }
                 let nonzero = xr.iter().filter(|&&v| v != 0.0).count();
-                assert_eq!(batch.nonzeros(), nonzero);
+                assert_eq!(matrix.nonzeros(), nonzero);
+                assert_eq!(matrix.rows(), rows);
+                assert_eq!(dense, xr);
                 let tol = 1e-12 * (inputs as f64);
                 assert!(
                     max_abs_diff(&out, &want_out) < tol,
@@ -93,14 +101,15 @@ fn sparse_and_dense_epochs_agree() {
                 let b0: Vec<Vec<f64>> = (0..arch.layers())
                     .map(|l| rng.vec(arch.fan_out(l), 0.1))
                     .collect();
-                let run = |path| {
+                let matrix = SparseRows::from_dense(&x, 50).unwrap();
+                let run = |path, inputs| {
                     let (mut w, mut b) = (w0.clone(), b0.clone());
                     let mut ws = Workspace::new(&arch, batch_size);
                     let o = train_epoch(
                         &arch,
                         &mut w,
                         &mut b,
-                        &x,
+                        inputs,
                         &labels,
                         &order,
                         0.1,
@@ -113,16 +122,24 @@ fn sparse_and_dense_epochs_agree() {
                     .unwrap();
                     (o, w, b)
                 };
-                let (od, wd, bd) = run(InputPath::Dense);
-                let (os, wsp, bsp) = run(InputPath::Sparse);
-                assert!((od.mean_loss - os.mean_loss).abs() < 1e-10);
-                assert_eq!(od.correct, os.correct);
-                for l in 0..arch.layers() {
-                    assert!(
-                        max_abs_diff(&wd[l], &wsp[l]) < 1e-10,
-                        "density {density} {sizes:?} bs {batch_size}"
-                    );
-                    assert!(max_abs_diff(&bd[l], &bsp[l]) < 1e-10);
+                let (od, wd, bd) = run(InputPath::Dense, Inputs::Dense(&x));
+                // Every combination of dense/compressed inputs and dense/sparse paths.
+                for (path, inputs) in [
+                    (InputPath::Sparse, Inputs::Dense(&x)),
+                    (InputPath::Sparse, Inputs::Sparse(&matrix)),
+                    (InputPath::Dense, Inputs::Sparse(&matrix)),
+                    (InputPath::Auto, Inputs::Sparse(&matrix)),
+                ] {
+                    let (os, wsp, bsp) = run(path, inputs);
+                    assert!((od.mean_loss - os.mean_loss).abs() < 1e-10);
+                    assert_eq!(od.correct, os.correct);
+                    for l in 0..arch.layers() {
+                        assert!(
+                            max_abs_diff(&wd[l], &wsp[l]) < 1e-10,
+                            "density {density} {sizes:?} bs {batch_size} {path:?}"
+                        );
+                        assert!(max_abs_diff(&bd[l], &bsp[l]) < 1e-10);
+                    }
                 }
             }
         }

@@ -6,20 +6,21 @@ use crate::arrays::{
     items, precision_of, readonly, readwrite, shape2, shape_text, slice, Precision,
 };
 use crate::errors::{no_panic, to_py_err};
+use crate::sparse_rows::{AnySparseRows, PySparseRows, SparseFloat};
 use fastmlp_core::matmul::MatRef;
 use fastmlp_core::softmax as output_layer;
-use fastmlp_core::{network, parallel, train, Activation, Architecture, Error, InputPath, Real};
+use fastmlp_core::{network, parallel, train, Activation, Architecture, Error, InputPath, Inputs};
 use numpy::{
     Element, PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn,
     PyUntypedArrayMethods,
 };
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 use std::time::{Duration, Instant};
 
 /// A float type the bindings can hand to the core.
-pub trait Float: Real + Element {}
+pub trait Float: SparseFloat {}
 impl Float for f32 {}
 impl Float for f64 {}
 
@@ -499,12 +500,34 @@ fn train_epoch_typed<T: Float>(
     activation: Activation,
     input_path: InputPath,
 ) -> PyResult<(f64, usize)> {
-    let x_array = readonly::<T>("x", x, Some(2), T::NAME)?;
+    // x is a dense array, or rows compressed beforehand (SparseRows).
+    let compressed = x.cast::<PySparseRows>().ok();
+    let x_array = match compressed {
+        Some(_) => None,
+        None => Some(readonly::<T>("x", x, Some(2), T::NAME)?),
+    };
     let labels = readonly::<i64>("labels", labels, Some(1), "int64")?;
     let order = readonly::<i64>("order", order, Some(1), "int64")?;
     let (arch, mut w, mut b) = params_readwrite::<T>(weights, biases)?;
-    rows_matching("x", &x_array, &arch)?;
-    let (xs, labels, order) = (slice(&x_array)?, slice(&labels)?, slice(&order)?);
+    let inputs = match (&x_array, compressed) {
+        (Some(array), _) => {
+            rows_matching("x", array, &arch)?;
+            Inputs::Dense(slice(array)?)
+        }
+        (None, Some(rows)) => Inputs::Sparse(T::rows_of(&rows.get().rows).ok_or_else(|| {
+            PyTypeError::new_err(format!(
+                "x: expected SparseRows of dtype {} (the weights'), got {}",
+                T::NAME,
+                rows.get().dtype_name()
+            ))
+        })?),
+        (None, None) => {
+            return Err(PyTypeError::new_err(
+                "x: expected a numpy.ndarray or fastmlp.kernels.SparseRows",
+            ))
+        }
+    };
+    let (labels, order) = (slice(&labels)?, slice(&order)?);
     let (mut ws, mut bs) = (slices_mut(&mut w)?, slices_mut(&mut b)?);
     let lr = T::from_f64(lr);
     let mut interrupt: Option<PyErr> = None;
@@ -534,7 +557,7 @@ fn train_epoch_typed<T: Float>(
             &arch,
             &mut ws,
             &mut bs,
-            xs,
+            inputs,
             labels,
             order,
             lr,
@@ -580,7 +603,14 @@ pub fn train_epoch(
                     "batch_size: expected a positive integer, got {batch_size}"
                 ))
             })?;
-        match precision_of("x", x)? {
+        let precision = match x.cast::<PySparseRows>() {
+            Ok(rows) => match rows.get().rows {
+                AnySparseRows::F32(_) => Precision::F32,
+                AnySparseRows::F64(_) => Precision::F64,
+            },
+            Err(_) => precision_of("x", x)?,
+        };
+        match precision {
             Precision::F32 => train_epoch_typed::<f32>(
                 py, weights, biases, x, labels, order, lr, batch_size, activation, input_path,
             ),

@@ -3,6 +3,7 @@
 mod arrays;
 mod errors;
 mod kernels;
+mod sparse_rows;
 
 use pyo3::prelude::*;
 
@@ -20,6 +21,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kernels::train_epoch, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::get_num_threads, m)?)?;
+    m.add_class::<sparse_rows::PySparseRows>()?;
+    m.add(
+        "SPARSE_DENSITY_CROSSOVER",
+        fastmlp_core::train::SPARSE_DENSITY_CROSSOVER,
+    )?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
