@@ -143,6 +143,18 @@ def test_epoch_lines_and_one_call_train_the_same_model(tmp_path: Path) -> None:
         np.testing.assert_array_equal(x, y)
 
 
+def test_input_path_flag_trains_the_same_model_either_way(tmp_path: Path) -> None:
+    common = "train --dataset mnist-sample --epochs 1 --hidden 32 --seed 5 --quiet -o {out}"
+    for path in ("dense", "sparse"):
+        code, _, err = run(common + f" --input-path {path}", out=tmp_path / f"{path}.npz")
+        assert code == 0, err
+    dense, sparse = (fastmlp.MLP.load(tmp_path / f"{p}.npz") for p in ("dense", "sparse"))
+    for a, b in zip(dense.weights, sparse.weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+    code, _, err = run(common + " --input-path csr", out=tmp_path / "x.npz")
+    assert code == 2 and "input-path" in err
+
+
 def test_train_architecture_and_engine_flags(tmp_path: Path) -> None:
     out_file = tmp_path / "softmax.npz"
     code, out, err = run(

@@ -99,8 +99,8 @@ def add_data_arguments(parser: argparse.ArgumentParser, default_help: str) -> No
     )
 
 
-def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--engine`` and ``--threads``."""
+def add_engine_arguments(parser: argparse.ArgumentParser, training: bool = False) -> None:
+    """``--engine`` and ``--threads`` (and, for training, ``--input-path``)."""
     group = parser.add_argument_group("engine")
     group.add_argument(
         "--engine",
@@ -116,6 +116,14 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         help="threads of the Rust engine (default: $FASTMLP_NUM_THREADS, else all cores; "
         "`fastmlp info` shows the count)",
     )
+    if training:
+        group.add_argument(
+            "--input-path",
+            choices=("auto", "dense", "sparse"),
+            default="auto",
+            help="how the Rust engine's first layer reads the pixels: a dense matrix product, "
+            "only the nonzero pixels, or auto (by the data's density) (default: %(default)s)",
+        )
 
 
 def apply_threads(threads: int | None, engine: str = "rust") -> None:

@@ -155,7 +155,7 @@ def add_parser(subparsers: Any) -> None:
         action="store_false",
         help="visit the rows in their stored order every epoch",
     )
-    add_engine_arguments(parser)
+    add_engine_arguments(parser, training=True)
     output = parser.add_argument_group("output")
     output.add_argument(
         "-o",
@@ -219,6 +219,7 @@ def run(args: argparse.Namespace) -> int:
             dtype=args.dtype,
             seed=args.seed,
             engine=args.engine,
+            input_path=args.input_path,
         )
     except (TypeError, ValueError) as error:
         raise CliError(str(error)) from None
@@ -275,7 +276,11 @@ def describe_model(model: fastmlp.MLP, args: argparse.Namespace) -> str:
     init = model.init[0] + (
         ":" + ",".join(f"{p:g}" for p in model.init[1:]) if model.init[1:] else ""
     )
-    threads = f", {fastmlp.get_num_threads()} threads" if model.engine == "rust" else ""
+    threads = (
+        f", {fastmlp.get_num_threads()} threads, input path {model.input_path}"
+        if model.engine == "rust"
+        else ""
+    )
     batch = "full batch" if args.batch_size is None else f"batch {args.batch_size}"
     return (
         f"model: {architecture(model)}, {init} init, "
