@@ -62,7 +62,9 @@ def read_csv(
     labels = table[:, 0] if label_column == "first" else table[:, -1]
     pixels = table[:, 1:] if label_column == "first" else table[:, :-1]
     bad_pixel = ~((pixels >= 0) & (pixels <= 255) & (pixels == np.round(pixels)))
-    bad_label = ~((labels >= 0) & (labels == np.round(labels)) & np.isfinite(labels))
+    # The parser reads numbers as float64, exact for integers up to 2**53 only (and labels
+    # past 2**63 would wrap around to negative int64 values).
+    bad_label = ~((labels >= 0) & (labels < 2.0**53) & (labels == np.round(labels)))
     bad_rows = np.flatnonzero(bad_pixel.any(axis=1) | bad_label)
     if bad_rows.size:
         i = int(bad_rows[0])
@@ -70,6 +72,7 @@ def read_csv(
         if bad_label[i]:
             raise ValueError(
                 f"{where}, line {line_no}: label {_fmt(labels[i])} is not an integer >= 0"
+                + (" below 2**53 (read exactly)" if labels[i] >= 2.0**53 else "")
             )
         j = int(np.flatnonzero(bad_pixel[i])[0])
         column = j + 2 if label_column == "first" else j + 1

@@ -100,5 +100,10 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
             f"{name}: {actual - expected} trailing bytes after the IDX payload "
             f"(shape {shape} of {dtype.newbyteorder('=')} needs {expected} bytes)"
         )
-    values = np.frombuffer(data, dtype=dtype, offset=header_size).reshape(shape)
+    try:
+        values = np.frombuffer(data, dtype=dtype, offset=header_size).reshape(shape)
+    except ValueError as exc:
+        # More than NumPy's 64 dimensions, or a zero-size shape whose other dimensions
+        # multiply past the index range: NumPy's own message does not name the file.
+        raise ValueError(f"{name}: NumPy cannot make an array of shape {shape} ({exc})") from None
     return values.astype(dtype.newbyteorder("="))

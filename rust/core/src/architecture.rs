@@ -43,6 +43,17 @@ impl Architecture {
                 ));
             }
         }
+        if let Some((l, shape)) = shapes
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.0 == 0 || s.1 == 0)
+        {
+            return Err(Error::shape(
+                format!("weights[{l}]"),
+                "no dimension of size 0 (every layer needs at least one unit)",
+                format!("shape {shape:?}"),
+            ));
+        }
         let mut sizes = vec![shapes[0].0];
         sizes.extend(shapes.iter().map(|s| s.1));
         Architecture::new(sizes)
@@ -57,6 +68,8 @@ impl Architecture {
         self.sizes.len() - 1
     }
 
+    // The accessors index `sizes`, which `new` made at least 2 long; `fan_in`/`fan_out`
+    // take a layer index < `layers()`, as every caller loops over `0..layers()`.
     pub fn inputs(&self) -> usize {
         self.sizes[0]
     }

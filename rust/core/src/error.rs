@@ -1,6 +1,6 @@
 //! The one error type of the core. The Python binding maps each variant to an exception
-//! (`Shape`/`Value` -> `ValueError`, `Diverged` -> `FloatingPointError`, `Interrupted` -> the
-//! pending `KeyboardInterrupt`).
+//! (`Shape`/`Value` -> `ValueError`, `Diverged` -> `FloatingPointError`, `OutOfMemory` ->
+//! `MemoryError`, `Interrupted` -> the pending `KeyboardInterrupt`).
 
 use thiserror::Error;
 
@@ -22,6 +22,10 @@ pub enum Error {
          the weights are those before that batch; try a smaller learning rate"
     )]
     Diverged { batch: usize, loss: f64 },
+    /// A buffer sized by the arguments' shapes could not be allocated (`bytes` may exceed
+    /// the address space).
+    #[error("cannot allocate {bytes} bytes for the {what}")]
+    OutOfMemory { what: String, bytes: u128 },
     /// The caller asked to stop (Ctrl-C) after `batches` completed steps.
     #[error("interrupted after {batches} batches")]
     Interrupted { batches: usize },

@@ -7,6 +7,7 @@
 
 pub mod activation;
 pub mod architecture;
+pub mod buffer;
 pub mod error;
 pub mod matmul;
 pub mod network;

@@ -152,7 +152,9 @@ pub fn matmul_into<T: Real>(
     }
     let threads = rayon::current_num_threads();
     let rows_per_thread = m.div_ceil(threads.max(1)).max(MIN_ROWS_PER_THREAD);
-    if threads <= 1 || m * n * k < MIN_PARALLEL_MULTIPLY_ADDS || rows_per_thread >= m {
+    // Saturating: with k = 0, m and n are not bounded by any allocation.
+    let multiply_adds = m.saturating_mul(n).saturating_mul(k);
+    if threads <= 1 || multiply_adds < MIN_PARALLEL_MULTIPLY_ADDS || rows_per_thread >= m {
         gemm_serial(dst.data, lhs, rhs, n, update);
         return Ok(());
     }
@@ -168,7 +170,8 @@ pub fn matmul_into<T: Real>(
 
 /// Allocating convenience: `lhs @ rhs` as a new row-major buffer.
 pub fn matmul<T: Real>(lhs: MatRef<'_, T>, rhs: MatRef<'_, T>) -> Result<Vec<T>> {
-    let mut out = vec![T::zero(); lhs.rows * rhs.cols];
+    // Two empty operands, (m, 0) and (0, n), can ask for any (m, n): allocate fallibly.
+    let mut out = crate::buffer::zeros("matmul result", lhs.rows, rhs.cols)?;
     let dst = MatMut::row_major(&mut out, lhs.rows, rhs.cols)?;
     matmul_into(dst, lhs, rhs, Update::Overwrite)?;
     Ok(out)
@@ -211,6 +214,8 @@ fn gemm_serial<T: Real>(
     //   memory is disjoint from the read memory; the parallel pieces are disjoint `chunks_mut`.
     // - Types: `Real` is sealed to f32 and f64, which `gemm` dispatches to its own kernels.
     // - Parallelism::None: gemm spawns no threads of its own.
+    // - The `as isize` casts are lossless: n and every stride are at most the length of a
+    //   slice (m, n, k >= 1 here), and Rust caps slice lengths at isize::MAX.
     unsafe {
         gemm::gemm(
             m,

@@ -60,7 +60,8 @@ pub fn forward<T: Real, W: AsRef<[T]>>(
     let rows = Architecture::rows_of("x", x, arch.inputs())?;
     let mut outputs: Vec<Vec<T>> = Vec::with_capacity(arch.layers());
     for l in 0..arch.layers() {
-        let mut out = vec![T::zero(); rows * arch.fan_out(l)];
+        // (rows, fan_out): x (rows, 1) and W (1, fan_out) are small, their product need not be.
+        let mut out = crate::buffer::zeros("layer output", rows, arch.fan_out(l))?;
         let input = match l {
             0 => MatRef::row_major(x, rows, arch.inputs())?,
             _ => MatRef::row_major(&outputs[l - 1], rows, arch.fan_in(l))?,
@@ -107,6 +108,14 @@ pub fn backward<T: Real, W: AsRef<[T]>, O: AsRef<[T]>>(
     check_outputs(arch, outputs, rows)?;
     check_targets(y, rows, arch.classes())?;
     let layers = arch.layers();
+    // `weights[l]` below: one array per layer (their lengths are checked by MatRef::row_major).
+    if weights.len() != layers {
+        return Err(crate::error::Error::shape(
+            "weights",
+            format!("{layers} arrays (one per layer)"),
+            format!("{}", weights.len()),
+        ));
+    }
     let inv_rows = T::one() / T::from_f64(rows.max(1) as f64);
 
     // delta[L] = (p - y) / n   # (n, classes)

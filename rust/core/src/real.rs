@@ -36,6 +36,8 @@ mod sealed {
 
 impl Real for f32 {
     fn from_f64(value: f64) -> Self {
+        // Rounds to nearest; values past f32's range become +-inf (never UB), which the
+        // learning-rate check rejects.
         value as f32
     }
     fn to_f64(self) -> f64 {

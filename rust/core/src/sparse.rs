@@ -15,6 +15,7 @@
 use crate::error::{Error, Result};
 use crate::real::Real;
 use multiversion::multiversion;
+use rayon::prelude::*;
 
 /// A row-major (rows, inputs) matrix keeping only its nonzero values (CSR): row i's entries
 /// are `starts[i] .. starts[i + 1]` of `columns` (ascending) and `values`.
@@ -89,7 +90,8 @@ impl<T: Real> SparseRows<T> {
         self.nonzeros() as f64 / (self.rows() * self.inputs).max(1) as f64
     }
 
-    /// Row i's (columns, values).
+    /// Row i's (columns, values); i < rows (the sparse path's rows come from an `order`
+    /// that `train_epoch` checked).
     pub fn row(&self, i: usize) -> (&[u32], &[T]) {
         let range = self.starts[i]..self.starts[i + 1];
         (&self.columns[range.clone()], &self.values[range])
@@ -138,6 +140,8 @@ impl<T: Real> CompactRows<T> {
                     continue;
                 }
                 for &v in run {
+                    // j < inputs <= u32::MAX (from_dense checks it); `columns` has room for
+                    // `stored + inputs` entries (resized above), and stored + j < that.
                     columns[stored] = j as u32;
                     values[stored] = v;
                     stored += usize::from(v != T::zero());
@@ -176,19 +180,15 @@ pub fn sparse_matmul_into<T: Real>(
         .rows()
         .div_ceil(rayon::current_num_threads().max(1))
         .max(1);
-    rayon::scope(|scope| {
-        for (mine, order) in out[..batch.rows() * fan_out]
-            .chunks_mut(rows_per_task * fan_out)
-            .zip(batch.order.chunks(rows_per_task))
-        {
-            scope.spawn(move |_| {
-                for (out_row, &i) in mine.chunks_exact_mut(fan_out).zip(order) {
-                    let (columns, values) = batch.matrix.row(i as usize);
-                    gather_rows_sum(out_row, columns, values, weight, fan_out);
-                }
-            });
-        }
-    });
+    out[..batch.rows() * fan_out]
+        .par_chunks_mut(rows_per_task * fan_out)
+        .zip(batch.order.par_chunks(rows_per_task))
+        .for_each(|(mine, order)| {
+            for (out_row, &i) in mine.chunks_exact_mut(fan_out).zip(order) {
+                let (columns, values) = batch.matrix.row(i as usize);
+                gather_rows_sum(out_row, columns, values, weight, fan_out);
+            }
+        });
 }
 
 /// `weight[j, :] += scale * x[r, j] * delta[r, :]` for every nonzero x[r, j] of the batch:
@@ -203,31 +203,27 @@ pub fn sparse_update<T: Real>(
 ) {
     let inputs = batch.matrix.inputs;
     let inputs_per_task = inputs.div_ceil(rayon::current_num_threads().max(1)).max(1);
-    rayon::scope(|scope| {
-        for (task, mine) in weight[..inputs * fan_out]
-            .chunks_mut(inputs_per_task * fan_out)
-            .enumerate()
-        {
+    weight[..inputs * fan_out]
+        .par_chunks_mut(inputs_per_task * fan_out)
+        .enumerate()
+        .for_each(|(task, mine)| {
             let first = task * inputs_per_task;
             let last = first + mine.len() / fan_out;
-            scope.spawn(move |_| {
-                for (r, &i) in batch.order.iter().enumerate() {
-                    let (columns, values) = batch.matrix.row(i as usize);
-                    // Columns are ascending: this task's are one run of them.
-                    let begin = columns.partition_point(|&c| (c as usize) < first);
-                    let end = columns.partition_point(|&c| (c as usize) < last);
-                    scatter_row(
-                        mine,
-                        &columns[begin..end],
-                        &values[begin..end],
-                        first,
-                        &delta[r * fan_out..(r + 1) * fan_out],
-                        scale,
-                    );
-                }
-            });
-        }
-    });
+            for (r, &i) in batch.order.iter().enumerate() {
+                let (columns, values) = batch.matrix.row(i as usize);
+                // Columns are ascending: this task's are one run of them.
+                let begin = columns.partition_point(|&c| (c as usize) < first);
+                let end = columns.partition_point(|&c| (c as usize) < last);
+                scatter_row(
+                    mine,
+                    &columns[begin..end],
+                    &values[begin..end],
+                    first,
+                    &delta[r * fan_out..(r + 1) * fan_out],
+                    scale,
+                );
+            }
+        });
 }
 
 /// `out = sum_i values[i] * table[columns[i], :]` for one output row (fan_out wide).
@@ -256,6 +252,8 @@ fn scatter_row<T: Real>(
     let fused = multiversion::target::target_cfg_f!(target_feature = "fma");
     let fan_out = delta_row.len();
     for (&c, &v) in columns.iter().zip(values) {
+        // first <= c < first + rows of `weights`: sparse_update picked these columns by
+        // partition_point on that range.
         let start = (c as usize - first) * fan_out;
         let step = scale * v;
         let weight_row = &mut weights[start..start + fan_out];

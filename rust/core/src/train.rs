@@ -84,7 +84,9 @@ pub fn preferred_input_path<T: Real>(
     }
 }
 
-/// The fraction of nonzero values in (up to) the first rows of `order`.
+/// The fraction of nonzero values in (up to) the first rows of `order`, which must be row
+/// indices into `x` (`train_epoch` checks them before it calls this; `i as usize` and the
+/// slice below rely on it).
 pub fn estimated_density<T: Real>(x: &[T], order: &[i64], inputs: usize) -> f64 {
     let sample = &order[..order.len().min(DENSITY_SAMPLE_ROWS)];
     let nonzero: usize = sample
@@ -135,6 +137,9 @@ pub struct Workspace<T> {
 }
 
 impl<T: Real> Workspace<T> {
+    /// Buffers for batches of up to `capacity` rows; aborts if they cannot be allocated, as
+    /// `vec!` does. `sgd_step` and `train_epoch` grow a workspace with `try_new` (sizes from
+    /// the caller's shapes), so `new(arch, 0)` is a fine start.
     pub fn new(arch: &Architecture, capacity: usize) -> Self {
         let per_layer = || {
             arch.sizes()[1..]
@@ -153,11 +158,39 @@ impl<T: Real> Workspace<T> {
         }
     }
 
+    /// `new`, with `Error::OutOfMemory` instead of an abort when the buffers do not fit.
+    pub fn try_new(arch: &Architecture, capacity: usize) -> Result<Self> {
+        let per_layer = |what: &str| {
+            arch.sizes()[1..]
+                .iter()
+                .map(|&width| crate::buffer::zeros(what, capacity, width))
+                .collect::<Result<Vec<_>>>()
+        };
+        let mut batch_labels = Vec::new();
+        batch_labels
+            .try_reserve_exact(capacity)
+            .map_err(|_| Error::OutOfMemory {
+                what: format!("labels of a batch of {capacity}"),
+                bytes: capacity as u128 * std::mem::size_of::<usize>() as u128,
+            })?;
+        let widest = arch.sizes()[1..].iter().copied().max().unwrap_or(0);
+        Ok(Workspace {
+            sizes: arch.sizes().to_vec(),
+            capacity,
+            batch_x: Vec::new(),
+            batch_labels,
+            outputs: per_layer("layer outputs of a batch")?,
+            deltas: per_layer("layer deltas of a batch")?,
+            bias_grad: crate::buffer::zeros("bias gradient", 1, widest)?,
+        })
+    }
+
     /// Grow (never shrink) so that batches of `rows` rows fit; a no-op once sized.
-    fn fit(&mut self, arch: &Architecture, rows: usize) {
+    fn fit(&mut self, arch: &Architecture, rows: usize) -> Result<()> {
         if self.sizes != arch.sizes() || self.capacity < rows {
-            *self = Workspace::new(arch, rows.max(self.capacity));
+            *self = Workspace::try_new(arch, rows.max(self.capacity))?;
         }
+        Ok(())
     }
 }
 
@@ -329,7 +362,7 @@ pub fn sgd_step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
         return Err(Error::value("x", "expected at least one row, got 0"));
     }
     check_targets(y, rows, arch.classes())?;
-    workspace.fit(arch, rows);
+    workspace.fit(arch, rows)?;
     let input = BatchInput::Dense(MatRef::row_major(x, rows, arch.inputs())?);
     let Workspace {
         outputs,
@@ -369,6 +402,7 @@ fn check_labels(labels: &[i64], classes: usize) -> Result<()> {
     if let Some((i, &bad)) = labels
         .iter()
         .enumerate()
+        // `label as u64` only runs for label >= 0 (the `||` stops first), so it is exact.
         .find(|(_, &label)| label < 0 || label as u64 >= classes as u64)
     {
         return Err(Error::value(
@@ -383,6 +417,7 @@ fn check_order(order: &[i64], rows: usize) -> Result<()> {
     if let Some((i, &bad)) = order
         .iter()
         .enumerate()
+        // As in check_labels: the cast only sees index >= 0.
         .find(|(_, &index)| index < 0 || index as u64 >= rows as u64)
     {
         return Err(Error::value(
@@ -468,9 +503,9 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
         _ => None,
     };
     let capacity = batch_size.min(order.len());
-    workspace.fit(arch, capacity);
+    workspace.fit(arch, capacity)?;
     if sparse_rows.is_none() && workspace.batch_x.len() < capacity * width {
-        workspace.batch_x.resize(capacity * width, T::zero());
+        workspace.batch_x = crate::buffer::zeros("batch of inputs", capacity, width)?;
     }
     let Workspace {
         batch_x,
@@ -486,6 +521,8 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
         let batch_rows = batch.len();
         let outcome = pool.install(|| {
             batch_labels.clear();
+            // check_order put every index in [0, rows), check_labels every label in
+            // [0, classes): both casts are exact and the indexing cannot fail.
             batch_labels.extend(batch.iter().map(|&index| labels[index as usize] as usize));
             let input = match (sparse_rows, inputs) {
                 (Some(matrix), _) => BatchInput::Sparse(SparseBatch {

@@ -152,7 +152,8 @@ pub fn items<'py>(arg: &str, obj: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py,
     obj.try_iter()?.collect()
 }
 
-/// The (rows, cols) of a 2-D array.
+/// The (rows, cols) of a 2-D array: every caller took it with `ndim = Some(2)`, which
+/// `typed` checked, so both indices exist.
 pub fn shape2(array: &PyReadonlyArrayDyn<'_, impl Element>) -> (usize, usize) {
     let shape = array.shape();
     (shape[0], shape[1])

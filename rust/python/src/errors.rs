@@ -1,7 +1,7 @@
 //! The one place where core errors and Rust panics become Python exceptions.
 
 use fastmlp_core::Error;
-use pyo3::exceptions::{PyFloatingPointError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyFloatingPointError, PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -22,6 +22,7 @@ pub fn to_py_err(error: Error) -> PyErr {
                 Err(_) => PyFloatingPointError::new_err(message),
             }
         }),
+        Error::OutOfMemory { .. } => PyMemoryError::new_err(error.to_string()),
         Error::Interrupted { .. } => PyRuntimeError::new_err(error.to_string()),
     }
 }

@@ -118,6 +118,7 @@ fn params_readwrite<'py, T: Float>(
         .enumerate()
         .map(|(l, a)| readwrite::<T>(&format!("biases[{l}]"), a, Some(1), T::NAME))
         .collect::<PyResult<Vec<_>>>()?;
+    // Each taken with ndim Some(2): shape()[1] exists.
     let shapes: Vec<(usize, usize)> = w.iter().map(|a| (a.shape()[0], a.shape()[1])).collect();
     let arch = architecture_of(&shapes)?;
     Ok((arch, w, b))
@@ -353,7 +354,7 @@ fn backward_typed<'py, T: Float>(
         .enumerate()
         .map(|(l, a)| readonly::<T>(&format!("outputs[{l}]"), a, Some(2), T::NAME))
         .collect::<PyResult<Vec<_>>>()?;
-    let x = &outs[0];
+    let x = &outs[0]; // outputs.len() == layers + 1 >= 2, checked above
     let rows = rows_matching("outputs[0]", x, &arch)?;
     for (l, out) in outs.iter().enumerate().skip(1) {
         let expected = [rows, arch.fan_out(l - 1)];
@@ -439,7 +440,8 @@ fn sgd_step_typed<T: Float>(
     let (mut ws, mut bs) = (slices_mut(&mut w)?, slices_mut(&mut b)?);
     let lr = T::from_f64(lr);
     core(py.detach(|| {
-        let mut workspace = train::Workspace::new(&arch, rows);
+        // Empty: sgd_step sizes it, with a MemoryError rather than an abort if it cannot.
+        let mut workspace = train::Workspace::new(&arch, 0);
         train::sgd_step(
             &arch,
             &mut ws,
@@ -533,7 +535,8 @@ fn train_epoch_typed<T: Float>(
     let mut interrupt: Option<PyErr> = None;
     let main_thread = on_main_thread(py)?;
     let outcome = py.detach(|| {
-        let mut workspace = train::Workspace::new(&arch, batch_size.min(order.len()).max(1));
+        // Empty: train_epoch sizes it, with a MemoryError rather than an abort if it cannot.
+        let mut workspace = train::Workspace::new(&arch, 0);
         // Ctrl-C: Python's handler only flags the signal; check the flag between batches.
         // Python runs signal handlers on the main thread only, so elsewhere there is nothing
         // to check. Taking the GIL waits for a busy Python thread to give it up (up to its
