@@ -7,6 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::real::Real;
+use rayon::prelude::*;
 
 /// A read-only strided matrix view: element (r, c) is `data[r * row_stride + c * col_stride]`.
 #[derive(Debug, Clone, Copy)]
@@ -158,13 +159,15 @@ pub fn matmul_into<T: Real>(
         gemm_serial(dst.data, lhs, rhs, n, update);
         return Ok(());
     }
-    rayon::scope(|scope| {
-        for (chunk_index, dst_rows) in dst.data.chunks_mut(rows_per_thread * n).enumerate() {
+    // Parallel iterators split with rayon::join: stack jobs, no allocation per product.
+    dst.data
+        .par_chunks_mut(rows_per_thread * n)
+        .enumerate()
+        .for_each(|(chunk_index, dst_rows)| {
             let start = chunk_index * rows_per_thread;
             let lhs_rows = lhs.row_range(start, start + dst_rows.len() / n.max(1));
-            scope.spawn(move |_| gemm_serial(dst_rows, lhs_rows, rhs, n, update));
-        }
-    });
+            gemm_serial(dst_rows, lhs_rows, rhs, n, update);
+        });
     Ok(())
 }
 

@@ -19,6 +19,7 @@ use crate::parallel;
 use crate::real::Real;
 use crate::softmax::{softmax_loss_delta, BatchOutcome, Targets};
 use crate::sparse::{sparse_matmul_into, sparse_update, SparseBatch, SparseRows};
+use rayon::prelude::*;
 use std::str::FromStr;
 
 /// How the first layer reads its input: a dense GEMM, or only the nonzero inputs
@@ -317,19 +318,14 @@ fn gather_rows<T: Real>(dst: &mut [T], x: &[T], order: &[i64], inputs: usize) {
         .len()
         .div_ceil(rayon::current_num_threads())
         .max(MIN_ROWS_PER_TASK);
-    rayon::scope(|scope| {
-        for (dst, order) in dst
-            .chunks_mut(rows_per_task * inputs)
-            .zip(order.chunks(rows_per_task))
-        {
-            scope.spawn(move |_| {
-                for (row, &index) in dst.chunks_exact_mut(inputs).zip(order) {
-                    let start = index as usize * inputs;
-                    row.copy_from_slice(&x[start..start + inputs]);
-                }
-            });
-        }
-    });
+    dst.par_chunks_mut(rows_per_task * inputs)
+        .zip(order.par_chunks(rows_per_task))
+        .for_each(|(dst, order)| {
+            for (row, &index) in dst.chunks_exact_mut(inputs).zip(order) {
+                let start = index as usize * inputs;
+                row.copy_from_slice(&x[start..start + inputs]);
+            }
+        });
 }
 
 fn check_learning_rate<T: Real>(lr: T) -> Result<()> {
@@ -433,8 +429,9 @@ fn check_order(order: &[i64], rows: usize) -> Result<()> {
 ///
 /// `input_path` picks the first layer's product: `Dense` (GEMM), `Sparse` (nonzeros only;
 /// dense inputs are compressed once for the call) or `Auto` (by density). `after_batch(b)`
-/// runs on the calling thread after each finished step b (0-based); an error from it (Ctrl-C)
-/// stops the epoch with the parameters of the last finished step. A non-finite loss stops it
+/// runs after each finished step b (0-based), on one of the engine's threads; an error from
+/// it (the caller's stop flag, for Ctrl-C) stops the epoch with the parameters of the last
+/// finished step. A non-finite loss stops it
 /// before that batch's step with `Error::Diverged`.
 #[allow(clippy::too_many_arguments)]
 pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
@@ -449,7 +446,7 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
     activation: Activation,
     input_path: InputPath,
     workspace: &mut Workspace<T>,
-    after_batch: &mut dyn FnMut(usize) -> Result<()>,
+    after_batch: &mut (dyn FnMut(usize) -> Result<()> + Send),
 ) -> Result<EpochOutcome> {
     arch.check_params(weights, biases)?;
     check_learning_rate(lr)?;
@@ -516,13 +513,13 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
         ..
     } = workspace;
 
-    let mut total = BatchOutcome::default();
-    for (b, batch) in order.chunks(batch_size).enumerate() {
-        let batch_rows = batch.len();
-        let outcome = pool.install(|| {
+    // One pool.install for the whole epoch: the pool's threads stay awake between batches
+    // (entering the pool once per batch woke them, and the caller, ~8 times per batch).
+    let total = pool.install(|| -> Result<BatchOutcome> {
+        let mut total = BatchOutcome::default();
+        for (b, batch) in order.chunks(batch_size).enumerate() {
+            let batch_rows = batch.len();
             batch_labels.clear();
-            // check_order put every index in [0, rows), check_labels every label in
-            // [0, classes): both casts are exact and the indexing cannot fail.
             batch_labels.extend(batch.iter().map(|&index| labels[index as usize] as usize));
             let input = match (sparse_rows, inputs) {
                 (Some(matrix), _) => BatchInput::Sparse(SparseBatch {
@@ -538,7 +535,7 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
                     BatchInput::Dense(MatRef::row_major(dense, batch_rows, width)?)
                 }
             };
-            step(
+            let outcome = step(
                 arch,
                 weights,
                 biases,
@@ -549,16 +546,19 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
                 outputs,
                 deltas,
                 bias_grad,
-            )
-        });
-        let outcome = match outcome {
-            Err(Error::Diverged { loss, .. }) => return Err(Error::Diverged { batch: b, loss }),
-            other => other?,
-        };
-        total.loss_sum += outcome.loss_sum;
-        total.correct += outcome.correct;
-        after_batch(b)?;
-    }
+            );
+            let outcome = match outcome {
+                Err(Error::Diverged { loss, .. }) => {
+                    return Err(Error::Diverged { batch: b, loss })
+                }
+                other => other?,
+            };
+            total.loss_sum += outcome.loss_sum;
+            total.correct += outcome.correct;
+            after_batch(b)?;
+        }
+        Ok(total)
+    })?;
     Ok(EpochOutcome {
         mean_loss: total.loss_sum / order.len() as f64,
         correct: total.correct,

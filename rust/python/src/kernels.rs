@@ -17,7 +17,8 @@ use numpy::{
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// A float type the bindings can hand to the core.
 pub trait Float: SparseFloat {}
@@ -534,42 +535,59 @@ fn train_epoch_typed<T: Float>(
     let lr = T::from_f64(lr);
     let mut interrupt: Option<PyErr> = None;
     let main_thread = on_main_thread(py)?;
+    let stop = AtomicBool::new(false);
     let outcome = py.detach(|| {
-        // Empty: train_epoch sizes it, with a MemoryError rather than an abort if it cannot.
-        let mut workspace = train::Workspace::new(&arch, 0);
-        // Ctrl-C: Python's handler only flags the signal; check the flag between batches.
-        // Python runs signal handlers on the main thread only, so elsewhere there is nothing
-        // to check. Taking the GIL waits for a busy Python thread to give it up (up to its
-        // switch interval, 5 ms by default), so check at most once per SIGNAL_CHECK_INTERVAL
-        // and at least ten times as long as the last wait lasted: under 10% of the epoch.
-        let mut next_check = Instant::now() + SIGNAL_CHECK_INTERVAL;
-        let mut check_signals = |batch: usize| {
-            if !main_thread || Instant::now() < next_check {
-                return Ok(());
-            }
-            let asked = Instant::now();
-            let checked = Python::attach(|py| py.check_signals());
-            let now = Instant::now();
-            next_check = now + SIGNAL_CHECK_INTERVAL.max((now - asked) * 10);
-            checked.map_err(|err| {
-                interrupt = Some(err);
-                Error::Interrupted { batches: batch + 1 }
-            })
+        let mut run = || {
+            // Empty: train_epoch sizes it, with a MemoryError rather than an abort if it cannot.
+            let mut workspace = train::Workspace::new(&arch, 0);
+            let mut stop_requested = |batch: usize| match stop.load(Ordering::Relaxed) {
+                true => Err(Error::Interrupted { batches: batch + 1 }),
+                false => Ok(()),
+            };
+            train::train_epoch(
+                &arch,
+                &mut ws,
+                &mut bs,
+                inputs,
+                labels,
+                order,
+                lr,
+                batch_size,
+                activation,
+                input_path,
+                &mut workspace,
+                &mut stop_requested,
+            )
         };
-        train::train_epoch(
-            &arch,
-            &mut ws,
-            &mut bs,
-            inputs,
-            labels,
-            order,
-            lr,
-            batch_size,
-            activation,
-            input_path,
-            &mut workspace,
-            &mut check_signals,
-        )
+        if !main_thread {
+            // Python runs signal handlers on the main thread only: nothing to watch for.
+            return run();
+        }
+        // Ctrl-C: Python's C-level handler only flags the signal. The epoch runs on a helper
+        // thread while this (main) thread checks the flag every SIGNAL_CHECK_INTERVAL and,
+        // on Ctrl-C, asks the epoch to stop after its current batch. The helper unparks this
+        // thread when it is done, so no time is lost waiting for the next check.
+        std::thread::scope(|scope| {
+            let caller = std::thread::current();
+            let epoch = scope.spawn(move || {
+                let outcome = run();
+                caller.unpark();
+                outcome
+            });
+            while !epoch.is_finished() {
+                std::thread::park_timeout(SIGNAL_CHECK_INTERVAL);
+                if epoch.is_finished() || interrupt.is_some() {
+                    continue;
+                }
+                if let Err(err) = Python::attach(|py| py.check_signals()) {
+                    interrupt = Some(err);
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+            epoch
+                .join()
+                .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
+        })
     });
     match (outcome, interrupt) {
         (Err(Error::Interrupted { .. }), Some(err)) => Err(err),

@@ -1,0 +1,133 @@
+//! The batch loop allocates nothing of its own. After a warm-up epoch (which sizes the
+//! workspace), an epoch that runs no GEMM (softmax regression on the sparse path) makes no
+//! heap allocation at all; otherwise the only allocations are the `gemm` crate's packing
+//! buffers, at most 2 per GEMM call (gemm 0.19 allocates them per call; a product split over
+//! the threads is one call per thread). Counted with a
+//! global allocator wrapper; this file holds one test so that no other test allocates
+//! concurrently.
+mod common;
+use common::Rng;
+use fastmlp_core::{
+    parallel, train_epoch, Activation, Architecture, InputPath, Inputs, SparseRows, Workspace,
+};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the wrapper only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's contract for `alloc` is passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout, via `alloc` above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as for `dealloc`, and `new_size` is passed on unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// GEMM calls per batch: forward, then backward deltas and updates, of the layers that are
+/// not a sparse first layer.
+fn gemm_calls_per_batch(layers: usize, path: InputPath) -> usize {
+    let dense_layers = if path == InputPath::Sparse {
+        layers - 1
+    } else {
+        layers
+    };
+    // forward: one per dense layer; backward: a delta product for every layer above the first
+    // and an update for every dense layer.
+    dense_layers + (layers - 1) + dense_layers
+}
+
+#[test]
+fn an_epoch_allocates_nothing_but_gemm_packing_buffers() {
+    let rows = 1024;
+    let batch = 64;
+    let mut rng = Rng::new(11);
+    let x: Vec<f32> = (0..rows * 784)
+        .map(|_| {
+            if rng.uniform() > 0.6 {
+                rng.uniform().abs() as f32
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let labels: Vec<i64> = (0..rows).map(|_| rng.below(10) as i64).collect();
+    let order: Vec<i64> = (0..rows as i64).rev().collect();
+    let matrix = SparseRows::from_dense(&x, 784).unwrap();
+    for sizes in [vec![784, 10], vec![784, 64, 32, 10]] {
+        let arch = Architecture::new(sizes.clone()).unwrap();
+        for threads in [1, 2] {
+            parallel::set_num_threads(threads).unwrap();
+            for (path, inputs) in [
+                (InputPath::Dense, Inputs::Dense(&x)),
+                (InputPath::Sparse, Inputs::Sparse(&matrix)),
+                (InputPath::Dense, Inputs::Sparse(&matrix)),
+            ] {
+                let mut weights: Vec<Vec<f32>> = (0..arch.layers())
+                    .map(|l| {
+                        rng.vec(arch.fan_in(l) * arch.fan_out(l), 0.05)
+                            .iter()
+                            .map(|&v| v as f32)
+                            .collect()
+                    })
+                    .collect();
+                let mut biases: Vec<Vec<f32>> = (0..arch.layers())
+                    .map(|l| vec![0.0; arch.fan_out(l)])
+                    .collect();
+                let mut workspace = Workspace::new(&arch, batch);
+                let mut epoch = || {
+                    let mut at_last_batch = 0;
+                    let outcome = train_epoch(
+                        &arch,
+                        &mut weights,
+                        &mut biases,
+                        inputs,
+                        &labels,
+                        &order,
+                        0.01f32,
+                        batch,
+                        Activation::Relu,
+                        path,
+                        &mut workspace,
+                        &mut |_| {
+                            at_last_batch = ALLOCATIONS.load(Ordering::Relaxed);
+                            Ok(())
+                        },
+                    )
+                    .unwrap();
+                    assert!(outcome.mean_loss.is_finite());
+                    at_last_batch
+                };
+                epoch();
+                epoch();
+                let before = ALLOCATIONS.load(Ordering::Relaxed);
+                let allocated = epoch() - before;
+                // A product split over the threads is one gemm call per thread.
+                let calls = gemm_calls_per_batch(arch.layers(), path) * threads;
+                let bound = 2 * calls * (rows / batch);
+                let where_ = format!("{sizes:?}, {threads} threads, {path:?} path");
+                assert!(
+                    allocated <= bound,
+                    "{where_}: {allocated} allocations > {bound}"
+                );
+                if gemm_calls_per_batch(arch.layers(), path) == 0 {
+                    assert_eq!(allocated, 0, "{where_}: the batch loop allocated");
+                }
+            }
+        }
+    }
+}
