@@ -9,6 +9,21 @@ use crate::error::{Error, Result};
 use crate::real::Real;
 use rayon::prelude::*;
 
+/// `rows * cols`, checked to fit in `available` elements of the buffer called `arg`.
+fn elements_for(arg: &str, available: usize, rows: usize, cols: usize) -> Result<usize> {
+    let needed = rows
+        .checked_mul(cols)
+        .ok_or_else(|| Error::value(arg, format!("{rows} x {cols} overflows the address space")))?;
+    if available < needed {
+        return Err(Error::shape(
+            arg,
+            format!("at least {needed} elements for a {rows} x {cols} matrix"),
+            format!("{available} elements"),
+        ));
+    }
+    Ok(needed)
+}
+
 /// A read-only strided matrix view: element (r, c) is `data[r * row_stride + c * col_stride]`.
 #[derive(Debug, Clone, Copy)]
 pub struct MatRef<'a, T> {
@@ -22,19 +37,7 @@ pub struct MatRef<'a, T> {
 impl<'a, T: Real> MatRef<'a, T> {
     /// The first `rows * cols` elements of `data`, read as a row-major (rows, cols) matrix.
     pub fn row_major(data: &'a [T], rows: usize, cols: usize) -> Result<Self> {
-        let needed = rows.checked_mul(cols).ok_or_else(|| {
-            Error::value(
-                "matrix",
-                format!("{rows} x {cols} overflows the address space"),
-            )
-        })?;
-        if data.len() < needed {
-            return Err(Error::shape(
-                "matrix",
-                format!("at least {needed} elements for a {rows} x {cols} matrix"),
-                format!("{} elements", data.len()),
-            ));
-        }
+        let needed = elements_for("matrix", data.len(), rows, cols)?;
         Ok(MatRef {
             data: &data[..needed],
             rows,
@@ -94,19 +97,7 @@ pub struct MatMut<'a, T> {
 impl<'a, T: Real> MatMut<'a, T> {
     /// The first `rows * cols` elements of `data`, as a row-major (rows, cols) matrix.
     pub fn row_major(data: &'a mut [T], rows: usize, cols: usize) -> Result<Self> {
-        let needed = rows.checked_mul(cols).ok_or_else(|| {
-            Error::value(
-                "matrix",
-                format!("{rows} x {cols} overflows the address space"),
-            )
-        })?;
-        if data.len() < needed {
-            return Err(Error::shape(
-                "out",
-                format!("at least {needed} elements for a {rows} x {cols} matrix"),
-                format!("{} elements", data.len()),
-            ));
-        }
+        let needed = elements_for("out", data.len(), rows, cols)?;
         Ok(MatMut {
             data: &mut data[..needed],
             rows,

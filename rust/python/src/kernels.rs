@@ -85,40 +85,46 @@ fn weight_shapes<'py, T: Float>(arrays: &[PyReadonlyArrayDyn<'py, T>]) -> Vec<(u
     arrays.iter().map(shape2).collect()
 }
 
+/// Each array of the list `arg`, taken by `take` under its name `arg[i]`.
+fn each_array<'py, A>(
+    arg: &str,
+    list: &Bound<'py, PyAny>,
+    take: impl Fn(&str, &Bound<'py, PyAny>) -> PyResult<A>,
+) -> PyResult<Vec<A>> {
+    items(arg, list)?
+        .iter()
+        .enumerate()
+        .map(|(i, array)| take(&format!("{arg}[{i}]"), array))
+        .collect()
+}
+
 fn params_readonly<'py, T: Float>(
     weights: &Bound<'py, PyAny>,
     biases: &Bound<'py, PyAny>,
 ) -> PyResult<ReadonlyParams<'py, T>> {
-    let w = items("weights", weights)?
-        .iter()
-        .enumerate()
-        .map(|(l, a)| readonly::<T>(&format!("weights[{l}]"), a, Some(2), T::NAME))
-        .collect::<PyResult<Vec<_>>>()?;
-    let b = items("biases", biases)?
-        .iter()
-        .enumerate()
-        .map(|(l, a)| readonly::<T>(&format!("biases[{l}]"), a, Some(1), T::NAME))
-        .collect::<PyResult<Vec<_>>>()?;
+    let w = each_array("weights", weights, |name, a| {
+        readonly::<T>(name, a, Some(2), T::NAME)
+    })?;
+    let b = each_array("biases", biases, |name, a| {
+        readonly::<T>(name, a, Some(1), T::NAME)
+    })?;
     let arch = architecture_of(&weight_shapes(&w))?;
     let (ws, bs) = (slices(&w)?, slices(&b)?);
     core(arch.check_params(&ws, &bs))?;
     Ok((arch, w, b))
 }
 
+/// Weights and biases borrowed for update in place; their sizes are checked by the core.
 fn params_readwrite<'py, T: Float>(
     weights: &Bound<'py, PyAny>,
     biases: &Bound<'py, PyAny>,
 ) -> PyResult<ReadwriteParams<'py, T>> {
-    let w = items("weights", weights)?
-        .iter()
-        .enumerate()
-        .map(|(l, a)| readwrite::<T>(&format!("weights[{l}]"), a, Some(2), T::NAME))
-        .collect::<PyResult<Vec<_>>>()?;
-    let b = items("biases", biases)?
-        .iter()
-        .enumerate()
-        .map(|(l, a)| readwrite::<T>(&format!("biases[{l}]"), a, Some(1), T::NAME))
-        .collect::<PyResult<Vec<_>>>()?;
+    let w = each_array("weights", weights, |name, a| {
+        readwrite::<T>(name, a, Some(2), T::NAME)
+    })?;
+    let b = each_array("biases", biases, |name, a| {
+        readwrite::<T>(name, a, Some(1), T::NAME)
+    })?;
     // Each taken with ndim Some(2): shape()[1] exists.
     let shapes: Vec<(usize, usize)> = w.iter().map(|a| (a.shape()[0], a.shape()[1])).collect();
     let arch = architecture_of(&shapes)?;
@@ -336,11 +342,9 @@ fn backward_typed<'py, T: Float>(
     y: &Bound<'py, PyAny>,
     activation: Activation,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let w = items("weights", weights)?
-        .iter()
-        .enumerate()
-        .map(|(l, a)| readonly::<T>(&format!("weights[{l}]"), a, Some(2), T::NAME))
-        .collect::<PyResult<Vec<_>>>()?;
+    let w = each_array("weights", weights, |name, a| {
+        readonly::<T>(name, a, Some(2), T::NAME)
+    })?;
     let arch = architecture_of(&weight_shapes(&w))?;
     if outputs.len() != arch.layers() + 1 {
         return Err(PyValueError::new_err(format!(
