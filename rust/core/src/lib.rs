@@ -15,6 +15,7 @@ pub mod parallel;
 pub mod real;
 pub mod softmax;
 pub mod sparse;
+mod step;
 pub mod train;
 
 pub use activation::Activation;

@@ -71,7 +71,7 @@ impl<'a, T: Real> MatRef<'a, T> {
     }
 
     /// Rows `start..end` of this view.
-    fn row_range(self, start: usize, end: usize) -> Self {
+    pub(crate) fn row_range(self, start: usize, end: usize) -> Self {
         debug_assert!(start <= end && end <= self.rows);
         let offset = if start < end {
             start * self.row_stride
@@ -120,12 +120,11 @@ const MIN_PARALLEL_MULTIPLY_ADDS: usize = 1 << 18;
 /// Each thread gets at least this many destination rows.
 const MIN_ROWS_PER_THREAD: usize = 16;
 
-/// `dst (m, n) <- update(lhs (m, k) @ rhs (k, n))`, split over the current rayon pool.
-pub fn matmul_into<T: Real>(
-    dst: MatMut<'_, T>,
-    lhs: MatRef<'_, T>,
-    rhs: MatRef<'_, T>,
-    update: Update<T>,
+/// `lhs (m, k)`, `rhs (k, n)` and `dst (m, n)` agree.
+fn check_product_shapes<T>(
+    dst: &MatMut<'_, T>,
+    lhs: &MatRef<'_, T>,
+    rhs: &MatRef<'_, T>,
 ) -> Result<()> {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     if rhs.rows != k {
@@ -142,6 +141,18 @@ pub fn matmul_into<T: Real>(
             format!("({}, {})", dst.rows, dst.cols),
         ));
     }
+    Ok(())
+}
+
+/// `dst (m, n) <- update(lhs (m, k) @ rhs (k, n))`, split over the current rayon pool.
+pub fn matmul_into<T: Real>(
+    dst: MatMut<'_, T>,
+    lhs: MatRef<'_, T>,
+    rhs: MatRef<'_, T>,
+    update: Update<T>,
+) -> Result<()> {
+    check_product_shapes(&dst, &lhs, &rhs)?;
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     let threads = rayon::current_num_threads();
     let rows_per_thread = m.div_ceil(threads.max(1)).max(MIN_ROWS_PER_THREAD);
     // Saturating: with k = 0, m and n are not bounded by any allocation.
@@ -159,6 +170,19 @@ pub fn matmul_into<T: Real>(
             let lhs_rows = lhs.row_range(start, start + dst_rows.len() / n.max(1));
             gemm_serial(dst_rows, lhs_rows, rhs, n, update);
         });
+    Ok(())
+}
+
+/// `dst (m, n) <- update(lhs (m, k) @ rhs (k, n))` on the calling thread alone (for work that
+/// is already split over the threads).
+pub fn matmul_serial_into<T: Real>(
+    dst: MatMut<'_, T>,
+    lhs: MatRef<'_, T>,
+    rhs: MatRef<'_, T>,
+    update: Update<T>,
+) -> Result<()> {
+    check_product_shapes(&dst, &lhs, &rhs)?;
+    gemm_serial(dst.data, lhs, rhs, rhs.cols, update);
     Ok(())
 }
 

@@ -83,34 +83,40 @@ impl<T: Real> Targets<'_, T> {
     }
 }
 
-/// The training step's output layer in one pass over the logits (rows, classes):
-/// add the bias, softmax each row, add its loss, count it if right, and leave
-/// `delta = (p - y) / rows` in place of the logits.
+/// The training step's output layer in one pass over a block of logits (rows, classes):
+/// add the bias, softmax each row (left in `logits`), add its loss, count it if right, and
+/// write `delta = (p - y) / batch_rows` (the gradient of the batch's mean loss; the block may
+/// be part of a larger batch).
 ///
 /// Labels must be < `classes` (callers check them before the epoch).
 pub fn softmax_loss_delta<T: Real>(
     logits: &mut [T],
+    delta: &mut [T],
     bias: &[T],
     targets: Targets<'_, T>,
     classes: usize,
+    batch_rows: usize,
 ) -> BatchOutcome {
     let rows = targets.rows(classes);
-    let inv_rows = T::one() / T::from_f64(rows.max(1) as f64);
+    let inv_rows = T::one() / T::from_f64(batch_rows.max(1) as f64);
     let mut outcome = BatchOutcome::default();
-    for (r, row) in logits[..rows * classes]
+    let blocks = logits[..rows * classes]
         .chunks_exact_mut(classes)
-        .enumerate()
-    {
+        .zip(delta[..rows * classes].chunks_exact_mut(classes));
+    for (r, (row, delta_row)) in blocks.enumerate() {
         row.iter_mut().zip(bias).for_each(|(z, &b)| *z += b);
         softmax_row(row);
         let predicted = argmax(row);
+        delta_row
+            .iter_mut()
+            .zip(row.iter())
+            .for_each(|(d, &p)| *d = p * inv_rows);
         match targets {
             Targets::Labels(labels) => {
                 let label = labels[r];
                 outcome.loss_sum += neg_log(row[label]).to_f64();
                 outcome.correct += usize::from(predicted == label);
-                row.iter_mut().for_each(|p| *p *= inv_rows);
-                row[label] -= inv_rows;
+                delta_row[label] -= inv_rows;
             }
             Targets::Matrix(y) => {
                 let y_row = &y[r * classes..(r + 1) * classes];
@@ -122,9 +128,10 @@ pub fn softmax_loss_delta<T: Real>(
                     .sum();
                 outcome.loss_sum += loss.to_f64();
                 outcome.correct += usize::from(predicted == argmax(y_row));
-                row.iter_mut()
-                    .zip(y_row)
-                    .for_each(|(p, &t)| *p = (*p - t) * inv_rows);
+                delta_row
+                    .iter_mut()
+                    .zip(row.iter().zip(y_row))
+                    .for_each(|(d, (&p, &t))| *d = (p - t) * inv_rows);
             }
         }
     }

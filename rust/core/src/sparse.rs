@@ -168,14 +168,14 @@ impl<T: Real> SparseBatch<'_, T> {
     }
 }
 
-/// `out (rows, fan_out) = batch @ weight`, weight (inputs, fan_out) row-major.
+/// `out (rows, fan_out) = batch @ weight`, weight (inputs, fan_out) row-major, split by rows
+/// over the current rayon pool.
 pub fn sparse_matmul_into<T: Real>(
     out: &mut [T],
     batch: SparseBatch<'_, T>,
     weight: &[T],
     fan_out: usize,
 ) {
-    debug_assert_eq!(weight.len(), batch.matrix.inputs * fan_out);
     let rows_per_task = batch
         .rows()
         .div_ceil(rayon::current_num_threads().max(1))
@@ -184,11 +184,27 @@ pub fn sparse_matmul_into<T: Real>(
         .par_chunks_mut(rows_per_task * fan_out)
         .zip(batch.order.par_chunks(rows_per_task))
         .for_each(|(mine, order)| {
-            for (out_row, &i) in mine.chunks_exact_mut(fan_out).zip(order) {
-                let (columns, values) = batch.matrix.row(i as usize);
-                gather_rows_sum(out_row, columns, values, weight, fan_out);
-            }
+            let part = SparseBatch {
+                matrix: batch.matrix,
+                order,
+            };
+            sparse_matmul_serial(mine, part, weight, fan_out);
         });
+}
+
+/// `sparse_matmul_into` on the calling thread alone.
+pub fn sparse_matmul_serial<T: Real>(
+    out: &mut [T],
+    batch: SparseBatch<'_, T>,
+    weight: &[T],
+    fan_out: usize,
+) {
+    debug_assert_eq!(weight.len(), batch.matrix.inputs * fan_out);
+    for (out_row, &i) in out.chunks_exact_mut(fan_out).zip(batch.order) {
+        // train_epoch checked every index against the matrix's rows.
+        let (columns, values) = batch.matrix.row(i as usize);
+        gather_rows_sum(out_row, columns, values, weight, fan_out);
+    }
 }
 
 /// `weight[j, :] += scale * x[r, j] * delta[r, :]` for every nonzero x[r, j] of the batch:
@@ -209,21 +225,35 @@ pub fn sparse_update<T: Real>(
         .for_each(|(task, mine)| {
             let first = task * inputs_per_task;
             let last = first + mine.len() / fan_out;
-            for (r, &i) in batch.order.iter().enumerate() {
-                let (columns, values) = batch.matrix.row(i as usize);
-                // Columns are ascending: this task's are one run of them.
-                let begin = columns.partition_point(|&c| (c as usize) < first);
-                let end = columns.partition_point(|&c| (c as usize) < last);
-                scatter_row(
-                    mine,
-                    &columns[begin..end],
-                    &values[begin..end],
-                    first,
-                    &delta[r * fan_out..(r + 1) * fan_out],
-                    scale,
-                );
-            }
+            sparse_update_range(mine, first, last, batch, delta, fan_out, scale);
         });
+}
+
+/// `sparse_update` for rows `first..last` of W only (`weight_rows`), on the calling thread.
+pub fn sparse_update_range<T: Real>(
+    weight_rows: &mut [T],
+    first: usize,
+    last: usize,
+    batch: SparseBatch<'_, T>,
+    delta: &[T],
+    fan_out: usize,
+    scale: T,
+) {
+    for (r, &i) in batch.order.iter().enumerate() {
+        // train_epoch checked every index against the matrix's rows.
+        let (columns, values) = batch.matrix.row(i as usize);
+        // Columns are ascending: those in first..last are one run of them.
+        let begin = columns.partition_point(|&c| (c as usize) < first);
+        let end = columns.partition_point(|&c| (c as usize) < last);
+        scatter_row(
+            weight_rows,
+            &columns[begin..end],
+            &values[begin..end],
+            first,
+            &delta[r * fan_out..(r + 1) * fan_out],
+            scale,
+        );
+    }
 }
 
 /// `out = sum_i values[i] * table[columns[i], :]` for one output row (fan_out wide).

@@ -1,25 +1,16 @@
-//! Mini-batch SGD: one step, and a whole epoch over a given order of rows.
-//!
-//! A step is network.rs's forward and backward with the update fused in:
-//!   forward    a[l+1] = f(a[l] @ W[l] + b[l]),   last layer softmax
-//!   output     delta[L] = (p - y) / n             (softmax_loss_delta, in the logits' buffer)
-//!   backward   for l = L-1 .. 0:
-//!                delta[l] = (delta[l+1] @ W[l].T) * f'(a[l])   (before W[l] changes)
-//!                W[l] += -lr * a[l].T @ delta[l+1]              (one GEMM, no gradient buffer)
-//!                b[l] -= lr * sum over rows of delta[l+1]
-//! All buffers live in a `Workspace` sized once for the largest batch: nothing is allocated
-//! per batch.
+//! Mini-batch SGD: one step, and a whole epoch over a given order of rows; the choice of the
+//! first layer's input path. The step itself, in its two parallel phases, is in `step.rs`.
 
 use crate::activation::Activation;
 use crate::architecture::Architecture;
 use crate::error::{Error, Result};
-use crate::matmul::{matmul_into, MatMut, MatRef, Update};
-use crate::network::{check_targets, column_sums};
+use crate::network::check_targets;
 use crate::parallel;
 use crate::real::Real;
-use crate::softmax::{softmax_loss_delta, BatchOutcome, Targets};
-use crate::sparse::{sparse_matmul_into, sparse_update, SparseBatch, SparseRows};
-use rayon::prelude::*;
+use crate::softmax::BatchOutcome;
+use crate::sparse::SparseRows;
+pub use crate::step::Workspace;
+use crate::step::{blocks_for, step, BatchRows, BatchTargets};
 use std::str::FromStr;
 
 /// How the first layer reads its input: a dense GEMM, or only the nonzero inputs
@@ -103,231 +94,6 @@ pub fn estimated_density<T: Real>(x: &[T], order: &[i64], inputs: usize) -> f64 
     nonzero as f64 / (sample.len() * inputs).max(1) as f64
 }
 
-/// The batch as the first layer reads it.
-#[derive(Debug, Clone, Copy)]
-enum BatchInput<'a, T> {
-    /// (rows, inputs), row-major.
-    Dense(MatRef<'a, T>),
-    /// The same rows, nonzeros only.
-    Sparse(SparseBatch<'a, T>),
-}
-
-impl<T: Real> BatchInput<'_, T> {
-    fn rows(&self) -> usize {
-        match self {
-            BatchInput::Dense(a) => a.rows(),
-            BatchInput::Sparse(batch) => batch.rows(),
-        }
-    }
-}
-
-/// Reusable buffers for batches of up to `capacity` rows of one architecture.
-#[derive(Debug, Clone)]
-pub struct Workspace<T> {
-    sizes: Vec<usize>,
-    capacity: usize,
-    /// The current batch's input rows, gathered from `x` by `order`: (capacity, inputs).
-    batch_x: Vec<T>,
-    batch_labels: Vec<usize>,
-    /// outputs[l] = a[l+1]: (capacity, sizes[l+1]).
-    outputs: Vec<Vec<T>>,
-    /// deltas[l] = delta[l+1] = d loss / d (a[l] @ W[l] + b[l]): (capacity, sizes[l+1]).
-    deltas: Vec<Vec<T>>,
-    /// The bias gradient of the layer being updated: (max fan_out,).
-    bias_grad: Vec<T>,
-}
-
-impl<T: Real> Workspace<T> {
-    /// Buffers for batches of up to `capacity` rows; aborts if they cannot be allocated, as
-    /// `vec!` does. `sgd_step` and `train_epoch` grow a workspace with `try_new` (sizes from
-    /// the caller's shapes), so `new(arch, 0)` is a fine start.
-    pub fn new(arch: &Architecture, capacity: usize) -> Self {
-        let per_layer = || {
-            arch.sizes()[1..]
-                .iter()
-                .map(|&width| vec![T::zero(); capacity * width])
-                .collect::<Vec<_>>()
-        };
-        Workspace {
-            sizes: arch.sizes().to_vec(),
-            capacity,
-            batch_x: Vec::new(),
-            batch_labels: Vec::with_capacity(capacity),
-            outputs: per_layer(),
-            deltas: per_layer(),
-            bias_grad: vec![T::zero(); arch.sizes()[1..].iter().copied().max().unwrap_or(0)],
-        }
-    }
-
-    /// `new`, with `Error::OutOfMemory` instead of an abort when the buffers do not fit.
-    pub fn try_new(arch: &Architecture, capacity: usize) -> Result<Self> {
-        let per_layer = |what: &str| {
-            arch.sizes()[1..]
-                .iter()
-                .map(|&width| crate::buffer::zeros(what, capacity, width))
-                .collect::<Result<Vec<_>>>()
-        };
-        let mut batch_labels = Vec::new();
-        batch_labels
-            .try_reserve_exact(capacity)
-            .map_err(|_| Error::OutOfMemory {
-                what: format!("labels of a batch of {capacity}"),
-                bytes: capacity as u128 * std::mem::size_of::<usize>() as u128,
-            })?;
-        let widest = arch.sizes()[1..].iter().copied().max().unwrap_or(0);
-        Ok(Workspace {
-            sizes: arch.sizes().to_vec(),
-            capacity,
-            batch_x: Vec::new(),
-            batch_labels,
-            outputs: per_layer("layer outputs of a batch")?,
-            deltas: per_layer("layer deltas of a batch")?,
-            bias_grad: crate::buffer::zeros("bias gradient", 1, widest)?,
-        })
-    }
-
-    /// Grow (never shrink) so that batches of `rows` rows fit; a no-op once sized.
-    fn fit(&mut self, arch: &Architecture, rows: usize) -> Result<()> {
-        if self.sizes != arch.sizes() || self.capacity < rows {
-            *self = Workspace::try_new(arch, rows.max(self.capacity))?;
-        }
-        Ok(())
-    }
-}
-
-/// One SGD step on the batch `input` (rows, inputs) with `targets`; returns what the output
-/// layer measured *before* the step. If the loss is not finite the parameters are left as
-/// they were and `Error::Diverged { batch: 0, .. }` is returned.
-#[allow(clippy::too_many_arguments)]
-fn step<T: Real, W: AsRef<[T]> + AsMut<[T]>>(
-    arch: &Architecture,
-    weights: &mut [W],
-    biases: &mut [W],
-    input: BatchInput<'_, T>,
-    targets: Targets<'_, T>,
-    lr: T,
-    activation: Activation,
-    outputs: &mut [Vec<T>],
-    deltas: &mut [Vec<T>],
-    bias_grad: &mut [T],
-) -> Result<BatchOutcome> {
-    let rows = input.rows();
-    let layers = arch.layers();
-
-    // Forward: outputs[l] = f(a[l] @ W[l] + b[l])   # (rows, fan_out)
-    for l in 0..layers {
-        let (fan_in, fan_out) = (arch.fan_in(l), arch.fan_out(l));
-        let (done, rest) = outputs.split_at_mut(l);
-        let weight = MatRef::row_major(weights[l].as_ref(), fan_in, fan_out)?;
-        match (l, input) {
-            (0, BatchInput::Sparse(batch)) => {
-                sparse_matmul_into(&mut rest[0], batch, weights[0].as_ref(), fan_out)
-            }
-            (0, BatchInput::Dense(x)) => matmul_into(
-                MatMut::row_major(&mut rest[0], rows, fan_out)?,
-                x,
-                weight,
-                Update::Overwrite,
-            )?,
-            _ => {
-                let a = MatRef::row_major(&done[l - 1], rows, fan_in)?;
-                matmul_into(
-                    MatMut::row_major(&mut rest[0], rows, fan_out)?,
-                    a,
-                    weight,
-                    Update::Overwrite,
-                )?
-            }
-        }
-        if l + 1 < layers {
-            activation.add_bias_and_apply(&mut rest[0][..rows * fan_out], biases[l].as_ref());
-        }
-    }
-
-    // Output: p = softmax(logits + b), loss, and delta[L] = (p - y) / rows in place.
-    let classes = arch.classes();
-    let outcome = softmax_loss_delta(
-        &mut outputs[layers - 1],
-        biases[layers - 1].as_ref(),
-        targets,
-        classes,
-    );
-    if !outcome.loss_sum.is_finite() {
-        return Err(Error::Diverged {
-            batch: 0,
-            loss: outcome.loss_sum / rows as f64,
-        });
-    }
-    std::mem::swap(&mut outputs[layers - 1], &mut deltas[layers - 1]);
-
-    // Backward with the update fused in, from the last layer down.
-    let minus_lr = -lr;
-    for l in (0..layers).rev() {
-        let (fan_in, fan_out) = (arch.fan_in(l), arch.fan_out(l));
-        let (below, from_here) = deltas.split_at_mut(l);
-        let delta = MatRef::row_major(&from_here[0], rows, fan_out)?; // (rows, fan_out)
-        if l > 0 {
-            // delta[l] = (delta[l+1] @ W[l].T) * f'(a[l])   # (rows, fan_in), W[l] not yet updated
-            let weight = MatRef::row_major(weights[l].as_ref(), fan_in, fan_out)?;
-            let previous = MatMut::row_major(&mut below[l - 1], rows, fan_in)?;
-            matmul_into(previous, delta, weight.t(), Update::Overwrite)?;
-            activation.scale_by_derivative(
-                &mut below[l - 1][..rows * fan_in],
-                &outputs[l - 1][..rows * fan_in],
-            );
-        }
-        // W[l] += -lr * a[l].T @ delta[l+1]   # (fan_in, fan_out)
-        match (l, input) {
-            (0, BatchInput::Sparse(batch)) => sparse_update(
-                weights[0].as_mut(),
-                batch,
-                &from_here[0][..rows * fan_out],
-                fan_out,
-                minus_lr,
-            ),
-            (0, BatchInput::Dense(x)) => {
-                let weight = MatMut::row_major(weights[0].as_mut(), fan_in, fan_out)?;
-                matmul_into(weight, x.t(), delta, Update::AddScaled(minus_lr))?
-            }
-            _ => {
-                let a = MatRef::row_major(&outputs[l - 1], rows, fan_in)?; // (rows, fan_in)
-                let weight = MatMut::row_major(weights[l].as_mut(), fan_in, fan_out)?;
-                matmul_into(weight, a.t(), delta, Update::AddScaled(minus_lr))?
-            }
-        }
-        // b[l] -= lr * column sums of delta[l+1]   # (fan_out,)
-        let grad_b = &mut bias_grad[..fan_out];
-        column_sums(&from_here[0][..rows * fan_out], fan_out, grad_b);
-        biases[l]
-            .as_mut()
-            .iter_mut()
-            .zip(grad_b.iter())
-            .for_each(|(b, &g)| *b += minus_lr * g);
-    }
-    // Hand the logits buffer back so that outputs[L-1] is a buffer of the right size again.
-    std::mem::swap(&mut outputs[layers - 1], &mut deltas[layers - 1]);
-    Ok(outcome)
-}
-
-/// `dst[r] = x[order[r]]` for rows of width `inputs`: the batch's inputs, contiguous.
-/// Reading `x` is memory-bound (it is far larger than the caches), so the rows are split
-/// over the pool's threads. `order` was checked to be in range.
-fn gather_rows<T: Real>(dst: &mut [T], x: &[T], order: &[i64], inputs: usize) {
-    const MIN_ROWS_PER_TASK: usize = 32;
-    let rows_per_task = order
-        .len()
-        .div_ceil(rayon::current_num_threads())
-        .max(MIN_ROWS_PER_TASK);
-    dst.par_chunks_mut(rows_per_task * inputs)
-        .zip(order.par_chunks(rows_per_task))
-        .for_each(|(dst, order)| {
-            for (row, &index) in dst.chunks_exact_mut(inputs).zip(order) {
-                let start = index as usize * inputs;
-                row.copy_from_slice(&x[start..start + inputs]);
-            }
-        });
-}
-
 fn check_learning_rate<T: Real>(lr: T) -> Result<()> {
     if !(lr.is_finite() && lr > T::zero()) {
         return Err(Error::value(
@@ -341,7 +107,7 @@ fn check_learning_rate<T: Real>(lr: T) -> Result<()> {
 /// One SGD step on `x` (rows, inputs) against targets `y` (rows, classes); updates the
 /// parameters in place and returns the mean loss *before* the step.
 #[allow(clippy::too_many_arguments)]
-pub fn sgd_step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
+pub fn sgd_step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     arch: &Architecture,
     weights: &mut [W],
     biases: &mut [W],
@@ -358,26 +124,18 @@ pub fn sgd_step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
         return Err(Error::value("x", "expected at least one row, got 0"));
     }
     check_targets(y, rows, arch.classes())?;
-    workspace.fit(arch, rows)?;
-    let input = BatchInput::Dense(MatRef::row_major(x, rows, arch.inputs())?);
-    let Workspace {
-        outputs,
-        deltas,
-        bias_grad,
-        ..
-    } = workspace;
-    let outcome = parallel::pool()?.install(|| {
+    let pool = parallel::pool()?;
+    let outcome = pool.install(|| {
+        workspace.fit(arch, rows, blocks_for(rows))?;
         step(
             arch,
             weights,
             biases,
-            input,
-            Targets::Matrix(y),
+            BatchRows::Contiguous(x),
+            BatchTargets::Matrix(y),
             lr,
             activation,
-            outputs,
-            deltas,
-            bias_grad,
+            workspace,
         )
     })?;
     Ok(outcome.loss_sum / rows as f64)
@@ -434,7 +192,7 @@ fn check_order(order: &[i64], rows: usize) -> Result<()> {
 /// finished step. A non-finite loss stops it
 /// before that batch's step with `Error::Diverged`.
 #[allow(clippy::too_many_arguments)]
-pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
+pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     arch: &Architecture,
     weights: &mut [W],
     biases: &mut [W],
@@ -500,52 +258,33 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send>(
         _ => None,
     };
     let capacity = batch_size.min(order.len());
-    workspace.fit(arch, capacity)?;
-    if sparse_rows.is_none() && workspace.batch_x.len() < capacity * width {
-        workspace.batch_x = crate::buffer::zeros("batch of inputs", capacity, width)?;
-    }
-    let Workspace {
-        batch_x,
-        batch_labels,
-        outputs,
-        deltas,
-        bias_grad,
-        ..
-    } = workspace;
 
     // One pool.install for the whole epoch: the pool's threads stay awake between batches
     // (entering the pool once per batch woke them, and the caller, ~8 times per batch).
     let total = pool.install(|| -> Result<BatchOutcome> {
+        workspace.fit(arch, capacity, blocks_for(capacity))?;
+        if sparse_rows.is_none() {
+            workspace.fit_inputs(width)?;
+        }
         let mut total = BatchOutcome::default();
         for (b, batch) in order.chunks(batch_size).enumerate() {
-            let batch_rows = batch.len();
-            batch_labels.clear();
-            batch_labels.extend(batch.iter().map(|&index| labels[index as usize] as usize));
-            let input = match (sparse_rows, inputs) {
-                (Some(matrix), _) => BatchInput::Sparse(SparseBatch {
+            let rows = match (sparse_rows, inputs) {
+                (Some(matrix), _) => BatchRows::Sparse {
                     matrix,
                     order: batch,
-                }),
-                (None, inputs) => {
-                    let dense = &mut batch_x[..batch_rows * width];
-                    match inputs {
-                        Inputs::Dense(x) => gather_rows(dense, x, batch, width),
-                        Inputs::Sparse(matrix) => matrix.gather_dense(batch, dense),
-                    }
-                    BatchInput::Dense(MatRef::row_major(dense, batch_rows, width)?)
-                }
+                },
+                (None, Inputs::Dense(x)) => BatchRows::Gathered { x, order: batch },
+                (None, Inputs::Sparse(matrix)) => BatchRows::Expanded {
+                    matrix,
+                    order: batch,
+                },
+            };
+            let targets = BatchTargets::Labels {
+                labels,
+                order: batch,
             };
             let outcome = step(
-                arch,
-                weights,
-                biases,
-                input,
-                Targets::Labels(batch_labels),
-                lr,
-                activation,
-                outputs,
-                deltas,
-                bias_grad,
+                arch, weights, biases, rows, targets, lr, activation, workspace,
             );
             let outcome = match outcome {
                 Err(Error::Diverged { loss, .. }) => {

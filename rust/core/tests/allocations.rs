@@ -1,8 +1,7 @@
 //! The batch loop allocates nothing of its own. After a warm-up epoch (which sizes the
 //! workspace), an epoch that runs no GEMM (softmax regression on the sparse path) makes no
 //! heap allocation at all; otherwise the only allocations are the `gemm` crate's packing
-//! buffers, at most 2 per GEMM call (gemm 0.19 allocates them per call; a product split over
-//! the threads is one call per thread). Counted with a
+//! buffers, at most 2 per GEMM call (gemm 0.19 allocates them per call). Counted with a
 //! global allocator wrapper; this file holds one test so that no other test allocates
 //! concurrently.
 mod common;
@@ -38,17 +37,17 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// GEMM calls per batch: forward, then backward deltas and updates, of the layers that are
-/// not a sparse first layer.
-fn gemm_calls_per_batch(layers: usize, path: InputPath) -> usize {
+/// GEMM calls per batch, at most: in the row phase each block (one per thread) runs the
+/// forward product of every dense layer and the delta product of every layer above the
+/// first; in the weight phase each piece of a dense layer (at most one per thread) adds every
+/// block's product. A sparse first layer makes no GEMM call.
+fn gemm_calls_per_batch(layers: usize, path: InputPath, threads: usize) -> usize {
     let dense_layers = if path == InputPath::Sparse {
         layers - 1
     } else {
         layers
     };
-    // forward: one per dense layer; backward: a delta product for every layer above the first
-    // and an update for every dense layer.
-    dense_layers + (layers - 1) + dense_layers
+    threads * (dense_layers + (layers - 1)) + dense_layers * threads * threads
 }
 
 #[test]
@@ -116,15 +115,14 @@ fn an_epoch_allocates_nothing_but_gemm_packing_buffers() {
                 epoch();
                 let before = ALLOCATIONS.load(Ordering::Relaxed);
                 let allocated = epoch() - before;
-                // A product split over the threads is one gemm call per thread.
-                let calls = gemm_calls_per_batch(arch.layers(), path) * threads;
+                let calls = gemm_calls_per_batch(arch.layers(), path, threads);
                 let bound = 2 * calls * (rows / batch);
                 let where_ = format!("{sizes:?}, {threads} threads, {path:?} path");
                 assert!(
                     allocated <= bound,
                     "{where_}: {allocated} allocations > {bound}"
                 );
-                if gemm_calls_per_batch(arch.layers(), path) == 0 {
+                if calls == 0 {
                     assert_eq!(allocated, 0, "{where_}: the batch loop allocated");
                 }
             }
