@@ -1,0 +1,12 @@
+"""Engines side by side: an epoch of the Rust engine, the NumPy reference and PyTorch.
+
+Run ``python benchmarks/epoch.py --help`` (or ``fastmlp bench``); the logic lives in
+:mod:`fastmlp.bench`, and ``benchmarks/README.md`` explains the columns and holds the results.
+"""
+
+import sys
+
+from fastmlp.bench import main
+
+if __name__ == "__main__":
+    sys.exit(main())
