@@ -66,10 +66,6 @@ impl<'a, T: Real> MatRef<'a, T> {
         self.cols
     }
 
-    pub fn get(&self, row: usize, col: usize) -> T {
-        self.data[row * self.row_stride + col * self.col_stride]
-    }
-
     /// Rows `start..end` of this view.
     pub(crate) fn row_range(self, start: usize, end: usize) -> Self {
         debug_assert!(start <= end && end <= self.rows);

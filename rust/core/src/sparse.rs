@@ -8,14 +8,13 @@
 //!
 //! The inputs are held as compressed rows (`SparseRows`, built once per epoch call, or once
 //! per `fit` by the caller); a batch is a list of row indices into them, so nothing is copied
-//! per batch. The forward product splits over the batch's rows; the update splits over
+//! per batch. `step.rs` splits the forward product over the batch's rows and the update over
 //! ranges of W's rows (each thread adds only the nonzeros of its range of inputs), so that no
 //! two threads write the same memory.
 
 use crate::error::{Error, Result};
 use crate::real::Real;
 use multiversion::multiversion;
-use rayon::prelude::*;
 
 /// A row-major (rows, inputs) matrix keeping only its nonzero values (CSR): row i's entries
 /// are `starts[i] .. starts[i + 1]` of `columns` (ascending) and `values`.
@@ -168,31 +167,8 @@ impl<T: Real> SparseBatch<'_, T> {
     }
 }
 
-/// `out (rows, fan_out) = batch @ weight`, weight (inputs, fan_out) row-major, split by rows
-/// over the current rayon pool.
-pub fn sparse_matmul_into<T: Real>(
-    out: &mut [T],
-    batch: SparseBatch<'_, T>,
-    weight: &[T],
-    fan_out: usize,
-) {
-    let rows_per_task = batch
-        .rows()
-        .div_ceil(rayon::current_num_threads().max(1))
-        .max(1);
-    out[..batch.rows() * fan_out]
-        .par_chunks_mut(rows_per_task * fan_out)
-        .zip(batch.order.par_chunks(rows_per_task))
-        .for_each(|(mine, order)| {
-            let part = SparseBatch {
-                matrix: batch.matrix,
-                order,
-            };
-            sparse_matmul_serial(mine, part, weight, fan_out);
-        });
-}
-
-/// `sparse_matmul_into` on the calling thread alone.
+/// `out (rows, fan_out) = batch @ weight`, weight (inputs, fan_out) row-major, on the calling
+/// thread (`step.rs` gives each thread its own rows).
 pub fn sparse_matmul_serial<T: Real>(
     out: &mut [T],
     batch: SparseBatch<'_, T>,
@@ -207,29 +183,10 @@ pub fn sparse_matmul_serial<T: Real>(
     }
 }
 
-/// `weight[j, :] += scale * x[r, j] * delta[r, :]` for every nonzero x[r, j] of the batch:
-/// the SGD update of `W -= lr * x.T @ delta` with scale = -lr. Each thread owns a range of
-/// W's rows (inputs j) and adds the nonzeros that fall in it, row by row.
-pub fn sparse_update<T: Real>(
-    weight: &mut [T],
-    batch: SparseBatch<'_, T>,
-    delta: &[T],
-    fan_out: usize,
-    scale: T,
-) {
-    let inputs = batch.matrix.inputs;
-    let inputs_per_task = inputs.div_ceil(rayon::current_num_threads().max(1)).max(1);
-    weight[..inputs * fan_out]
-        .par_chunks_mut(inputs_per_task * fan_out)
-        .enumerate()
-        .for_each(|(task, mine)| {
-            let first = task * inputs_per_task;
-            let last = first + mine.len() / fan_out;
-            sparse_update_range(mine, first, last, batch, delta, fan_out, scale);
-        });
-}
-
-/// `sparse_update` for rows `first..last` of W only (`weight_rows`), on the calling thread.
+/// `weight[j, :] += scale * x[r, j] * delta[r, :]` for every nonzero x[r, j] of the batch
+/// with `first <= j < last` (`weight_rows` holds those rows of W): the SGD update of
+/// `W -= lr * x.T @ delta` with scale = -lr, on the calling thread (`step.rs` gives each
+/// thread its own range of W's rows).
 pub fn sparse_update_range<T: Real>(
     weight_rows: &mut [T],
     first: usize,

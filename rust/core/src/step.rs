@@ -142,6 +142,8 @@ enum FirstLayer<'a, T> {
 /// One thread's rows of the batch and everything computed from them.
 #[derive(Debug, Clone, Default)]
 struct RowBlock<T> {
+    /// The most rows the buffers hold.
+    capacity: usize,
     /// Rows in the current batch (0: this block has none).
     rows: usize,
     /// The block's input rows where they must be gathered: (capacity, inputs).
@@ -172,6 +174,7 @@ impl<T: Real> RowBlock<T> {
                 bytes: capacity as u128 * std::mem::size_of::<usize>() as u128,
             })?;
         Ok(RowBlock {
+            capacity,
             rows: 0,
             x: Vec::new(),
             labels,
@@ -216,7 +219,7 @@ impl<T: Real> Workspace<T> {
         let per_block = capacity.div_ceil(blocks.max(1));
         let sized = self.sizes == arch.sizes()
             && self.blocks.len() == blocks
-            && self.blocks.iter().all(|b| b.labels.capacity() >= per_block)
+            && self.blocks.iter().all(|b| b.capacity >= per_block)
             && self.capacity >= rows;
         if !sized {
             self.sizes = arch.sizes().to_vec();
@@ -231,9 +234,8 @@ impl<T: Real> Workspace<T> {
     /// Room for gathered input rows in every block (dense paths only).
     pub(crate) fn fit_inputs(&mut self, inputs: usize) -> Result<()> {
         for block in &mut self.blocks {
-            let needed = block.labels.capacity() * inputs;
-            if block.x.len() < needed {
-                block.x = buffer::zeros("the batch's input rows", block.labels.capacity(), inputs)?;
+            if block.x.len() < block.capacity * inputs {
+                block.x = buffer::zeros("the batch's input rows", block.capacity, inputs)?;
             }
         }
         Ok(())

@@ -1,7 +1,7 @@
 //! The sparse first layer against the dense one: same epochs, within summation-order rounding.
 mod common;
 use common::{max_abs_diff, Rng};
-use fastmlp_core::sparse::{sparse_matmul_into, sparse_update, SparseBatch, SparseRows};
+use fastmlp_core::sparse::{sparse_matmul_serial, sparse_update_range, SparseBatch, SparseRows};
 use fastmlp_core::train::estimated_density;
 use fastmlp_core::{train_epoch, Activation, Architecture, InputPath, Inputs, Workspace};
 
@@ -42,8 +42,11 @@ fn products_match_the_dense_definitions() {
                     order: &order,
                 };
                 pool.install(|| {
-                    sparse_matmul_into(&mut out, batch, &w, fan_out);
-                    sparse_update(&mut updated, batch, &delta, fan_out, -0.5);
+                    sparse_matmul_serial(&mut out, batch, &w, fan_out);
+                    // Two ranges of W's rows, as two threads would take them.
+                    let (low, high) = updated.split_at_mut(inputs / 2 * fan_out);
+                    sparse_update_range(low, 0, inputs / 2, batch, &delta, fan_out, -0.5);
+                    sparse_update_range(high, inputs / 2, inputs, batch, &delta, fan_out, -0.5);
                 });
                 // Densifying the compressed rows gives the rows back.
                 let mut dense = vec![f64::NAN; rows * inputs];
