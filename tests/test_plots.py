@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from fastmlp import History, plots
+from fastmlp.datasets import DATASETS
 
 pytest.importorskip("matplotlib")
 to_rgba = pytest.importorskip("matplotlib.colors").to_rgba
@@ -102,18 +103,7 @@ def test_plot_predictions_partial_grid_names_and_no_truth() -> None:
     shown = [axes for axes in fig.axes if axes.get_visible() and axes.axison]
     assert len(fig.axes) == 6 and len(shown) == 5  # 3 columns x 2 rows, one left blank
     assert [axes.get_title() for axes in shown] == [f"predicted {p}" for p in predicted]
-    names = [
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
-    ]
+    names = list(DATASETS["fashion-mnist"].classes)
     fig = plots.plot_predictions(images, predicted, true, n=2, class_names=names)
     assert [axes.get_title() for axes in fig.axes] == [
         "predicted T-shirt/top\ntrue T-shirt/top",
