@@ -13,8 +13,10 @@ pub mod matmul;
 pub mod network;
 pub mod parallel;
 pub mod real;
+pub mod simd;
 pub mod softmax;
 pub mod sparse;
+pub mod sparse_groups;
 mod step;
 pub mod train;
 

@@ -18,6 +18,7 @@ pub trait Real:
     + Display
     + Send
     + Sync
+    + crate::simd::Vectors
     + 'static
 {
     /// Lossless for f64, rounding to nearest for f32.

@@ -25,7 +25,8 @@ use crate::matmul::{matmul_serial_into, MatMut, MatRef, Update};
 use crate::network::column_sums;
 use crate::real::Real;
 use crate::softmax::{softmax_loss_delta, BatchOutcome, Targets};
-use crate::sparse::{sparse_matmul_serial, sparse_update_range, SparseBatch, SparseRows};
+use crate::sparse::{SparseBatch, SparseRows};
+use crate::sparse_groups::RowGroups;
 use rayon::prelude::*;
 
 /// Each block gets at least this many rows: smaller ones cost more to hand out than they save.
@@ -148,6 +149,8 @@ struct RowBlock<T> {
     rows: usize,
     /// The block's input rows where they must be gathered: (capacity, inputs).
     x: Vec<T>,
+    /// The block's rows regrouped for the sparse first layer (sparse path only).
+    groups: RowGroups<T>,
     labels: Vec<usize>,
     /// outputs[l] = a[l+1]: (capacity, sizes[l+1]).
     outputs: Vec<Vec<T>>,
@@ -177,6 +180,7 @@ impl<T: Real> RowBlock<T> {
             capacity,
             rows: 0,
             x: Vec::new(),
+            groups: RowGroups::default(),
             labels,
             outputs: per_layer("layer outputs of a batch", capacity)?,
             deltas: per_layer("layer deltas of a batch", capacity)?,
@@ -227,6 +231,16 @@ impl<T: Real> Workspace<T> {
             self.blocks = (0..blocks)
                 .map(|_| RowBlock::try_new(arch, per_block))
                 .collect::<Result<_>>()?;
+        }
+        Ok(())
+    }
+
+    /// Room for every block's rows regrouped for the sparse first layer (sparse path only).
+    pub(crate) fn fit_sparse(&mut self, inputs: usize) -> Result<()> {
+        for block in &mut self.blocks {
+            if block.groups.inputs() != inputs || block.groups.capacity() < block.capacity {
+                block.groups = RowGroups::try_new(inputs, block.capacity)?;
+            }
         }
         Ok(())
     }
@@ -389,6 +403,7 @@ fn block_forward_backward<T: Real, W: AsRef<[T]>>(
     let layers = arch.layers();
     let RowBlock {
         x,
+        groups,
         labels,
         outputs,
         deltas,
@@ -405,7 +420,8 @@ fn block_forward_backward<T: Real, W: AsRef<[T]>>(
         let weight = MatRef::row_major(weights[l].as_ref(), fan_in, fan_out)?;
         match (l, first) {
             (0, FirstLayer::Sparse(sparse)) => {
-                sparse_matmul_serial(out, sparse, weights[0].as_ref(), fan_out)
+                groups.build(sparse)?;
+                groups.forward(out, weights[0].as_ref(), fan_out)
             }
             (0, FirstLayer::Dense(a)) => matmul_serial_into(
                 MatMut::row_major(out, rows, fan_out)?,
@@ -493,8 +509,11 @@ fn update_weight_rows<T: Real>(
             _ => FirstLayer::Dense(MatRef::row_major(&block.outputs[l - 1], rows, fan_in)?),
         };
         match input {
-            FirstLayer::Sparse(sparse) => {
-                sparse_update_range(weight_rows, first, last, sparse, delta, fan_out, minus_lr)
+            // Phase 1 regrouped this block's rows (block_forward_backward).
+            FirstLayer::Sparse(_) => {
+                block
+                    .groups
+                    .update_range(weight_rows, first, last, delta, fan_out, minus_lr)
             }
             FirstLayer::Dense(a) => matmul_serial_into(
                 MatMut::row_major(weight_rows, last - first, fan_out)?,

@@ -295,6 +295,8 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
         workspace.fit(arch, capacity, blocks_for(capacity))?;
         if sparse_rows.is_none() {
             workspace.fit_inputs(width)?;
+        } else {
+            workspace.fit_sparse(width)?;
         }
         let mut total = BatchOutcome::default();
         for (b, batch) in order.chunks(batch_size).enumerate() {

@@ -1,7 +1,8 @@
 //! The sparse first layer against the dense one: same epochs, within summation-order rounding.
 mod common;
 use common::{max_abs_diff, Rng};
-use fastmlp_core::sparse::{sparse_matmul_serial, sparse_update_range, SparseBatch, SparseRows};
+use fastmlp_core::sparse::{SparseBatch, SparseRows};
+use fastmlp_core::sparse_groups::{RowGroups, GROUP_ROWS};
 use fastmlp_core::train::estimated_density;
 use fastmlp_core::{train_epoch, Activation, Architecture, InputPath, Inputs, Workspace};
 
@@ -24,7 +25,14 @@ fn sparse_rows(rng: &mut Rng, rows: usize, inputs: usize, density: f64) -> Vec<f
 fn products_match_the_dense_definitions() {
     let mut rng = Rng::new(7);
     for &density in &[0.0, 0.05, 0.2, 0.5, 1.0] {
-        for &(rows, inputs, fan_out) in &[(1, 13, 5), (9, 31, 70), (64, 100, 128), (33, 784, 130)] {
+        // Whole and short groups of rows; every block width of the kernels (32, 16, 8, 1).
+        for &(rows, inputs, fan_out) in &[
+            (1, 13, 5),
+            (9, 31, 70),
+            (20, 40, 24),
+            (64, 100, 128),
+            (33, 784, 130),
+        ] {
             for threads in [1, 2, 3] {
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)
@@ -41,13 +49,24 @@ fn products_match_the_dense_definitions() {
                     matrix: &matrix,
                     order: &order,
                 };
-                pool.install(|| {
-                    sparse_matmul_serial(&mut out, batch, &w, fan_out);
-                    // Two ranges of W's rows, as two threads would take them.
-                    let (low, high) = updated.split_at_mut(inputs / 2 * fan_out);
-                    sparse_update_range(low, 0, inputs / 2, batch, &delta, fan_out, -0.5);
-                    sparse_update_range(high, inputs / 2, inputs, batch, &delta, fan_out, -0.5);
-                });
+                // Room for fewer rows than the batch: build must grow it.
+                let mut groups = RowGroups::try_new(inputs, rows / 2).unwrap();
+                // A first build of other rows must leave nothing behind for the second.
+                let reversed: Vec<i64> = order.iter().rev().copied().collect();
+                groups
+                    .build(SparseBatch {
+                        matrix: &matrix,
+                        order: &reversed,
+                    })
+                    .unwrap();
+                groups.build(batch).unwrap();
+                assert_eq!(groups.rows(), rows);
+                assert!(groups.capacity() >= rows && groups.capacity() % GROUP_ROWS == 0);
+                groups.forward(&mut out, &w, fan_out);
+                // Two ranges of W's rows, as two threads would take them.
+                let (low, high) = updated.split_at_mut(inputs / 2 * fan_out);
+                groups.update_range(low, 0, inputs / 2, &delta, fan_out, -0.5);
+                groups.update_range(high, inputs / 2, inputs, &delta, fan_out, -0.5);
                 // Densifying the compressed rows gives the rows back.
                 let mut dense = vec![f64::NAN; rows * inputs];
                 matrix.gather_dense(&order, &mut dense);
@@ -147,6 +166,19 @@ fn sparse_and_dense_epochs_agree() {
             }
         }
     }
+}
+
+#[test]
+fn groups_reject_rows_of_another_width() {
+    let matrix = SparseRows::from_dense(&[1.0f32, 0.0, 2.0], 3).unwrap();
+    let mut groups = RowGroups::<f32>::try_new(4, 8).unwrap();
+    let err = groups
+        .build(SparseBatch {
+            matrix: &matrix,
+            order: &[0],
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("4 columns"), "{err}");
 }
 
 #[test]
