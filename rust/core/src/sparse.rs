@@ -90,6 +90,36 @@ impl<T: Real> SparseRows<T> {
         (&self.columns[range.clone()], &self.values[range])
     }
 
+    /// Boundaries `0 = b[0] <= b[1] <= .. <= b[parts] = inputs` that split the inputs into
+    /// `parts` ranges holding about as many nonzeros each, counted in (up to 2,048 of) the
+    /// rows `order` (indices checked by the caller): the ranges of W's rows that the sparse
+    /// first layer's threads own. Even ranges when those rows are all zero.
+    pub fn balanced_input_ranges(&self, order: &[i64], parts: usize) -> Vec<usize> {
+        const SAMPLE: usize = 2048;
+        let parts = parts.max(1);
+        let mut counts = vec![0usize; self.inputs];
+        for &i in order.iter().take(SAMPLE) {
+            for &c in self.row(i as usize).0 {
+                counts[c as usize] += 1;
+            }
+        }
+        let total: usize = counts.iter().sum();
+        if total == 0 {
+            return (0..=parts).map(|p| p * self.inputs / parts).collect();
+        }
+        let mut boundaries = vec![0];
+        let mut seen = 0;
+        for (j, &count) in counts.iter().enumerate() {
+            // Close range p once it holds its share, p / parts of the nonzeros.
+            while boundaries.len() < parts && seen * parts >= total * boundaries.len() {
+                boundaries.push(j);
+            }
+            seen += count;
+        }
+        boundaries.resize(parts + 1, self.inputs);
+        boundaries
+    }
+
     /// `dst[r] = row order[r]`, densely: the dense path's batch from compressed rows.
     pub fn gather_dense(&self, order: &[i64], dst: &mut [T]) {
         for (out, &i) in dst.chunks_exact_mut(self.inputs).zip(order) {

@@ -97,8 +97,9 @@ impl<T: Real> RowGroups<T> {
         self.rows
     }
 
-    /// Regroup `batch`'s rows, in order; its matrix must have `inputs()` inputs.
-    pub fn build(&mut self, batch: SparseBatch<'_, T>) -> Result<()> {
+    /// Regroup `batch`'s rows, in order, keeping only their inputs `first..last` (the
+    /// range of W's rows one thread owns); the matrix must have `inputs()` inputs.
+    pub fn build(&mut self, batch: SparseBatch<'_, T>, first: usize, last: usize) -> Result<()> {
         if batch.matrix.inputs() != self.inputs {
             return Err(Error::shape(
                 "x",
@@ -126,24 +127,28 @@ impl<T: Real> RowGroups<T> {
             for (r, &i) in group.iter().enumerate() {
                 // train_epoch checked every index against the matrix's rows.
                 let (columns, values) = batch.matrix.row(i as usize);
-                for (&c, &v) in columns.iter().zip(values) {
+                // Columns are ascending: those in first..last are one run of them.
+                let begin = columns.partition_point(|&c| (c as usize) < first);
+                let end = columns.partition_point(|&c| (c as usize) < last);
+                for (&c, &v) in columns[begin..end].iter().zip(&values[begin..end]) {
                     // c < inputs (a column of the matrix, checked equal above), r < GROUP_ROWS.
                     self.scratch[c as usize * GROUP_ROWS + r] = v;
                     self.touched[c as usize] = 1;
                 }
             }
-            self.collect_group();
+            self.collect_group(first.min(self.inputs), last.min(self.inputs));
             self.starts.push(self.columns.len());
         }
         Ok(())
     }
 
-    /// Move the scattered group into `columns` and `values`, leaving `scratch` and
-    /// `touched` all zero. The columns are found 16 at a time: a mask of the touched ones,
+    /// Move the scattered group (inputs first..last) into `columns` and `values`, leaving
+    /// `scratch` and `touched` all zero. The columns are found 16 at a time: a mask of the touched ones,
     /// then one step per set bit, so untouched inputs (MNIST's borders) cost one test per 16.
-    fn collect_group(&mut self) {
+    fn collect_group(&mut self, first: usize, last: usize) {
         const SPAN: usize = 16;
-        for (span, flags) in self.touched.chunks_mut(SPAN).enumerate() {
+        let touched = &mut self.touched[first..last.max(first)];
+        for (span, flags) in touched.chunks_mut(SPAN).enumerate() {
             let mut mask = flags
                 .iter()
                 .enumerate()
@@ -153,7 +158,7 @@ impl<T: Real> RowGroups<T> {
             }
             flags.fill(0);
             while mask != 0 {
-                let j = span * SPAN + mask.trailing_zeros() as usize;
+                let j = first + span * SPAN + mask.trailing_zeros() as usize;
                 mask &= mask - 1;
                 // j < inputs <= u32::MAX (SparseRows keeps its columns in u32). `columns`
                 // and `values` hold room for every input of every group (try_new), so
@@ -189,22 +194,25 @@ impl<T: Real> RowGroups<T> {
 
     /// `weight[j, :] += scale * sum_r x[r, j] * delta[r, :]` for `first <= j < last`, where
     /// `weight_rows` holds rows first..last of W: rows first..last of the SGD update
-    /// `W -= lr * x.T @ delta` with scale = -lr. delta is (rows, fan_out).
-    pub fn update_range(
+    /// `W -= lr * x.T @ delta` with scale = -lr. `delta_row(r)` is row r of delta
+    /// (fan_out values), for r < rows.
+    pub fn update_range<'d>(
         &self,
         weight_rows: &mut [T],
         first: usize,
         last: usize,
-        delta: &[T],
+        delta_row: impl Fn(usize) -> &'d [T],
         fan_out: usize,
         scale: T,
-    ) {
+    ) where
+        T: 'd,
+    {
         Arch::new().dispatch(Update {
             groups: self,
             weight_rows,
             first,
             last,
-            delta: &delta[..self.rows * fan_out],
+            delta_row,
             fan_out,
             scale,
         });
@@ -340,17 +348,17 @@ fn forward_block<S: Simd, T: Real, const V: usize>(simd: S, args: ForwardArgs<'_
 }
 
 /// `RowGroups::update_range`, compiled for the instruction set `S`.
-struct Update<'a, T> {
+struct Update<'a, T, D> {
     groups: &'a RowGroups<T>,
     weight_rows: &'a mut [T],
     first: usize,
     last: usize,
-    delta: &'a [T],
+    delta_row: D,
     fan_out: usize,
     scale: T,
 }
 
-impl<T: Real> WithSimd for Update<'_, T> {
+impl<'d, T: Real, D: Fn(usize) -> &'d [T]> WithSimd for Update<'_, T, D> {
     type Output = ();
 
     #[inline(always)]
@@ -360,67 +368,87 @@ impl<T: Real> WithSimd for Update<'_, T> {
             weight_rows,
             first,
             last,
-            delta,
+            delta_row,
             fan_out,
             scale,
         } = self;
-        for (g, delta_rows) in delta.chunks(GROUP_ROWS * fan_out).enumerate() {
+        for g in 0..groups.starts.len() - 1 {
             let (columns, values) = groups.group(g);
+            let group_rows = g * GROUP_ROWS..groups.rows.min((g + 1) * GROUP_ROWS);
             // Columns are ascending: those in first..last are one run of them.
             let begin = columns.partition_point(|&c| (c as usize) < first);
             let end = columns.partition_point(|&c| (c as usize) < last);
             let columns = &columns[begin..end];
             let values = &values[begin * GROUP_ROWS..end * GROUP_ROWS];
             for (offset, width) in column_blocks::<S, T>(fan_out) {
-                let args = (
-                    &mut *weight_rows,
+                let block = UpdateBlock {
+                    weight_rows: &mut *weight_rows,
                     first,
                     columns,
                     values,
-                    delta_rows,
+                    group_rows: group_rows.clone(),
+                    delta_row: &delta_row,
                     fan_out,
                     offset,
                     width,
                     scale,
-                );
+                };
                 if width == 2 * T::lanes::<S>() {
-                    update_block::<S, T, 2>(simd, args)
+                    update_block::<S, T, D, 2>(simd, block)
                 } else {
-                    update_block::<S, T, 1>(simd, args)
+                    update_block::<S, T, D, 1>(simd, block)
                 }
             }
         }
     }
 }
 
-/// (weight_rows, first, columns, values, delta_rows, fan_out, offset, width, scale) of an
-/// update block.
-type UpdateArgs<'a, T> = (
-    &'a mut [T],
-    usize,
-    &'a [u32],
-    &'a [T],
-    &'a [T],
-    usize,
-    usize,
-    usize,
-    T,
-);
+/// One group's share of the update, in output columns `offset .. offset + width`.
+struct UpdateBlock<'a, T, D> {
+    /// Rows first.. of W.
+    weight_rows: &'a mut [T],
+    first: usize,
+    /// The group's columns in first..first + rows of weight_rows, and their values
+    /// (columns, GROUP_ROWS).
+    columns: &'a [u32],
+    values: &'a [T],
+    /// The group's rows of the batch, and where to find their deltas.
+    group_rows: std::ops::Range<usize>,
+    delta_row: &'a D,
+    fan_out: usize,
+    offset: usize,
+    width: usize,
+    scale: T,
+}
 
-/// Columns `offset .. offset + width` of one group's update:
-/// `weight[c - first, :] += scale * sum_r values[i, r] * delta_rows[r, :]` for each
-/// column c = columns[i] (first <= c < first + rows of weight_rows).
+/// `weight[c - first, :] += scale * sum_r values[i, r] * delta[group_rows[r], :]` for
+/// each column c = columns[i], in V vectors a row (width = V whole vectors, or with V = 1
+/// fewer lanes than a vector).
 #[inline(always)]
-fn update_block<S: Simd, T: Real, const V: usize>(simd: S, args: UpdateArgs<'_, T>) {
-    let (weight_rows, first, columns, values, delta_rows, fan_out, offset, width, scale) = args;
+fn update_block<'d, S: Simd, T: Real + 'd, D: Fn(usize) -> &'d [T], const V: usize>(
+    simd: S,
+    block: UpdateBlock<'_, T, D>,
+) {
+    let UpdateBlock {
+        weight_rows,
+        first,
+        columns,
+        values,
+        group_rows,
+        delta_row,
+        fan_out,
+        offset,
+        width,
+        scale,
+    } = block;
     let whole = width == V * T::lanes::<S>();
     // scale * delta for the group's rows, (GROUP_ROWS, V vectors) in registers; a short
     // last group's missing rows stay zero (their values are zero too).
     let zero = T::splat(simd, T::zero());
     let scale = T::splat(simd, scale);
     let mut steps = [[zero; V]; GROUP_ROWS];
-    for (step, delta_row) in steps.iter_mut().zip(delta_rows.chunks_exact(fan_out)) {
-        let d = load_row::<S, T, V>(simd, &delta_row[offset..offset + width], whole);
+    for (step, r) in steps.iter_mut().zip(group_rows) {
+        let d = load_row::<S, T, V>(simd, &delta_row(r)[offset..offset + width], whole);
         for v in 0..V {
             step[v] = T::mul_vectors(simd, scale, d[v]);
         }

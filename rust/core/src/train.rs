@@ -295,8 +295,9 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
         workspace.fit(arch, capacity, blocks_for(capacity))?;
         if sparse_rows.is_none() {
             workspace.fit_inputs(width)?;
-        } else {
-            workspace.fit_sparse(width)?;
+        } else if let Some(matrix) = sparse_rows {
+            let boundaries = matrix.balanced_input_ranges(order, rayon::current_num_threads());
+            workspace.fit_sparse(arch, &boundaries)?;
         }
         let mut total = BatchOutcome::default();
         for (b, batch) in order.chunks(batch_size).enumerate() {

@@ -42,31 +42,45 @@ fn products_match_the_dense_definitions() {
                 let w = rng.vec(inputs * fan_out, 1.0);
                 let delta = rng.vec(rows * fan_out, 1.0);
                 let order: Vec<i64> = (0..rows as i64).rev().collect();
-                let mut out = vec![f64::NAN; rows * fan_out];
+                let mut out = vec![0.0; rows * fan_out];
                 let mut updated = w.clone();
                 let matrix = pool.install(|| SparseRows::from_dense(&x, inputs)).unwrap();
                 let batch = SparseBatch {
                     matrix: &matrix,
                     order: &order,
                 };
-                // Room for fewer rows than the batch: build must grow it.
-                let mut groups = RowGroups::try_new(inputs, rows / 2).unwrap();
-                // A first build of other rows must leave nothing behind for the second.
-                let reversed: Vec<i64> = order.iter().rev().copied().collect();
-                groups
-                    .build(SparseBatch {
+                // Two ranges of inputs, as two threads take them: each regroups the batch's
+                // nonzeros in its range, its share of the forward product is summed, and it
+                // updates its rows of W.
+                let half = inputs / 2;
+                let (low, high) = updated.split_at_mut(half * fan_out);
+                let delta_row = |r: usize| &delta[r * fan_out..(r + 1) * fan_out];
+                out.fill(0.0);
+                for (range, rows_of_w) in [(0..half, low), (half..inputs, high)] {
+                    // Room for fewer rows than the batch: build must grow it.
+                    let mut groups = RowGroups::try_new(inputs, rows / 2).unwrap();
+                    // A first build of other rows must leave nothing behind for the second.
+                    let reversed: Vec<i64> = order.iter().rev().copied().collect();
+                    let other = SparseBatch {
                         matrix: &matrix,
                         order: &reversed,
-                    })
-                    .unwrap();
-                groups.build(batch).unwrap();
-                assert_eq!(groups.rows(), rows);
-                assert!(groups.capacity() >= rows && groups.capacity() % GROUP_ROWS == 0);
-                groups.forward(&mut out, &w, fan_out);
-                // Two ranges of W's rows, as two threads would take them.
-                let (low, high) = updated.split_at_mut(inputs / 2 * fan_out);
-                groups.update_range(low, 0, inputs / 2, &delta, fan_out, -0.5);
-                groups.update_range(high, inputs / 2, inputs, &delta, fan_out, -0.5);
+                    };
+                    groups.build(other, 0, inputs).unwrap();
+                    groups.build(batch, range.start, range.end).unwrap();
+                    assert_eq!(groups.rows(), rows);
+                    assert!(groups.capacity() >= rows && groups.capacity() % GROUP_ROWS == 0);
+                    let mut share = vec![f64::NAN; rows * fan_out];
+                    groups.forward(&mut share, &w, fan_out);
+                    out.iter_mut().zip(&share).for_each(|(o, s)| *o += s);
+                    groups.update_range(
+                        rows_of_w,
+                        range.start,
+                        range.end,
+                        delta_row,
+                        fan_out,
+                        -0.5,
+                    );
+                }
                 // Densifying the compressed rows gives the rows back.
                 let mut dense = vec![f64::NAN; rows * inputs];
                 matrix.gather_dense(&order, &mut dense);
@@ -169,14 +183,53 @@ fn sparse_and_dense_epochs_agree() {
 }
 
 #[test]
+fn input_ranges_share_the_nonzeros() {
+    // Column j of row i is nonzero for j <= i: the nonzeros pile up at the low inputs.
+    let (rows, inputs) = (40, 40);
+    let x: Vec<f32> = (0..rows * inputs)
+        .map(|k| f32::from(u8::from(k % inputs <= k / inputs)))
+        .collect();
+    let matrix = SparseRows::from_dense(&x, inputs).unwrap();
+    let order: Vec<i64> = (0..rows as i64).collect();
+    for parts in [1, 2, 3, 7] {
+        let bounds = matrix.balanced_input_ranges(&order, parts);
+        assert_eq!(bounds.len(), parts + 1);
+        assert_eq!((bounds[0], bounds[parts]), (0, inputs));
+        assert!(bounds.windows(2).all(|b| b[0] <= b[1]), "{bounds:?}");
+        // Input j holds rows - j nonzeros: each range's share is within one input's of even.
+        let total = rows * (rows + 1) / 2;
+        for b in bounds.windows(2) {
+            let share: usize = (b[0]..b[1]).map(|j| rows - j).sum();
+            assert!(
+                share.abs_diff(total / parts) <= rows,
+                "{parts} parts: {bounds:?}"
+            );
+        }
+    }
+    // The low inputs are the dense ones, so the first of two ranges is the narrower.
+    let two = matrix.balanced_input_ranges(&order, 2);
+    assert!(two[1] < inputs / 2, "{two:?}");
+    // All-zero rows: even ranges.
+    let zeros = SparseRows::from_dense(&vec![0.0f32; 4 * 10], 10).unwrap();
+    assert_eq!(
+        zeros.balanced_input_ranges(&[0, 1, 2, 3], 2),
+        vec![0, 5, 10]
+    );
+}
+
+#[test]
 fn groups_reject_rows_of_another_width() {
     let matrix = SparseRows::from_dense(&[1.0f32, 0.0, 2.0], 3).unwrap();
     let mut groups = RowGroups::<f32>::try_new(4, 8).unwrap();
     let err = groups
-        .build(SparseBatch {
-            matrix: &matrix,
-            order: &[0],
-        })
+        .build(
+            SparseBatch {
+                matrix: &matrix,
+                order: &[0],
+            },
+            0,
+            3,
+        )
         .unwrap_err();
     assert!(err.to_string().contains("4 columns"), "{err}");
 }
