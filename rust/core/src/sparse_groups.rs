@@ -9,13 +9,17 @@
 //! (columns, GROUP_ROWS) tile. Each W[j, :] is then read once per group instead of once per
 //! nonzero, and its GROUP_ROWS multiply-adds run from registers; the price is the tile's
 //! zeros (on MNIST a group of 8 rows has 46 columns per row against 151 nonzeros per row, a
-//! tile 41% full). Measured on MNIST-like rows, one thread: forward 0.051 -> 0.037 s and
-//! update 0.088 -> 0.040 s an epoch against a loop over each row's nonzeros, plus 0.016 s to
-//! build the groups, which both products share.
+//! tile 41% full). Measured on MNIST-like rows, one thread, in a standalone harness of these
+//! loops: forward 0.051 -> 0.037 s and update 0.088 -> 0.040 s an epoch against a loop over
+//! each row's nonzeros, plus 0.016 s to build the groups, which both products share.
 //!
-//! `step.rs` builds each thread's groups in its block of rows (phase 1), runs the forward
-//! product on them there, and in phase 2 each thread adds every group's update to its own
-//! range of W's rows.
+//! Both products go block by block of 2 vectors of output columns (32 f32 with AVX-512), and
+//! within a block group by group, so that the block's slice of W (about 50 KB for half of
+//! MNIST's 784 inputs) stays in L1 across the groups.
+//!
+//! `step.rs` gives each thread a range of the inputs: it builds the whole batch's groups
+//! restricted to its range, computes their share of the forward product, and later adds
+//! their update to its own rows of W.
 
 use crate::error::{Error, Result};
 use crate::real::Real;
@@ -115,11 +119,16 @@ impl<T: Real> RowGroups<T> {
         self.columns.clear();
         self.values.clear();
         self.starts.push(0);
-        let mut groups = batch.order.chunks(GROUP_ROWS).peekable();
-        while let Some(group) = groups.next() {
+        let ahead = |g: usize| batch.order.chunks(GROUP_ROWS).nth(g).unwrap_or_default();
+        for &i in ahead(0).iter().chain(ahead(1)) {
+            let (columns, values) = batch.matrix.row(i as usize);
+            prefetch(columns);
+            prefetch(values);
+        }
+        for (g, group) in batch.order.chunks(GROUP_ROWS).enumerate() {
             // The batch's rows are scattered over the whole matrix (far out of cache): ask for
-            // the next group's while this one is scattered. Measured: 20% off an epoch.
-            for &i in groups.peek().copied().unwrap_or_default() {
+            // the group after next while this one is scattered. Measured: 20% off an epoch.
+            for &i in ahead(g + 2) {
                 let (columns, values) = batch.matrix.row(i as usize);
                 prefetch(columns);
                 prefetch(values);
@@ -269,9 +278,10 @@ impl<T: Real> WithSimd for Forward<'_, T> {
             weight,
             fan_out,
         } = self;
-        for (g, out_rows) in out.chunks_mut(GROUP_ROWS * fan_out).enumerate() {
-            let (columns, values) = groups.group(g);
-            for (offset, width) in column_blocks::<S, T>(fan_out) {
+        // Block by block of output columns, every group in turn, as in `Update`.
+        for (offset, width) in column_blocks::<S, T>(fan_out) {
+            for (g, out_rows) in out.chunks_mut(GROUP_ROWS * fan_out).enumerate() {
+                let (columns, values) = groups.group(g);
                 let args = (
                     &mut *out_rows,
                     columns,
@@ -372,21 +382,23 @@ impl<'d, T: Real, D: Fn(usize) -> &'d [T]> WithSimd for Update<'_, T, D> {
             fan_out,
             scale,
         } = self;
-        for g in 0..groups.starts.len() - 1 {
-            let (columns, values) = groups.group(g);
-            let group_rows = g * GROUP_ROWS..groups.rows.min((g + 1) * GROUP_ROWS);
-            // Columns are ascending: those in first..last are one run of them.
-            let begin = columns.partition_point(|&c| (c as usize) < first);
-            let end = columns.partition_point(|&c| (c as usize) < last);
-            let columns = &columns[begin..end];
-            let values = &values[begin * GROUP_ROWS..end * GROUP_ROWS];
-            for (offset, width) in column_blocks::<S, T>(fan_out) {
+        // Block by block of output columns, every group in turn: one block of W's rows of the
+        // range (32 floats of ~400 rows, about L1's size) then stays in L1 across the
+        // groups instead of streaming from L2 once per group. Measured, per thread and epoch on
+        // MNIST-like rows: 0.027 -> 0.022 s.
+        for (offset, width) in column_blocks::<S, T>(fan_out) {
+            for g in 0..groups.starts.len() - 1 {
+                let (columns, values) = groups.group(g);
+                let group_rows = g * GROUP_ROWS..groups.rows.min((g + 1) * GROUP_ROWS);
+                // Columns are ascending: those in first..last are one run of them.
+                let begin = columns.partition_point(|&c| (c as usize) < first);
+                let end = columns.partition_point(|&c| (c as usize) < last);
                 let block = UpdateBlock {
                     weight_rows: &mut *weight_rows,
                     first,
-                    columns,
-                    values,
-                    group_rows: group_rows.clone(),
+                    columns: &columns[begin..end],
+                    values: &values[begin * GROUP_ROWS..end * GROUP_ROWS],
+                    group_rows,
                     delta_row: &delta_row,
                     fan_out,
                     offset,
@@ -494,5 +506,100 @@ fn store_row<S: Simd, T: Real, const V: usize>(
         T::as_mut_vectors::<S>(values)[..V].copy_from_slice(row);
     } else {
         T::store_partial(simd, values, row[0]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sparse::SparseRows;
+
+    /// Forward and update on instruction set `simd`, against the dense definitions.
+    fn check_on<S: Simd, T: Real>(simd: S, tolerance: f64) {
+        // 13 rows: a whole group and a short one. 45 outputs: blocks of 2 and 1 vectors and
+        // a partial one on AVX-512 (32 + 8 + 5 f64) and AVX2, lanes one by one in scalar code.
+        let (rows, inputs, fan_out) = (13, 37, 45);
+        let value =
+            |k: usize, modulus: usize| T::from_f64(((k * 37) % modulus) as f64 / 50.0 - 1.0);
+        let x: Vec<T> = (0..rows * inputs)
+            .map(|k| if k % 3 == 0 { value(k, 7) } else { T::zero() })
+            .collect();
+        let w: Vec<T> = (0..inputs * fan_out).map(|k| value(k, 101)).collect();
+        let delta: Vec<T> = (0..rows * fan_out).map(|k| value(k, 89)).collect();
+        let order: Vec<i64> = (0..rows as i64).rev().collect();
+        let matrix = SparseRows::from_dense(&x, inputs).unwrap();
+        let mut groups = RowGroups::try_new(inputs, rows).unwrap();
+        let batch = SparseBatch {
+            matrix: &matrix,
+            order: &order,
+        };
+        groups.build(batch, 0, inputs).unwrap();
+
+        let mut out = vec![T::nan(); rows * fan_out];
+        simd.vectorize(Forward {
+            groups: &groups,
+            out: &mut out,
+            weight: &w,
+            fan_out,
+        });
+        let mut updated = w.clone();
+        simd.vectorize(Update {
+            groups: &groups,
+            weight_rows: &mut updated,
+            first: 0,
+            last: inputs,
+            delta_row: |r: usize| &delta[r * fan_out..(r + 1) * fan_out],
+            fan_out,
+            scale: T::from_f64(-0.5),
+        });
+
+        for r in 0..rows {
+            let i = order[r] as usize;
+            for k in 0..fan_out {
+                let want: f64 = (0..inputs)
+                    .map(|j| x[i * inputs + j].to_f64() * w[j * fan_out + k].to_f64())
+                    .sum();
+                let got = out[r * fan_out + k].to_f64();
+                assert!(
+                    (got - want).abs() < tolerance,
+                    "forward [{r}, {k}]: {got} {want}"
+                );
+            }
+        }
+        for j in 0..inputs {
+            for k in 0..fan_out {
+                let step: f64 = (0..rows)
+                    .map(|r| {
+                        let i = order[r] as usize;
+                        x[i * inputs + j].to_f64() * delta[r * fan_out + k].to_f64()
+                    })
+                    .sum();
+                let want = w[j * fan_out + k].to_f64() - 0.5 * step;
+                let got = updated[j * fan_out + k].to_f64();
+                assert!(
+                    (got - want).abs() < tolerance,
+                    "update [{j}, {k}]: {got} {want}"
+                );
+            }
+        }
+    }
+
+    fn check_both_types_on<S: Simd>(simd: S) {
+        check_on::<S, f64>(simd, 1e-12);
+        check_on::<S, f32>(simd, 1e-4);
+    }
+
+    #[test]
+    fn every_instruction_set_computes_the_products() {
+        check_both_types_on(pulp::Scalar::new());
+        #[cfg(target_arch = "x86_64")]
+        {
+            if let Some(simd) = pulp::x86::V3::try_new() {
+                check_both_types_on(simd);
+            }
+            if let Some(simd) = pulp::x86::V4::try_new() {
+                check_both_types_on(simd);
+            }
+        }
     }
 }

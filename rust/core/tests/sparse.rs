@@ -210,7 +210,7 @@ fn input_ranges_share_the_nonzeros() {
     let two = matrix.balanced_input_ranges(&order, 2);
     assert!(two[1] < inputs / 2, "{two:?}");
     // All-zero rows: even ranges.
-    let zeros = SparseRows::from_dense(&vec![0.0f32; 4 * 10], 10).unwrap();
+    let zeros = SparseRows::from_dense(&[0.0f32; 4 * 10], 10).unwrap();
     assert_eq!(
         zeros.balanced_input_ranges(&[0, 1, 2, 3], 2),
         vec![0, 5, 10]
