@@ -148,7 +148,7 @@ def test_fit_compresses_the_inputs_once_for_the_sparse_path(monkeypatch) -> None
         return real(x)
 
     monkeypatch.setattr(kernels, "SparseRows", counting)
-    x, labels = sparse_data(100, 30, 0.1, np.float32)
+    x, labels = sparse_data(100, 30, 0.05, np.float32)
     fastmlp.MLP([30, 8, 10], seed=0, input_path="auto").fit(x, labels, epochs=3, batch_size=10)
     assert built == [(100, 30)]
     built.clear()
@@ -157,3 +157,48 @@ def test_fit_compresses_the_inputs_once_for_the_sparse_path(monkeypatch) -> None
         dense_x, labels, epochs=2, batch_size=10
     )
     assert built == []  # dense data: no compression
+
+
+def numpy_group_fill(x: np.ndarray) -> float:
+    """kernels.group_fill by its definition: groups of 8 of the first 512 rows."""
+    sample = x[:512] != 0
+    groups = [sample[i : i + 8].any(axis=0).mean() for i in range(0, len(sample), 8)]
+    return float(np.mean(groups)) if groups else 0.0
+
+
+@pytest.mark.parametrize("density", DENSITIES)
+def test_group_fill_follows_its_definition(dtype, density) -> None:
+    x, _ = sparse_data(700, 40, density, dtype)
+    want = numpy_group_fill(x)
+    assert kernels.group_fill(x) == pytest.approx(want, abs=1e-12)
+    assert kernels.group_fill(kernels.SparseRows(x)) == pytest.approx(want, abs=1e-12)
+    # Any memory order: a Fortran-ordered copy is read as the same rows.
+    assert kernels.group_fill(np.asfortranarray(x)) == pytest.approx(want, abs=1e-12)
+
+
+def test_auto_takes_the_sparse_path_for_digits_and_the_dense_one_for_full_rows() -> None:
+    digits = fastmlp.datasets.prepare(fastmlp.datasets.load("mnist-sample").x_train)
+    full = np.random.default_rng(0).random((600, 784), dtype=np.float32) + 0.1
+    before = fastmlp.get_num_threads()
+    for threads in (1, 2):
+        fastmlp.set_num_threads(threads)
+        try:
+            crossover = kernels.sparse_fill_crossover()
+            assert crossover == kernels.sparse_fill_crossover(threads)
+            assert kernels.group_fill(digits) < crossover  # about 0.47
+            assert kernels.preferred_input_path(digits) == "sparse"
+            assert kernels.preferred_input_path(kernels.SparseRows(digits)) == "sparse"
+            assert kernels.group_fill(full) == 1.0
+            assert kernels.preferred_input_path(full) == "dense"
+        finally:
+            fastmlp.set_num_threads(before)
+    assert kernels.sparse_fill_crossover(1) < kernels.sparse_fill_crossover(2)
+
+
+def test_fill_functions_check_their_arguments() -> None:
+    with pytest.raises(ValueError, match="threads: expected a positive integer, got 0"):
+        kernels.sparse_fill_crossover(0)
+    with pytest.raises(TypeError, match="x"):
+        kernels.group_fill(np.zeros((3, 4), np.int32))
+    with pytest.raises(ValueError, match="x"):
+        kernels.preferred_input_path(np.zeros(4, np.float32))

@@ -20,16 +20,18 @@ from numpy.typing import NDArray
 from fastmlp import _native
 
 __all__ = [
-    "SPARSE_DENSITY_CROSSOVER",
     "SparseRows",
     "backward",
     "cross_entropy",
     "forward",
+    "group_fill",
     "matmul",
+    "preferred_input_path",
     "relu",
     "sgd_step",
     "sigmoid",
     "softmax",
+    "sparse_fill_crossover",
     "tanh",
     "train_epoch",
     "train_epoch_stats",
@@ -40,9 +42,37 @@ FloatArray = NDArray[np.floating]
 #: Compressed rows of a float array (``SparseRows(x)``): pass as ``x`` to :func:`train_epoch`
 #: to train on the nonzeros without scanning the dense array again each epoch.
 SparseRows = _native.SparseRows
-#: Below this fraction of nonzero inputs ``input_path="auto"`` takes the sparse path
-#: (measured on this project's benchmark machine; see the README's performance section).
-SPARSE_DENSITY_CROSSOVER: float = _native.SPARSE_DENSITY_CROSSOVER
+
+
+def group_fill(x: FloatArray | SparseRows) -> float:
+    """The share of the dense first layer's work that the sparse one does on ``x``.
+
+    ``x``: float32/float64 (n, features), or its :class:`SparseRows`. The sparse first layer
+    multiplies groups of 8 rows by the rows of ``W[0]`` of the columns nonzero in one of the
+    group's rows; this is the mean fraction of ``features`` those columns are, over ``x``'s
+    first 512 rows. MNIST: about 0.47 (density 0.19); Fashion-MNIST: 0.87 (density 0.50).
+    """
+    return _native.group_fill(_c_order("x", x))
+
+
+def sparse_fill_crossover(threads: int | None = None) -> float:
+    """The group fill below which ``input_path="auto"`` takes the sparse first layer.
+
+    Measured per thread count on this project's benchmark machine (``fastmlp bench
+    --input-paths``; see the README's performance section): 0.62 on one thread, 0.8 on
+    more. ``threads`` defaults to the engine's current count.
+    """
+    return _native.sparse_fill_crossover(threads)
+
+
+def preferred_input_path(x: FloatArray | SparseRows) -> str:
+    """``"sparse"`` or ``"dense"``: the first layer ``input_path="auto"`` takes for ``x``.
+
+    Sparse when :func:`group_fill` of ``x`` is below :func:`sparse_fill_crossover` for the
+    engine's current threads. (``train_epoch`` measures the rows of its ``order`` instead of
+    the first rows of ``x``.)
+    """
+    return _native.preferred_input_path(_c_order("x", x))
 
 
 def _c_order(arg: str, value: Any) -> Any:

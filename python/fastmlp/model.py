@@ -192,14 +192,12 @@ class MLP:
 
     def _training_inputs(self, x: NDArray) -> NDArray | kernels.SparseRows:
         """``x`` as the engine will read it for a whole fit: compressed to its nonzeros once
-        when the Rust engine's sparse first layer applies (``input_path``, or ``"auto"`` and a
-        sample of the rows sparser than ``kernels.SPARSE_DENSITY_CROSSOVER``)."""
+        when the Rust engine's sparse first layer applies (``input_path``, or ``"auto"`` and
+        :func:`fastmlp.kernels.preferred_input_path` says so)."""
         if self.engine != "rust" or self.input_path == "dense":
             return x
-        if self.input_path == "auto":
-            sample = x[:512]
-            if np.count_nonzero(sample) >= kernels.SPARSE_DENSITY_CROSSOVER * sample.size:
-                return x
+        if self.input_path == "auto" and kernels.preferred_input_path(x) == "dense":
+            return x
         return kernels.SparseRows(x)
 
     def _train_epoch(

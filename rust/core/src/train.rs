@@ -9,6 +9,7 @@ use crate::parallel;
 use crate::real::Real;
 use crate::softmax::BatchOutcome;
 use crate::sparse::SparseRows;
+use crate::sparse_groups::GROUP_ROWS;
 pub use crate::step::Workspace;
 use crate::step::{blocks_for, step, BatchRows, BatchTargets};
 use std::str::FromStr;
@@ -43,15 +44,31 @@ impl FromStr for InputPath {
     }
 }
 
-/// Below this fraction of nonzero inputs the sparse first layer is faster than the dense
-/// GEMM on this project's machine (2-core AVX-512 Xeon), measured by `fastmlp bench
-/// --input-paths` on 784-128-10, batch 128, float32: sparse / dense epoch time was 0.94 (1
-/// thread) and 0.83 (2 threads) at density 0.2, and 1.38 and 1.13 at density 0.3 (MNIST is
-/// 0.19 dense: 0.92 and 0.85; Fashion-MNIST 0.50: 2.14 and 1.55).
-pub const SPARSE_DENSITY_CROSSOVER: f64 = 0.25;
+/// The sparse first layer's products run over each group of `GROUP_ROWS` rows' columns (the
+/// inputs nonzero in one of its rows), so its cost follows the *group fill*: those columns
+/// as a fraction of all inputs (`estimated_group_fill`). Below the fill returned here it is
+/// faster than the dense GEMM on this project's machine (2-core AVX-512 Xeon), measured by
+/// `fastmlp bench --input-paths` on 784-128-10, batch 128, float32 (sparse / dense epoch
+/// time, random rows of density d having fill 1 - (1 - d)^8):
+///
+/// | threads | d 0.10, fill 0.57 | d 0.15, fill 0.73 | d 0.20, fill 0.83 | d 0.30, fill 0.94 |
+/// |---|---|---|---|---|
+/// | 1 | 0.92 | 1.10 | 1.23 | 1.35 |
+/// | 2 | 0.77 | 0.87 | 0.97 | 1.13 |
+///
+/// Images are fuller per nonzero than random rows: MNIST (density 0.19, fill 0.47) runs at
+/// 0.81 (1 thread) and 0.70 (2 threads); Fashion-MNIST (density 0.50, fill 0.87) at 1.43
+/// and 0.92-1.19. Raw density would have sent MNIST to the slower path on one thread.
+pub fn sparse_fill_crossover(threads: usize) -> f64 {
+    if threads <= 1 {
+        0.62
+    } else {
+        0.8
+    }
+}
 
-/// Rows sampled from the epoch's order to estimate the input density.
-const DENSITY_SAMPLE_ROWS: usize = 512;
+/// Rows sampled from the epoch's order to estimate the group fill.
+const FILL_SAMPLE_ROWS: usize = 512;
 
 /// The training inputs of an epoch: dense rows, or rows already compressed (built once by
 /// the caller, e.g. per `fit`, so that no epoch scans the dense matrix).
@@ -62,39 +79,49 @@ pub enum Inputs<'a, T> {
     Sparse(&'a SparseRows<T>),
 }
 
-/// The path `Auto` takes for these inputs: sparse below the measured density crossover.
+/// The path `Auto` takes for these inputs on `threads` threads: sparse below the measured
+/// group-fill crossover.
 pub fn preferred_input_path<T: Real>(
     inputs: Inputs<'_, T>,
     order: &[i64],
     width: usize,
+    threads: usize,
 ) -> InputPath {
-    let density = match inputs {
-        Inputs::Dense(x) => estimated_density(x, order, width),
-        Inputs::Sparse(matrix) => matrix.density(),
-    };
-    if density < SPARSE_DENSITY_CROSSOVER {
+    if estimated_group_fill(inputs, order, width) < sparse_fill_crossover(threads) {
         InputPath::Sparse
     } else {
         InputPath::Dense
     }
 }
 
-/// The fraction of nonzero values in (up to) the first rows of `order`, which must be row
-/// indices into `x` (`train_epoch` checks them before it calls this; `i as usize` and the
-/// slice below rely on it).
-pub fn estimated_density<T: Real>(x: &[T], order: &[i64], inputs: usize) -> f64 {
-    let sample = &order[..order.len().min(DENSITY_SAMPLE_ROWS)];
-    let nonzero: usize = sample
-        .iter()
-        .map(|&i| {
-            let start = i as usize * inputs;
-            x[start..start + inputs]
-                .iter()
-                .filter(|&&v| v != T::zero())
-                .count()
-        })
-        .sum();
-    nonzero as f64 / (sample.len() * inputs).max(1) as f64
+/// The mean fraction of the `width` inputs that are nonzero in at least one row of a group
+/// of `GROUP_ROWS` consecutive rows of `order`, over (up to) its first 512 rows: the share
+/// of the dense product's work that the sparse first layer does. `order` must hold row
+/// indices of `inputs` (`train_epoch` checks them first; the slices below rely on it).
+pub fn estimated_group_fill<T: Real>(inputs: Inputs<'_, T>, order: &[i64], width: usize) -> f64 {
+    let sample = &order[..order.len().min(FILL_SAMPLE_ROWS)];
+    let mut touched = vec![false; width];
+    let mut filled = 0;
+    for group in sample.chunks(GROUP_ROWS) {
+        touched.fill(false);
+        for &i in group {
+            match inputs {
+                Inputs::Dense(x) => {
+                    let row = &x[i as usize * width..(i as usize + 1) * width];
+                    for (t, &v) in touched.iter_mut().zip(row) {
+                        *t |= v != T::zero();
+                    }
+                }
+                Inputs::Sparse(matrix) => {
+                    for &c in matrix.row(i as usize).0 {
+                        touched[c as usize] = true;
+                    }
+                }
+            }
+        }
+        filled += touched.iter().filter(|&&t| t).count();
+    }
+    filled as f64 / (sample.len().div_ceil(GROUP_ROWS) * width).max(1) as f64
 }
 
 /// Runs `work` on this pool thread while every other thread of the pool polls for the jobs it
@@ -276,7 +303,7 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
 
     let pool = parallel::pool()?;
     let path = match input_path {
-        InputPath::Auto => preferred_input_path(inputs, order, width),
+        InputPath::Auto => preferred_input_path(inputs, order, width, pool.current_num_threads()),
         chosen => chosen,
     };
     // The sparse path reads compressed rows: compress dense inputs once for the whole call.

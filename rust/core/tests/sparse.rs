@@ -3,7 +3,7 @@ mod common;
 use common::{max_abs_diff, Rng};
 use fastmlp_core::sparse::{SparseBatch, SparseRows};
 use fastmlp_core::sparse_groups::{RowGroups, GROUP_ROWS};
-use fastmlp_core::train::estimated_density;
+use fastmlp_core::train::{estimated_group_fill, preferred_input_path, sparse_fill_crossover};
 use fastmlp_core::{train_epoch, Activation, Architecture, InputPath, Inputs, Workspace};
 
 /// (rows, inputs) values in [0, 1) with about `density` of them nonzero; row 0 all zero.
@@ -235,8 +235,28 @@ fn groups_reject_rows_of_another_width() {
 }
 
 #[test]
-fn density_is_estimated_from_the_order() {
-    let x = vec![0.0, 1.0, 0.0, 0.0, 2.0, 3.0];
-    assert_eq!(estimated_density(&x, &[0], 3), 1.0 / 3.0);
-    assert_eq!(estimated_density(&x, &[1, 0], 3), 0.5);
+fn group_fill_is_measured_over_groups_of_the_order() {
+    // 16 rows of 4 inputs: row i has input i % 4 nonzero, and rows 8.. also input 3.
+    let x: Vec<f32> = (0..16 * 4)
+        .map(|k| {
+            let (i, j) = (k / 4, k % 4);
+            f32::from(u8::from(j == i % 4 || (i >= 8 && j == 3)))
+        })
+        .collect();
+    let matrix = SparseRows::from_dense(&x, 4).unwrap();
+    for inputs in [Inputs::Dense(&x), Inputs::Sparse(&matrix)] {
+        // Rows 0..8 as one group: every input is nonzero in some row.
+        let all: Vec<i64> = (0..8).collect();
+        assert_eq!(estimated_group_fill(inputs, &all, 4), 1.0);
+        // Rows 0, 4, 8, 12 (input 0, and 3 for rows 8 and 12), then 1 and 5: 2 of 4, 1 of 4.
+        let order = [0, 4, 8, 12, 0, 4, 0, 4, 1, 5];
+        assert_eq!(estimated_group_fill(inputs, &order, 4), (2.0 + 1.0) / 8.0);
+        // Below the crossover: sparse; above: dense.
+        assert_eq!(
+            preferred_input_path(inputs, &order, 4, 1),
+            InputPath::Sparse
+        );
+        assert_eq!(preferred_input_path(inputs, &all, 4, 2), InputPath::Dense);
+    }
+    assert!(sparse_fill_crossover(1) < sparse_fill_crossover(2));
 }
