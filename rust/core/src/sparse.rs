@@ -15,6 +15,8 @@ use crate::real::Real;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SparseRows<T> {
     inputs: usize,
+    /// column_counts[j]: the rows with a nonzero input j.
+    column_counts: Vec<usize>,
     starts: Vec<usize>,
     columns: Vec<u32>,
     values: Vec<T>,
@@ -43,12 +45,16 @@ impl<T: Real> SparseRows<T> {
         parts.resize_with(rows.div_ceil(rows_per_task), CompactRows::default);
         rayon::scope(|scope| {
             for (part, block) in parts.iter_mut().zip(x.chunks(rows_per_task * inputs)) {
-                scope.spawn(move |_| part.compact(block, inputs));
+                scope.spawn(move |_| {
+                    part.compact(block, inputs);
+                    part.count_columns(inputs);
+                });
             }
         });
         let nonzeros = parts.iter().map(|p| p.values.len()).sum();
         let mut matrix = SparseRows {
             inputs,
+            column_counts: vec![0; inputs],
             starts: Vec::with_capacity(rows + 1),
             columns: Vec::with_capacity(nonzeros),
             values: Vec::with_capacity(nonzeros),
@@ -61,6 +67,9 @@ impl<T: Real> SparseRows<T> {
                 .extend(part.ends.iter().map(|&end| base + end));
             matrix.columns.extend_from_slice(&part.columns);
             matrix.values.extend_from_slice(&part.values);
+            for (total, count) in matrix.column_counts.iter_mut().zip(&part.counts) {
+                *total += count;
+            }
         }
         Ok(matrix)
     }
@@ -91,25 +100,18 @@ impl<T: Real> SparseRows<T> {
     }
 
     /// Boundaries `0 = b[0] <= b[1] <= .. <= b[parts] = inputs` that split the inputs into
-    /// `parts` ranges holding about as many nonzeros each, counted in (up to 2,048 of) the
-    /// rows `order` (indices checked by the caller): the ranges of W's rows that the sparse
-    /// first layer's threads own. Even ranges when those rows are all zero.
-    pub fn balanced_input_ranges(&self, order: &[i64], parts: usize) -> Vec<usize> {
-        const SAMPLE: usize = 2048;
+    /// `parts` ranges holding about as many of the matrix's nonzeros each: the ranges of W's
+    /// rows that the sparse first layer's threads own. Even ranges for an all-zero matrix.
+    /// A function of the matrix alone, so that an epoch's sums do not depend on its order.
+    pub fn balanced_input_ranges(&self, parts: usize) -> Vec<usize> {
         let parts = parts.max(1);
-        let mut counts = vec![0usize; self.inputs];
-        for &i in order.iter().take(SAMPLE) {
-            for &c in self.row(i as usize).0 {
-                counts[c as usize] += 1;
-            }
-        }
-        let total: usize = counts.iter().sum();
+        let total: usize = self.column_counts.iter().sum();
         if total == 0 {
             return (0..=parts).map(|p| p * self.inputs / parts).collect();
         }
         let mut boundaries = vec![0];
         let mut seen = 0;
-        for (j, &count) in counts.iter().enumerate() {
+        for (j, &count) in self.column_counts.iter().enumerate() {
             // Close range p once it holds its share, p / parts of the nonzeros.
             while boundaries.len() < parts && seen * parts >= total * boundaries.len() {
                 boundaries.push(j);
@@ -137,11 +139,21 @@ impl<T: Real> SparseRows<T> {
 struct CompactRows<T> {
     /// Row r's entries end at `ends[r]`.
     ends: Vec<usize>,
+    /// counts[j]: the rows with a nonzero input j.
+    counts: Vec<usize>,
     columns: Vec<u32>,
     values: Vec<T>,
 }
 
 impl<T: Real> CompactRows<T> {
+    fn count_columns(&mut self, inputs: usize) {
+        self.counts = vec![0; inputs];
+        for &c in &self.columns {
+            // c < inputs: compact stores column indices of rows `inputs` wide.
+            self.counts[c as usize] += 1;
+        }
+    }
+
     fn compact(&mut self, block: &[T], inputs: usize) {
         // Branch-free compaction: write every value, advance only past nonzeros (a branch per
         // value would mispredict on most nonzeros of unstructured data). Runs of 16 zeros,

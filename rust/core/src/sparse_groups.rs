@@ -37,8 +37,9 @@ pub const GROUP_ROWS: usize = 8;
 #[derive(Debug, Clone, Default)]
 pub struct RowGroups<T> {
     inputs: usize,
-    /// The most rows `build` takes without allocating.
+    /// The most rows, and the widest range of inputs, `build` takes without allocating.
     capacity: usize,
+    span: usize,
     rows: usize,
     starts: Vec<usize>,
     columns: Vec<u32>,
@@ -50,21 +51,24 @@ pub struct RowGroups<T> {
 }
 
 impl<T: Real> RowGroups<T> {
-    /// Room for batches of up to `rows` rows of `inputs` inputs, or `Error::OutOfMemory`.
-    /// `build` allocates nothing for such batches.
-    pub fn try_new(inputs: usize, rows: usize) -> Result<Self> {
+    /// Room for batches of up to `rows` rows of `inputs` inputs, regrouped over ranges of
+    /// up to `span` of the inputs, or `Error::OutOfMemory`. `build` allocates nothing for
+    /// such batches.
+    pub fn try_new(inputs: usize, rows: usize, span: usize) -> Result<Self> {
         let groups = rows.div_ceil(GROUP_ROWS);
+        let span = span.min(inputs);
         let mut grouped = RowGroups {
             inputs,
             capacity: groups * GROUP_ROWS,
+            span,
             ..RowGroups::default()
         };
         let out_of_memory = |what: &str, count: usize, size: usize| Error::OutOfMemory {
             what: format!("{what} of a sparse batch of {rows} rows"),
             bytes: count as u128 * size as u128,
         };
-        // At most every input is a column of every group.
-        let most_columns = groups.saturating_mul(inputs);
+        // At most every input of the range is a column of every group.
+        let most_columns = groups.saturating_mul(span);
         let most_values = most_columns.saturating_mul(GROUP_ROWS);
         grouped
             .starts
@@ -92,6 +96,11 @@ impl<T: Real> RowGroups<T> {
         self.capacity
     }
 
+    /// The widest range of inputs this holds room for.
+    pub fn span(&self) -> usize {
+        self.span
+    }
+
     pub fn inputs(&self) -> usize {
         self.inputs
     }
@@ -111,8 +120,10 @@ impl<T: Real> RowGroups<T> {
                 format!("{}", batch.matrix.inputs()),
             ));
         }
-        if batch.rows() > self.capacity() {
-            *self = RowGroups::try_new(self.inputs, batch.rows())?;
+        let (first, last) = (first.min(self.inputs), last.min(self.inputs).max(first));
+        if batch.rows() > self.capacity || last - first > self.span {
+            let rows = batch.rows().max(self.capacity);
+            *self = RowGroups::try_new(self.inputs, rows, (last - first).max(self.span))?;
         }
         self.rows = batch.rows();
         self.starts.clear();
@@ -145,7 +156,7 @@ impl<T: Real> RowGroups<T> {
                     self.touched[c as usize] = 1;
                 }
             }
-            self.collect_group(first.min(self.inputs), last.min(self.inputs));
+            self.collect_group(first, last);
             self.starts.push(self.columns.len());
         }
         Ok(())
@@ -156,7 +167,7 @@ impl<T: Real> RowGroups<T> {
     /// then one step per set bit, so untouched inputs (MNIST's borders) cost one test per 16.
     fn collect_group(&mut self, first: usize, last: usize) {
         const SPAN: usize = 16;
-        let touched = &mut self.touched[first..last.max(first)];
+        let touched = &mut self.touched[first..last];
         for (span, flags) in touched.chunks_mut(SPAN).enumerate() {
             let mut mask = flags
                 .iter()
@@ -170,7 +181,8 @@ impl<T: Real> RowGroups<T> {
                 let j = first + span * SPAN + mask.trailing_zeros() as usize;
                 mask &= mask - 1;
                 // j < inputs <= u32::MAX (SparseRows keeps its columns in u32). `columns`
-                // and `values` hold room for every input of every group (try_new), so
+                // and `values` hold room for every input of the range in every group
+                // (try_new, with a span of at least last - first: build checked), so
                 // these pushes never allocate.
                 self.columns.push(j as u32);
                 let cell = &mut self.scratch[j * GROUP_ROWS..(j + 1) * GROUP_ROWS];
@@ -528,7 +540,7 @@ mod tests {
         let delta: Vec<T> = (0..rows * fan_out).map(|k| value(k, 89)).collect();
         let order: Vec<i64> = (0..rows as i64).rev().collect();
         let matrix = SparseRows::from_dense(&x, inputs).unwrap();
-        let mut groups = RowGroups::try_new(inputs, rows).unwrap();
+        let mut groups = RowGroups::try_new(inputs, rows, inputs).unwrap();
         let batch = SparseBatch {
             matrix: &matrix,
             order: &order,

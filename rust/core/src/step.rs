@@ -260,8 +260,13 @@ impl<T: Real> Workspace<T> {
             .resize_with(boundaries.len().saturating_sub(1), InputRange::default);
         for (range, bounds) in self.ranges.iter_mut().zip(boundaries.windows(2)) {
             (range.first, range.last) = (bounds[0], bounds[1]);
-            if range.groups.inputs() != inputs || range.groups.capacity() < self.capacity {
-                range.groups = RowGroups::try_new(inputs, self.capacity)?;
+            let span = range.last - range.first;
+            let groups = &range.groups;
+            if groups.inputs() != inputs
+                || groups.capacity() < self.capacity
+                || groups.span() < span
+            {
+                range.groups = RowGroups::try_new(inputs, self.capacity, span)?;
             }
             if range.partial.len() < self.capacity * fan_out {
                 range.partial =

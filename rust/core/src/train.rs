@@ -323,7 +323,7 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
         if sparse_rows.is_none() {
             workspace.fit_inputs(width)?;
         } else if let Some(matrix) = sparse_rows {
-            let boundaries = matrix.balanced_input_ranges(order, rayon::current_num_threads());
+            let boundaries = matrix.balanced_input_ranges(rayon::current_num_threads());
             workspace.fit_sparse(arch, &boundaries)?;
         }
         let mut total = BatchOutcome::default();

@@ -57,8 +57,8 @@ fn products_match_the_dense_definitions() {
                 let delta_row = |r: usize| &delta[r * fan_out..(r + 1) * fan_out];
                 out.fill(0.0);
                 for (range, rows_of_w) in [(0..half, low), (half..inputs, high)] {
-                    // Room for fewer rows than the batch: build must grow it.
-                    let mut groups = RowGroups::try_new(inputs, rows / 2).unwrap();
+                    // Room for fewer rows and fewer inputs than needed: build must grow it.
+                    let mut groups = RowGroups::try_new(inputs, rows / 2, range.len() / 2).unwrap();
                     // A first build of other rows must leave nothing behind for the second.
                     let reversed: Vec<i64> = order.iter().rev().copied().collect();
                     let other = SparseBatch {
@@ -190,9 +190,8 @@ fn input_ranges_share_the_nonzeros() {
         .map(|k| f32::from(u8::from(k % inputs <= k / inputs)))
         .collect();
     let matrix = SparseRows::from_dense(&x, inputs).unwrap();
-    let order: Vec<i64> = (0..rows as i64).collect();
     for parts in [1, 2, 3, 7] {
-        let bounds = matrix.balanced_input_ranges(&order, parts);
+        let bounds = matrix.balanced_input_ranges(parts);
         assert_eq!(bounds.len(), parts + 1);
         assert_eq!((bounds[0], bounds[parts]), (0, inputs));
         assert!(bounds.windows(2).all(|b| b[0] <= b[1]), "{bounds:?}");
@@ -207,20 +206,17 @@ fn input_ranges_share_the_nonzeros() {
         }
     }
     // The low inputs are the dense ones, so the first of two ranges is the narrower.
-    let two = matrix.balanced_input_ranges(&order, 2);
+    let two = matrix.balanced_input_ranges(2);
     assert!(two[1] < inputs / 2, "{two:?}");
     // All-zero rows: even ranges.
     let zeros = SparseRows::from_dense(&[0.0f32; 4 * 10], 10).unwrap();
-    assert_eq!(
-        zeros.balanced_input_ranges(&[0, 1, 2, 3], 2),
-        vec![0, 5, 10]
-    );
+    assert_eq!(zeros.balanced_input_ranges(2), vec![0, 5, 10]);
 }
 
 #[test]
 fn groups_reject_rows_of_another_width() {
     let matrix = SparseRows::from_dense(&[1.0f32, 0.0, 2.0], 3).unwrap();
-    let mut groups = RowGroups::<f32>::try_new(4, 8).unwrap();
+    let mut groups = RowGroups::<f32>::try_new(4, 8, 4).unwrap();
     let err = groups
         .build(
             SparseBatch {
