@@ -252,7 +252,8 @@ def train_epoch(
 
     ``input_path`` chooses how the first layer reads ``x``: ``"dense"`` (a GEMM), ``"sparse"``
     (only the nonzero inputs: faster for MNIST-like data, where most pixels are 0) or
-    ``"auto"`` (sparse when a sample of the epoch's rows is sparse enough). Both paths give the
+    ``"auto"`` (sparse when the :func:`group_fill` of the epoch's first 512 rows is below
+    :func:`sparse_fill_crossover`). Both paths give the
     same result up to the order of floating-point sums. ``x`` may also be a
     :data:`SparseRows` built once from the dense array, which saves the sparse path a scan of
     ``x`` per call.

@@ -64,8 +64,9 @@ class MLP:
             within float tolerance.
         input_path: how the Rust engine's first layer reads the inputs: ``"dense"`` (GEMM),
             ``"sparse"`` (only nonzero inputs; faster on MNIST-like data where most pixels
-            are 0) or ``"auto"`` (chosen per epoch from the data's density). The NumPy engine
-            always computes densely.
+            are 0) or ``"auto"`` (sparse when :func:`fastmlp.kernels.preferred_input_path`
+            finds the data sparse enough to be faster there). The NumPy engine always
+            computes densely.
     """
 
     def __init__(

@@ -122,7 +122,8 @@ def add_engine_arguments(parser: argparse.ArgumentParser, training: bool = False
             choices=("auto", "dense", "sparse"),
             default="auto",
             help="how the Rust engine's first layer reads the pixels: a dense matrix product, "
-            "only the nonzero pixels, or auto (by the data's density) (default: %(default)s)",
+            "only the nonzero pixels, or auto (the faster one for the data's sparsity) "
+            "(default: %(default)s)",
         )
 
 
