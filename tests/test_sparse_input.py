@@ -159,21 +159,41 @@ def test_fit_compresses_the_inputs_once_for_the_sparse_path(monkeypatch) -> None
     assert built == []  # dense data: no compression
 
 
-def numpy_group_fill(x: np.ndarray) -> float:
-    """kernels.group_fill by its definition: groups of 8 of the first 512 rows."""
+def numpy_sparse_plan(x: np.ndarray) -> tuple[float, int]:
+    """kernels.sparse_plan by its definition, on the first 512 rows of x: groups of 8 rows
+    doing their group fill, or single rows doing 2.7 times the density, whichever is less."""
     sample = x[:512] != 0
     groups = [sample[i : i + 8].any(axis=0).mean() for i in range(0, len(sample), 8)]
-    return float(np.mean(groups)) if groups else 0.0
+    fill = float(np.mean(groups)) if groups else 0.0
+    single = 2.7 * float(sample.mean()) if sample.size else 0.0
+    return (fill, 8) if fill <= single else (single, 1)
 
 
-@pytest.mark.parametrize("density", DENSITIES)
-def test_group_fill_follows_its_definition(dtype, density) -> None:
+@pytest.mark.parametrize("density", [*DENSITIES, 0.01])
+def test_sparse_plan_follows_its_definition(dtype, density) -> None:
     x, _ = sparse_data(700, 40, density, dtype)
-    want = numpy_group_fill(x)
-    assert kernels.group_fill(x) == pytest.approx(want, abs=1e-12)
-    assert kernels.group_fill(kernels.SparseRows(x)) == pytest.approx(want, abs=1e-12)
-    # Any memory order: a Fortran-ordered copy is read as the same rows.
-    assert kernels.group_fill(np.asfortranarray(x)) == pytest.approx(want, abs=1e-12)
+    work, group_rows = numpy_sparse_plan(x)
+    for inputs in (x, kernels.SparseRows(x), np.asfortranarray(x)):
+        plan = kernels.sparse_plan(inputs)
+        assert plan.work == pytest.approx(work, abs=1e-12)
+        assert plan.group_rows == group_rows
+
+
+def test_sparse_plan_groups_images_and_not_random_rows() -> None:
+    digits = fastmlp.datasets.prepare(fastmlp.datasets.load("mnist-sample").x_train)
+    assert kernels.sparse_plan(digits).group_rows == 8  # work 0.46, density 0.19
+    scattered, _ = sparse_data(600, 784, 0.05, np.float32)
+    assert kernels.sparse_plan(scattered) == pytest.approx((2.7 * 0.05, 1), rel=0.1)
+
+
+def test_the_agreement_tests_cover_both_group_sizes() -> None:
+    """test_sparse_dense_and_oracle_agree's rows go one by one at densities 0.05 and 0.2 and in
+    groups of 8 at 0.5 and 1.0: both group sizes are checked against the oracle."""
+    picked = {
+        density: kernels.sparse_plan(sparse_data(150, 64, density, np.float32)[0]).group_rows
+        for density in DENSITIES[1:]
+    }
+    assert picked == {0.05: 1, 0.2: 1, 0.5: 8, 1.0: 8}
 
 
 def test_auto_takes_the_sparse_path_for_digits_and_the_dense_one_for_full_rows() -> None:
@@ -183,22 +203,22 @@ def test_auto_takes_the_sparse_path_for_digits_and_the_dense_one_for_full_rows()
     for threads in (1, 2):
         fastmlp.set_num_threads(threads)
         try:
-            crossover = kernels.sparse_fill_crossover()
-            assert crossover == kernels.sparse_fill_crossover(threads)
-            assert kernels.group_fill(digits) < crossover  # about 0.47
+            crossover = kernels.sparse_work_crossover()
+            assert crossover == kernels.sparse_work_crossover(threads)
+            assert kernels.sparse_plan(digits).work < crossover  # about 0.46
             assert kernels.preferred_input_path(digits) == "sparse"
             assert kernels.preferred_input_path(kernels.SparseRows(digits)) == "sparse"
-            assert kernels.group_fill(full) == 1.0
+            assert kernels.sparse_plan(full).work == 1.0
             assert kernels.preferred_input_path(full) == "dense"
         finally:
             fastmlp.set_num_threads(before)
-    assert kernels.sparse_fill_crossover(1) < kernels.sparse_fill_crossover(2)
+    assert kernels.sparse_work_crossover(1) < kernels.sparse_work_crossover(2)
 
 
-def test_fill_functions_check_their_arguments() -> None:
+def test_plan_functions_check_their_arguments() -> None:
     with pytest.raises(ValueError, match="threads: expected a positive integer, got 0"):
-        kernels.sparse_fill_crossover(0)
+        kernels.sparse_work_crossover(0)
     with pytest.raises(TypeError, match="x"):
-        kernels.group_fill(np.zeros((3, 4), np.int32))
+        kernels.sparse_plan(np.zeros((3, 4), np.int32))
     with pytest.raises(ValueError, match="x"):
         kernels.preferred_input_path(np.zeros(4, np.float32))

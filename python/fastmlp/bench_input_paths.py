@@ -5,7 +5,7 @@ Times an epoch of 784-128-10 ReLU, batch 128, float32 (the seeds' main configura
 built once, as ``MLP.fit`` does), next to the NumPy reference, in one run, on the same
 weights and orders: on MNIST-like rows (the bundled sample tiled to 60,000), Fashion-MNIST
 when it is installed, and random rows of chosen densities (to find the crossover that
-``fastmlp.kernels.sparse_fill_crossover`` records, in terms of ``kernels.group_fill``).
+``fastmlp.kernels.sparse_work_crossover`` records, in terms of ``kernels.sparse_plan``).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def measure(threads: int, rows: int, repeats: int, densities: Sequence[float]) -
                 {
                     "data": name,
                     "density": compressed.density,
-                    "fill": kernels.group_fill(compressed),
+                    "plan": kernels.sparse_plan(compressed),
                     "threads": threads,
                     "numpy": numpy_s,
                     "dense": dense_s,
@@ -114,13 +114,15 @@ def measure(threads: int, rows: int, repeats: int, densities: Sequence[float]) -
 
 def markdown(results: list[dict]) -> str:
     lines = [
-        "| data | density | group fill | threads | numpy s/epoch | rust dense | rust sparse "
+        "| data | density | sparse work (group rows) | threads | numpy s/epoch | rust dense "
+        "| rust sparse "
         "| dense / numpy | sparse / numpy | sparse / dense |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
-            f"| {r['data']} | {r['density']:.2f} | {r['fill']:.2f} | {r['threads']} "
+            f"| {r['data']} | {r['density']:.2f} | {r['plan'].work:.2f} ({r['plan'].group_rows}) "
+            f"| {r['threads']} "
             f"| {r['numpy']:.3f} "
             f"| {r['dense']:.3f} | {r['sparse']:.3f} | {r['dense'] / r['numpy']:.2f} "
             f"| {r['sparse'] / r['numpy']:.2f} | {r['sparse'] / r['dense']:.2f} |"

@@ -12,7 +12,7 @@ core computes, on the engine's own threads (:func:`fastmlp.set_num_threads`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,18 +20,19 @@ from numpy.typing import NDArray
 from fastmlp import _native
 
 __all__ = [
+    "SparsePlan",
     "SparseRows",
     "backward",
     "cross_entropy",
     "forward",
-    "group_fill",
     "matmul",
     "preferred_input_path",
     "relu",
     "sgd_step",
     "sigmoid",
     "softmax",
-    "sparse_fill_crossover",
+    "sparse_plan",
+    "sparse_work_crossover",
     "tanh",
     "train_epoch",
     "train_epoch_stats",
@@ -44,33 +45,45 @@ FloatArray = NDArray[np.floating]
 SparseRows = _native.SparseRows
 
 
-def group_fill(x: FloatArray | SparseRows) -> float:
-    """The share of the dense first layer's work that the sparse one does on ``x``.
+class SparsePlan(NamedTuple):
+    """How the sparse first layer would run on some rows (:func:`sparse_plan`)."""
 
-    ``x``: float32/float64 (n, features), or its :class:`SparseRows`. The sparse first layer
-    multiplies groups of 8 rows by the rows of ``W[0]`` of the columns nonzero in one of the
-    group's rows; this is the mean fraction of ``features`` those columns are, over ``x``'s
-    first 512 rows. MNIST: about 0.47 (density 0.19); Fashion-MNIST: 0.87 (density 0.50).
+    #: Its products' work as a fraction of the dense products' work.
+    work: float
+    #: Rows it takes together: 8 where rows share their nonzero inputs (images), else 1.
+    group_rows: int
+
+
+def sparse_plan(x: FloatArray | SparseRows) -> SparsePlan:
+    """How the sparse first layer would run on ``x``'s first 512 rows, and its work.
+
+    ``x``: float32/float64 (n, features), or its :class:`SparseRows`. In groups of 8 rows the
+    products run over the inputs nonzero in one of the group's rows, for all 8 rows: the
+    work is that *group fill* (the mean fraction of ``features`` those inputs are). Rows that
+    share few inputs go one by one instead, at about 2.7 times their density (each nonzero
+    reads a whole row of ``W[0]``). MNIST: work 0.46 in groups of 8 (density 0.19);
+    Fashion-MNIST: 0.87 in groups of 8; random rows of density 0.05: 0.135 one by one.
     """
-    return _native.group_fill(_c_order("x", x))
+    work, group_rows = _native.sparse_plan(_c_order("x", x))
+    return SparsePlan(work, group_rows)
 
 
-def sparse_fill_crossover(threads: int | None = None) -> float:
-    """The group fill below which ``input_path="auto"`` takes the sparse first layer.
+def sparse_work_crossover(threads: int | None = None) -> float:
+    """The :func:`sparse_plan` work below which ``input_path="auto"`` takes the sparse path.
 
     Measured per thread count on this project's benchmark machine (``fastmlp bench
-    --input-paths``; see the README's performance section): 0.62 on one thread, 0.8 on
-    more. ``threads`` defaults to the engine's current count.
+    --input-paths``; see the README's performance section). ``threads`` defaults to the
+    engine's current count.
     """
-    return _native.sparse_fill_crossover(threads)
+    return _native.sparse_work_crossover(threads)
 
 
 def preferred_input_path(x: FloatArray | SparseRows) -> str:
     """``"sparse"`` or ``"dense"``: the first layer ``input_path="auto"`` takes for ``x``.
 
-    Sparse when :func:`group_fill` of ``x`` is below :func:`sparse_fill_crossover` for the
-    engine's current threads. (``train_epoch`` measures the rows of its ``order`` instead of
-    the first rows of ``x``.)
+    Sparse when the :func:`sparse_plan` work of ``x`` is below
+    :func:`sparse_work_crossover` for the engine's current threads. (``train_epoch`` samples
+    the rows of its ``order`` instead of the first rows of ``x``.)
     """
     return _native.preferred_input_path(_c_order("x", x))
 
@@ -252,8 +265,8 @@ def train_epoch(
 
     ``input_path`` chooses how the first layer reads ``x``: ``"dense"`` (a GEMM), ``"sparse"``
     (only the nonzero inputs: faster for MNIST-like data, where most pixels are 0) or
-    ``"auto"`` (sparse when the :func:`group_fill` of the epoch's first 512 rows is below
-    :func:`sparse_fill_crossover`). Both paths give the
+    ``"auto"`` (sparse when the :func:`sparse_plan` work of the epoch's first 512 rows is
+    below :func:`sparse_work_crossover`). Both paths give the
     same result up to the order of floating-point sums. ``x`` may also be a
     :data:`SparseRows` built once from the dense array, which saves the sparse path a scan of
     ``x`` per call.

@@ -26,20 +26,24 @@ use crate::real::Real;
 use crate::sparse::SparseBatch;
 use pulp::{Arch, Simd, WithSimd};
 
-/// Rows per group: 8 rows' accumulators of a 32-float block fill 16 of AVX-512's 32
-/// registers. Measured on MNIST-like rows: 4 rows cost 1.4x as much as 8, and 16 rows
-/// (with the accumulators spilled) more again.
+/// Rows per group where rows share their nonzero inputs (images): 8 rows' accumulators of a
+/// 32-float block fill 16 of AVX-512's 32 registers. Measured on MNIST-like rows: 4 rows
+/// cost 1.4x as much as 8, and 16 rows (with the accumulators spilled) more again. Rows that
+/// share few inputs (random or text-like data) go one by one instead (`group_rows` 1): a
+/// group of 8 would do the work of all its columns for every row.
 pub const GROUP_ROWS: usize = 8;
 
-/// A batch of compressed rows regrouped for the first layer's products: group g's columns
-/// are `columns[starts[g] .. starts[g + 1]]` (ascending), and column i's values for the
-/// group's rows are `values[i * GROUP_ROWS .. (i + 1) * GROUP_ROWS]`.
+/// A batch of compressed rows regrouped for the first layer's products, `group_rows()` (1 or
+/// `GROUP_ROWS`) rows a group: group g's columns are `columns[starts[g] .. starts[g + 1]]`
+/// (ascending), and column i's values for the group's rows are
+/// `values[i * group_rows .. (i + 1) * group_rows]`.
 #[derive(Debug, Clone, Default)]
 pub struct RowGroups<T> {
     inputs: usize,
     /// The most rows, and the widest range of inputs, `build` takes without allocating.
     capacity: usize,
     span: usize,
+    group_rows: usize,
     rows: usize,
     starts: Vec<usize>,
     columns: Vec<u32>,
@@ -53,14 +57,21 @@ pub struct RowGroups<T> {
 impl<T: Real> RowGroups<T> {
     /// Room for batches of up to `rows` rows of `inputs` inputs, regrouped over ranges of
     /// up to `span` of the inputs, or `Error::OutOfMemory`. `build` allocates nothing for
-    /// such batches.
-    pub fn try_new(inputs: usize, rows: usize, span: usize) -> Result<Self> {
-        let groups = rows.div_ceil(GROUP_ROWS);
+    /// such batches. `group_rows` is 1 or `GROUP_ROWS`.
+    pub fn try_new(inputs: usize, rows: usize, span: usize, group_rows: usize) -> Result<Self> {
+        if group_rows != 1 && group_rows != GROUP_ROWS {
+            return Err(Error::value(
+                "group_rows",
+                format!("expected 1 or {GROUP_ROWS}, got {group_rows}"),
+            ));
+        }
+        let groups = rows.div_ceil(group_rows);
         let span = span.min(inputs);
         let mut grouped = RowGroups {
             inputs,
-            capacity: groups * GROUP_ROWS,
+            capacity: groups * group_rows,
             span,
+            group_rows,
             ..RowGroups::default()
         };
         let out_of_memory = |what: &str, count: usize, size: usize| Error::OutOfMemory {
@@ -69,7 +80,7 @@ impl<T: Real> RowGroups<T> {
         };
         // At most every input of the range is a column of every group.
         let most_columns = groups.saturating_mul(span);
-        let most_values = most_columns.saturating_mul(GROUP_ROWS);
+        let most_values = most_columns.saturating_mul(group_rows);
         grouped
             .starts
             .try_reserve_exact(groups + 1)
@@ -82,7 +93,7 @@ impl<T: Real> RowGroups<T> {
             .values
             .try_reserve_exact(most_values)
             .map_err(|_| out_of_memory("group values", most_values, size_of::<T>()))?;
-        grouped.scratch = crate::buffer::zeros("a row group's values", inputs, GROUP_ROWS)?;
+        grouped.scratch = crate::buffer::zeros("a row group's values", inputs, group_rows)?;
         grouped
             .touched
             .try_reserve_exact(inputs)
@@ -105,6 +116,11 @@ impl<T: Real> RowGroups<T> {
         self.inputs
     }
 
+    /// Rows per group: 1 or `GROUP_ROWS`.
+    pub fn group_rows(&self) -> usize {
+        self.group_rows
+    }
+
     /// The rows of the last `build`.
     pub fn rows(&self) -> usize {
         self.rows
@@ -123,23 +139,40 @@ impl<T: Real> RowGroups<T> {
         let (first, last) = (first.min(self.inputs), last.min(self.inputs).max(first));
         if batch.rows() > self.capacity || last - first > self.span {
             let rows = batch.rows().max(self.capacity);
-            *self = RowGroups::try_new(self.inputs, rows, (last - first).max(self.span))?;
+            let span = (last - first).max(self.span);
+            *self = RowGroups::try_new(self.inputs, rows, span, self.group_rows)?;
         }
         self.rows = batch.rows();
         self.starts.clear();
         self.columns.clear();
         self.values.clear();
         self.starts.push(0);
-        let ahead = |g: usize| batch.order.chunks(GROUP_ROWS).nth(g).unwrap_or_default();
+        // The group size as a constant, so that each column's values move as one block.
+        match self.group_rows {
+            GROUP_ROWS => self.build_groups::<GROUP_ROWS>(batch, first, last),
+            _ => self.build_groups::<1>(batch, first, last),
+        }
+        Ok(())
+    }
+
+    /// `build` for groups of G rows (`self.group_rows`).
+    fn build_groups<const G: usize>(
+        &mut self,
+        batch: SparseBatch<'_, T>,
+        first: usize,
+        last: usize,
+    ) {
+        let g = G;
+        let ahead = |group: usize| batch.order.chunks(g).nth(group).unwrap_or_default();
         for &i in ahead(0).iter().chain(ahead(1)) {
             let (columns, values) = batch.matrix.row(i as usize);
             prefetch(columns);
             prefetch(values);
         }
-        for (g, group) in batch.order.chunks(GROUP_ROWS).enumerate() {
+        for (index, group) in batch.order.chunks(g).enumerate() {
             // The batch's rows are scattered over the whole matrix (far out of cache): ask for
             // the group after next while this one is scattered. Measured: 20% off an epoch.
-            for &i in ahead(g + 2) {
+            for &i in ahead(index + 2) {
                 let (columns, values) = batch.matrix.row(i as usize);
                 prefetch(columns);
                 prefetch(values);
@@ -150,22 +183,30 @@ impl<T: Real> RowGroups<T> {
                 // Columns are ascending: those in first..last are one run of them.
                 let begin = columns.partition_point(|&c| (c as usize) < first);
                 let end = columns.partition_point(|&c| (c as usize) < last);
+                if g == 1 {
+                    // A group of one row is the row's run of nonzeros as it is. These
+                    // extends stay within the room try_new reserved (span inputs a group).
+                    self.columns.extend_from_slice(&columns[begin..end]);
+                    self.values.extend_from_slice(&values[begin..end]);
+                    continue;
+                }
                 for (&c, &v) in columns[begin..end].iter().zip(&values[begin..end]) {
-                    // c < inputs (a column of the matrix, checked equal above), r < GROUP_ROWS.
-                    self.scratch[c as usize * GROUP_ROWS + r] = v;
+                    // c < inputs (a column of the matrix, checked equal above), r < g.
+                    self.scratch[c as usize * g + r] = v;
                     self.touched[c as usize] = 1;
                 }
             }
-            self.collect_group(first, last);
+            if g > 1 {
+                self.collect_group::<G>(first, last);
+            }
             self.starts.push(self.columns.len());
         }
-        Ok(())
     }
 
     /// Move the scattered group (inputs first..last) into `columns` and `values`, leaving
     /// `scratch` and `touched` all zero. The columns are found 16 at a time: a mask of the touched ones,
     /// then one step per set bit, so untouched inputs (MNIST's borders) cost one test per 16.
-    fn collect_group(&mut self, first: usize, last: usize) {
+    fn collect_group<const G: usize>(&mut self, first: usize, last: usize) {
         const SPAN: usize = 16;
         let touched = &mut self.touched[first..last];
         for (span, flags) in touched.chunks_mut(SPAN).enumerate() {
@@ -185,19 +226,20 @@ impl<T: Real> RowGroups<T> {
                 // (try_new, with a span of at least last - first: build checked), so
                 // these pushes never allocate.
                 self.columns.push(j as u32);
-                let cell = &mut self.scratch[j * GROUP_ROWS..(j + 1) * GROUP_ROWS];
+                let cell = &mut self.scratch[j * G..(j + 1) * G];
                 self.values.extend_from_slice(cell);
                 cell.fill(T::zero());
             }
         }
     }
 
-    /// Group g's (columns, values), values (columns, GROUP_ROWS).
+    /// Group g's (columns, values), values (columns, group_rows).
     fn group(&self, g: usize) -> (&[u32], &[T]) {
         let (start, end) = (self.starts[g], self.starts[g + 1]);
+        let rows = self.group_rows;
         (
             &self.columns[start..end],
-            &self.values[start * GROUP_ROWS..end * GROUP_ROWS],
+            &self.values[start * rows..end * rows],
         )
     }
 
@@ -259,15 +301,18 @@ fn prefetch<T>(values: &[T]) {
     let _ = values;
 }
 
-/// How many vectors of each row a block of output columns holds: GROUP_ROWS rows of them
-/// are the accumulators, kept in registers. Two with 512-bit vectors (16 of AVX-512's 32
-/// registers), else one (8 of AVX2's 16).
+/// The most vectors of each row a block of output columns holds, for groups of G rows:
+/// G rows of them are the accumulators, kept in registers. With 512-bit vectors, 2 for
+/// groups of 8 (16 of AVX-512's 32 registers) and 8 for single rows (a 128-float row of W
+/// a nonzero); half that with 256-bit vectors (AVX2 has 16 registers).
 #[inline(always)]
-fn vectors_per_row<S: Simd, T: Real>() -> usize {
-    if T::lanes::<S>() * size_of::<T>() >= 64 {
-        2
-    } else {
-        1
+fn most_vectors<S: Simd, T: Real, const G: usize>() -> usize {
+    let wide = T::lanes::<S>() * size_of::<T>() >= 64;
+    match (G, wide) {
+        (1, true) => 8,
+        (1, false) => 4,
+        (_, true) => 2,
+        (_, false) => 1,
     }
 }
 
@@ -290,46 +335,65 @@ impl<T: Real> WithSimd for Forward<'_, T> {
             weight,
             fan_out,
         } = self;
-        // Block by block of output columns, every group in turn, as in `Update`.
-        for (offset, width) in column_blocks::<S, T>(fan_out) {
-            for (g, out_rows) in out.chunks_mut(GROUP_ROWS * fan_out).enumerate() {
-                let (columns, values) = groups.group(g);
-                let args = (
-                    &mut *out_rows,
-                    columns,
-                    values,
-                    weight,
-                    fan_out,
-                    offset,
-                    width,
-                );
-                if width == 2 * T::lanes::<S>() {
-                    forward_block::<S, T, 2>(simd, args)
-                } else {
-                    forward_block::<S, T, 1>(simd, args)
-                }
+        match groups.group_rows {
+            GROUP_ROWS => forward_groups::<S, T, GROUP_ROWS>(simd, groups, out, weight, fan_out),
+            _ => forward_groups::<S, T, 1>(simd, groups, out, weight, fan_out),
+        }
+    }
+}
+
+/// `Forward` for groups of G rows.
+#[inline(always)]
+fn forward_groups<S: Simd, T: Real, const G: usize>(
+    simd: S,
+    groups: &RowGroups<T>,
+    out: &mut [T],
+    weight: &[T],
+    fan_out: usize,
+) {
+    // Block by block of output columns, every group in turn, as in `Update`.
+    for (offset, width) in column_blocks::<S, T>(fan_out, most_vectors::<S, T, G>()) {
+        for (g, out_rows) in out.chunks_mut(G * fan_out).enumerate() {
+            let (columns, values) = groups.group(g);
+            let args = (
+                &mut *out_rows,
+                columns,
+                values,
+                weight,
+                fan_out,
+                offset,
+                width,
+            );
+            match width.div_ceil(T::lanes::<S>()) {
+                8 => forward_block::<S, T, G, 8>(simd, args),
+                4 => forward_block::<S, T, G, 4>(simd, args),
+                2 => forward_block::<S, T, G, 2>(simd, args),
+                _ => forward_block::<S, T, G, 1>(simd, args),
             }
         }
     }
 }
 
-/// The output columns as (offset, width) blocks: 2 vectors wide where two vectors a row fit
-/// (`vectors_per_row`), then 1, then a last partial vector.
+/// The output columns as (offset, width) blocks: `most` vectors wide while they fit, then
+/// the largest power of two of vectors that does, then a last partial vector.
 #[inline(always)]
-fn column_blocks<S: Simd, T: Real>(fan_out: usize) -> impl Iterator<Item = (usize, usize)> {
+fn column_blocks<S: Simd, T: Real>(
+    fan_out: usize,
+    most: usize,
+) -> impl Iterator<Item = (usize, usize)> {
     let lanes = T::lanes::<S>();
-    let double = if vectors_per_row::<S, T>() == 2 {
-        fan_out / (2 * lanes)
-    } else {
-        0
-    };
-    let doubled = double * 2 * lanes;
-    let single = (doubled..fan_out)
-        .step_by(lanes)
-        .map(move |offset| (offset, lanes.min(fan_out - offset)));
-    (0..double)
-        .map(move |b| (b * 2 * lanes, 2 * lanes))
-        .chain(single)
+    let mut offset = 0;
+    std::iter::from_fn(move || {
+        let left = fan_out.checked_sub(offset).filter(|&left| left > 0)?;
+        let whole = (left / lanes).min(most);
+        let width = match whole {
+            0 => left,
+            _ => (1 << whole.ilog2()) * lanes,
+        };
+        let block = (offset, width);
+        offset += width;
+        Some(block)
+    })
 }
 
 /// (out_rows, columns, values, weight, fan_out, offset, width) of a forward block.
@@ -343,27 +407,30 @@ type ForwardArgs<'a, T> = (
     usize,
 );
 
-/// Output columns `offset .. offset + width` of one group's rows:
+/// Output columns `offset .. offset + width` of one group's G rows:
 /// `out_rows[r, :] = sum_i values[i, r] * weight[columns[i], :]`, in V vectors a row
 /// (width = V whole vectors, or with V = 1 fewer lanes than a vector).
 #[inline(always)]
-fn forward_block<S: Simd, T: Real, const V: usize>(simd: S, args: ForwardArgs<'_, T>) {
+fn forward_block<S: Simd, T: Real, const G: usize, const V: usize>(
+    simd: S,
+    args: ForwardArgs<'_, T>,
+) {
     let (out_rows, columns, values, weight, fan_out, offset, width) = args;
     let whole = width == V * T::lanes::<S>();
     let zero = T::splat(simd, T::zero());
-    let mut sums = [[zero; V]; GROUP_ROWS]; // (GROUP_ROWS, V vectors)
-    for (&j, x_j) in columns.iter().zip(values.chunks_exact(GROUP_ROWS)) {
+    let mut sums = [[zero; V]; G]; // (G, V vectors)
+    for (&j, x_j) in columns.iter().zip(values.chunks_exact(G)) {
         // j < inputs, so the row lies inside weight (inputs, fan_out).
         let start = j as usize * fan_out + offset;
         let w_j = load_row::<S, T, V>(simd, &weight[start..start + width], whole);
-        for r in 0..GROUP_ROWS {
+        for r in 0..G {
             let x = T::splat(simd, x_j[r]);
             for v in 0..V {
                 sums[r][v] = T::mul_add_vectors(simd, x, w_j[v], sums[r][v]);
             }
         }
     }
-    // A short last group has fewer rows than GROUP_ROWS; its missing rows' sums are zero.
+    // A short last group has fewer rows than G; its missing rows' sums are zero.
     for (out_row, sum) in out_rows.chunks_exact_mut(fan_out).zip(&sums) {
         store_row::<S, T, V>(simd, &mut out_row[offset..offset + width], sum, whole);
     }
@@ -394,34 +461,68 @@ impl<'d, T: Real, D: Fn(usize) -> &'d [T]> WithSimd for Update<'_, T, D> {
             fan_out,
             scale,
         } = self;
-        // Block by block of output columns, every group in turn: one block of W's rows of the
-        // range (32 floats of ~400 rows, about L1's size) then stays in L1 across the
-        // groups instead of streaming from L2 once per group. Measured, per thread and epoch on
-        // MNIST-like rows: 0.027 -> 0.022 s.
-        for (offset, width) in column_blocks::<S, T>(fan_out) {
-            for g in 0..groups.starts.len() - 1 {
-                let (columns, values) = groups.group(g);
-                let group_rows = g * GROUP_ROWS..groups.rows.min((g + 1) * GROUP_ROWS);
-                // Columns are ascending: those in first..last are one run of them.
-                let begin = columns.partition_point(|&c| (c as usize) < first);
-                let end = columns.partition_point(|&c| (c as usize) < last);
-                let block = UpdateBlock {
-                    weight_rows: &mut *weight_rows,
-                    first,
-                    columns: &columns[begin..end],
-                    values: &values[begin * GROUP_ROWS..end * GROUP_ROWS],
-                    group_rows,
-                    delta_row: &delta_row,
-                    fan_out,
-                    offset,
-                    width,
-                    scale,
-                };
-                if width == 2 * T::lanes::<S>() {
-                    update_block::<S, T, D, 2>(simd, block)
-                } else {
-                    update_block::<S, T, D, 1>(simd, block)
-                }
+        match groups.group_rows {
+            GROUP_ROWS => update_groups::<S, T, D, GROUP_ROWS>(
+                simd,
+                groups,
+                weight_rows,
+                (first, last),
+                &delta_row,
+                fan_out,
+                scale,
+            ),
+            _ => update_groups::<S, T, D, 1>(
+                simd,
+                groups,
+                weight_rows,
+                (first, last),
+                &delta_row,
+                fan_out,
+                scale,
+            ),
+        }
+    }
+}
+
+/// `Update` for groups of G rows.
+#[inline(always)]
+fn update_groups<'d, S: Simd, T: Real + 'd, D: Fn(usize) -> &'d [T], const G: usize>(
+    simd: S,
+    groups: &RowGroups<T>,
+    weight_rows: &mut [T],
+    (first, last): (usize, usize),
+    delta_row: &D,
+    fan_out: usize,
+    scale: T,
+) {
+    // Block by block of output columns, every group in turn: one block of W's rows of the
+    // range (32 floats of ~400 rows, about L1's size) then stays in L1 across the groups
+    // instead of streaming from L2 once per group. Measured, per thread and epoch on
+    // MNIST-like rows: 0.027 -> 0.022 s.
+    for (offset, width) in column_blocks::<S, T>(fan_out, most_vectors::<S, T, G>()) {
+        for g in 0..groups.starts.len() - 1 {
+            let (columns, values) = groups.group(g);
+            let group_rows = g * G..groups.rows.min((g + 1) * G);
+            // Columns are ascending: those in first..last are one run of them.
+            let begin = columns.partition_point(|&c| (c as usize) < first);
+            let end = columns.partition_point(|&c| (c as usize) < last);
+            let block = UpdateBlock {
+                weight_rows: &mut *weight_rows,
+                first,
+                columns: &columns[begin..end],
+                values: &values[begin * G..end * G],
+                group_rows,
+                delta_row,
+                fan_out,
+                offset,
+                width,
+                scale,
+            };
+            match width.div_ceil(T::lanes::<S>()) {
+                8 => update_block::<S, T, D, G, 8>(simd, block),
+                4 => update_block::<S, T, D, G, 4>(simd, block),
+                2 => update_block::<S, T, D, G, 2>(simd, block),
+                _ => update_block::<S, T, D, G, 1>(simd, block),
             }
         }
     }
@@ -433,7 +534,7 @@ struct UpdateBlock<'a, T, D> {
     weight_rows: &'a mut [T],
     first: usize,
     /// The group's columns in first..first + rows of weight_rows, and their values
-    /// (columns, GROUP_ROWS).
+    /// (columns, G).
     columns: &'a [u32],
     values: &'a [T],
     /// The group's rows of the batch, and where to find their deltas.
@@ -449,7 +550,14 @@ struct UpdateBlock<'a, T, D> {
 /// each column c = columns[i], in V vectors a row (width = V whole vectors, or with V = 1
 /// fewer lanes than a vector).
 #[inline(always)]
-fn update_block<'d, S: Simd, T: Real + 'd, D: Fn(usize) -> &'d [T], const V: usize>(
+fn update_block<
+    'd,
+    S: Simd,
+    T: Real + 'd,
+    D: Fn(usize) -> &'d [T],
+    const G: usize,
+    const V: usize,
+>(
     simd: S,
     block: UpdateBlock<'_, T, D>,
 ) {
@@ -466,24 +574,24 @@ fn update_block<'d, S: Simd, T: Real + 'd, D: Fn(usize) -> &'d [T], const V: usi
         scale,
     } = block;
     let whole = width == V * T::lanes::<S>();
-    // scale * delta for the group's rows, (GROUP_ROWS, V vectors) in registers; a short
+    // scale * delta for the group's rows, (G, V vectors) in registers; a short
     // last group's missing rows stay zero (their values are zero too).
     let zero = T::splat(simd, T::zero());
     let scale = T::splat(simd, scale);
-    let mut steps = [[zero; V]; GROUP_ROWS];
+    let mut steps = [[zero; V]; G];
     for (step, r) in steps.iter_mut().zip(group_rows) {
         let d = load_row::<S, T, V>(simd, &delta_row(r)[offset..offset + width], whole);
         for v in 0..V {
             step[v] = T::mul_vectors(simd, scale, d[v]);
         }
     }
-    for (&j, x_j) in columns.iter().zip(values.chunks_exact(GROUP_ROWS)) {
+    for (&j, x_j) in columns.iter().zip(values.chunks_exact(G)) {
         // first <= j < first + rows of weight_rows: the caller picked these columns by
         // partition_point on that range.
         let start = (j as usize - first) * fan_out + offset;
         let w_j = &mut weight_rows[start..start + width];
         let mut updated = load_row::<S, T, V>(simd, w_j, whole);
-        for r in 0..GROUP_ROWS {
+        for r in 0..G {
             let x = T::splat(simd, x_j[r]);
             for v in 0..V {
                 updated[v] = T::mul_add_vectors(simd, x, steps[r][v], updated[v]);
@@ -526,10 +634,11 @@ mod tests {
     use super::*;
     use crate::sparse::SparseRows;
 
-    /// Forward and update on instruction set `simd`, against the dense definitions.
-    fn check_on<S: Simd, T: Real>(simd: S, tolerance: f64) {
-        // 13 rows: a whole group and a short one. 45 outputs: blocks of 2 and 1 vectors and
-        // a partial one on AVX-512 (32 + 8 + 5 f64) and AVX2, lanes one by one in scalar code.
+    /// Forward and update on instruction set `simd` in groups of `group_rows`, against the
+    /// dense definitions.
+    fn check_on<S: Simd, T: Real>(simd: S, group_rows: usize, tolerance: f64) {
+        // 13 rows: a whole group of 8 and a short one. 45 outputs: blocks of 8, 4, 2 and 1
+        // vectors and a partial one on AVX-512 and AVX2, lanes one by one in scalar code.
         let (rows, inputs, fan_out) = (13, 37, 45);
         let value =
             |k: usize, modulus: usize| T::from_f64(((k * 37) % modulus) as f64 / 50.0 - 1.0);
@@ -540,7 +649,7 @@ mod tests {
         let delta: Vec<T> = (0..rows * fan_out).map(|k| value(k, 89)).collect();
         let order: Vec<i64> = (0..rows as i64).rev().collect();
         let matrix = SparseRows::from_dense(&x, inputs).unwrap();
-        let mut groups = RowGroups::try_new(inputs, rows, inputs).unwrap();
+        let mut groups = RowGroups::try_new(inputs, rows, inputs, group_rows).unwrap();
         let batch = SparseBatch {
             matrix: &matrix,
             order: &order,
@@ -597,8 +706,10 @@ mod tests {
     }
 
     fn check_both_types_on<S: Simd>(simd: S) {
-        check_on::<S, f64>(simd, 1e-12);
-        check_on::<S, f32>(simd, 1e-4);
+        for group_rows in [1, GROUP_ROWS] {
+            check_on::<S, f64>(simd, group_rows, 1e-12);
+            check_on::<S, f32>(simd, group_rows, 1e-4);
+        }
     }
 
     #[test]

@@ -253,8 +253,14 @@ impl<T: Real> Workspace<T> {
     }
 
     /// The sparse path's ranges of inputs, `boundaries[t]..boundaries[t + 1]` for thread t,
-    /// with room for batches of the workspace's capacity (call after `fit`).
-    pub(crate) fn fit_sparse(&mut self, arch: &Architecture, boundaries: &[usize]) -> Result<()> {
+    /// in groups of `group_rows` rows, with room for batches of the workspace's capacity
+    /// (call after `fit`).
+    pub(crate) fn fit_sparse(
+        &mut self,
+        arch: &Architecture,
+        boundaries: &[usize],
+        group_rows: usize,
+    ) -> Result<()> {
         let (inputs, fan_out) = (arch.inputs(), arch.fan_out(0));
         self.ranges
             .resize_with(boundaries.len().saturating_sub(1), InputRange::default);
@@ -265,8 +271,9 @@ impl<T: Real> Workspace<T> {
             if groups.inputs() != inputs
                 || groups.capacity() < self.capacity
                 || groups.span() < span
+                || groups.group_rows() != group_rows
             {
-                range.groups = RowGroups::try_new(inputs, self.capacity, span)?;
+                range.groups = RowGroups::try_new(inputs, self.capacity, span, group_rows)?;
             }
             if range.partial.len() < self.capacity * fan_out {
                 range.partial =

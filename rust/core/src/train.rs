@@ -59,7 +59,7 @@ impl FromStr for InputPath {
 /// Images are fuller per nonzero than random rows: MNIST (density 0.19, fill 0.47) runs at
 /// 0.81 (1 thread) and 0.70 (2 threads); Fashion-MNIST (density 0.50, fill 0.87) at 1.43
 /// and 0.92-1.19. Raw density would have sent MNIST to the slower path on one thread.
-pub fn sparse_fill_crossover(threads: usize) -> f64 {
+pub fn sparse_work_crossover(threads: usize) -> f64 {
     if threads <= 1 {
         0.62
     } else {
@@ -79,15 +79,54 @@ pub enum Inputs<'a, T> {
     Sparse(&'a SparseRows<T>),
 }
 
-/// The path `Auto` takes for these inputs on `threads` threads: sparse below the measured
-/// group-fill crossover.
+/// How the sparse first layer would run on some rows, and what it would cost.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SparsePlan {
+    /// Rows per group: `GROUP_ROWS` where rows share their nonzero inputs, else 1.
+    pub group_rows: usize,
+    /// The sparse products' work as a fraction of the dense ones' (see `plan_sparse_path`).
+    pub work: f64,
+}
+
+/// What a nonzero taken alone (groups of 1 row) costs, in columns of a group of 8 rows: it
+/// reads a whole row of W from L2 for one row's multiply-adds, where a group's column does
+/// 8 rows' multiply-adds on a slice of W kept in L1. Measured by epoch times with either
+/// group size forced (784-128-10, batch 128, float32): single rows won on random rows where
+/// fill / density was 4.2 or more (density 0.2: 0.114 s against 0.136 s on 2 threads) and
+/// tied at 3.1 (density 0.3); groups of 8 won on Fashion-MNIST at 1.7 (0.160 s against
+/// 0.250 s) and on MNIST at 2.4 (0.169 s against 0.183 s on 1 thread, even on 2).
+const SINGLE_ROW_COST: f64 = 2.7;
+
+/// The sparse first layer's plan for (up to) the first 512 rows of `order`: groups of 8 rows
+/// doing `fill` of the dense work (`estimated_group_fill`), or rows one by one doing
+/// `SINGLE_ROW_COST * density`, whichever is less. On MNIST-like rows (fill 0.46, density
+/// 0.19) groups of 8 win; on random rows of density 0.05 (fill 0.34) single rows do.
+/// `order` must hold row indices of `inputs` (`train_epoch` checks them first).
+pub fn plan_sparse_path<T: Real>(inputs: Inputs<'_, T>, order: &[i64], width: usize) -> SparsePlan {
+    let (fill, density) = sampled_fill_and_density(inputs, order, width);
+    let single = SINGLE_ROW_COST * density;
+    if fill <= single {
+        SparsePlan {
+            group_rows: GROUP_ROWS,
+            work: fill,
+        }
+    } else {
+        SparsePlan {
+            group_rows: 1,
+            work: single,
+        }
+    }
+}
+
+/// The path `Auto` takes for these inputs on `threads` threads: sparse where its planned
+/// work is below the crossover measured for that many threads.
 pub fn preferred_input_path<T: Real>(
     inputs: Inputs<'_, T>,
     order: &[i64],
     width: usize,
     threads: usize,
 ) -> InputPath {
-    if estimated_group_fill(inputs, order, width) < sparse_fill_crossover(threads) {
+    if plan_sparse_path(inputs, order, width).work < sparse_work_crossover(threads) {
         InputPath::Sparse
     } else {
         InputPath::Dense
@@ -96,12 +135,21 @@ pub fn preferred_input_path<T: Real>(
 
 /// The mean fraction of the `width` inputs that are nonzero in at least one row of a group
 /// of `GROUP_ROWS` consecutive rows of `order`, over (up to) its first 512 rows: the share
-/// of the dense product's work that the sparse first layer does. `order` must hold row
-/// indices of `inputs` (`train_epoch` checks them first; the slices below rely on it).
+/// of the dense product's work that the sparse first layer does in groups of 8.
 pub fn estimated_group_fill<T: Real>(inputs: Inputs<'_, T>, order: &[i64], width: usize) -> f64 {
+    sampled_fill_and_density(inputs, order, width).0
+}
+
+/// (group fill, density) of (up to) the first 512 rows of `order`, which must be row
+/// indices of `inputs` (the slices below rely on it).
+fn sampled_fill_and_density<T: Real>(
+    inputs: Inputs<'_, T>,
+    order: &[i64],
+    width: usize,
+) -> (f64, f64) {
     let sample = &order[..order.len().min(FILL_SAMPLE_ROWS)];
     let mut touched = vec![false; width];
-    let mut filled = 0;
+    let (mut filled, mut nonzeros) = (0, 0);
     for group in sample.chunks(GROUP_ROWS) {
         touched.fill(false);
         for &i in group {
@@ -110,10 +158,13 @@ pub fn estimated_group_fill<T: Real>(inputs: Inputs<'_, T>, order: &[i64], width
                     let row = &x[i as usize * width..(i as usize + 1) * width];
                     for (t, &v) in touched.iter_mut().zip(row) {
                         *t |= v != T::zero();
+                        nonzeros += usize::from(v != T::zero());
                     }
                 }
                 Inputs::Sparse(matrix) => {
-                    for &c in matrix.row(i as usize).0 {
+                    let columns = matrix.row(i as usize).0;
+                    nonzeros += columns.len();
+                    for &c in columns {
                         touched[c as usize] = true;
                     }
                 }
@@ -121,7 +172,9 @@ pub fn estimated_group_fill<T: Real>(inputs: Inputs<'_, T>, order: &[i64], width
         }
         filled += touched.iter().filter(|&&t| t).count();
     }
-    filled as f64 / (sample.len().div_ceil(GROUP_ROWS) * width).max(1) as f64
+    let fill = filled as f64 / (sample.len().div_ceil(GROUP_ROWS) * width).max(1) as f64;
+    let density = nonzeros as f64 / (sample.len() * width).max(1) as f64;
+    (fill, density)
 }
 
 /// Runs `work` on this pool thread while every other thread of the pool polls for the jobs it
@@ -302,8 +355,12 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     check_order(order, rows)?;
 
     let pool = parallel::pool()?;
+    let plan = plan_sparse_path(inputs, order, width);
     let path = match input_path {
-        InputPath::Auto => preferred_input_path(inputs, order, width, pool.current_num_threads()),
+        InputPath::Auto if plan.work < sparse_work_crossover(pool.current_num_threads()) => {
+            InputPath::Sparse
+        }
+        InputPath::Auto => InputPath::Dense,
         chosen => chosen,
     };
     // The sparse path reads compressed rows: compress dense inputs once for the whole call.
@@ -324,7 +381,7 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
             workspace.fit_inputs(width)?;
         } else if let Some(matrix) = sparse_rows {
             let boundaries = matrix.balanced_input_ranges(rayon::current_num_threads());
-            workspace.fit_sparse(arch, &boundaries)?;
+            workspace.fit_sparse(arch, &boundaries, plan.group_rows)?;
         }
         let mut total = BatchOutcome::default();
         for (b, batch) in order.chunks(batch_size).enumerate() {

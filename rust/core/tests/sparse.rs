@@ -3,7 +3,9 @@ mod common;
 use common::{max_abs_diff, Rng};
 use fastmlp_core::sparse::{SparseBatch, SparseRows};
 use fastmlp_core::sparse_groups::{RowGroups, GROUP_ROWS};
-use fastmlp_core::train::{estimated_group_fill, preferred_input_path, sparse_fill_crossover};
+use fastmlp_core::train::{
+    estimated_group_fill, plan_sparse_path, preferred_input_path, sparse_work_crossover,
+};
 use fastmlp_core::{train_epoch, Activation, Architecture, InputPath, Inputs, Workspace};
 
 /// (rows, inputs) values in [0, 1) with about `density` of them nonzero; row 0 all zero.
@@ -33,7 +35,8 @@ fn products_match_the_dense_definitions() {
             (64, 100, 128),
             (33, 784, 130),
         ] {
-            for threads in [1, 2, 3] {
+            // Compressed by 1 to 3 threads; groups of 8 rows and of single rows.
+            for (threads, group_rows) in [(1, GROUP_ROWS), (2, 1), (3, GROUP_ROWS), (1, 1)] {
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)
                     .build()
@@ -58,7 +61,8 @@ fn products_match_the_dense_definitions() {
                 out.fill(0.0);
                 for (range, rows_of_w) in [(0..half, low), (half..inputs, high)] {
                     // Room for fewer rows and fewer inputs than needed: build must grow it.
-                    let mut groups = RowGroups::try_new(inputs, rows / 2, range.len() / 2).unwrap();
+                    let mut groups =
+                        RowGroups::try_new(inputs, rows / 2, range.len() / 2, group_rows).unwrap();
                     // A first build of other rows must leave nothing behind for the second.
                     let reversed: Vec<i64> = order.iter().rev().copied().collect();
                     let other = SparseBatch {
@@ -68,7 +72,8 @@ fn products_match_the_dense_definitions() {
                     groups.build(other, 0, inputs).unwrap();
                     groups.build(batch, range.start, range.end).unwrap();
                     assert_eq!(groups.rows(), rows);
-                    assert!(groups.capacity() >= rows && groups.capacity() % GROUP_ROWS == 0);
+                    assert!(groups.capacity() >= rows && groups.capacity() % group_rows == 0);
+                    assert_eq!(groups.group_rows(), group_rows);
                     let mut share = vec![f64::NAN; rows * fan_out];
                     groups.forward(&mut share, &w, fan_out);
                     out.iter_mut().zip(&share).for_each(|(o, s)| *o += s);
@@ -214,9 +219,17 @@ fn input_ranges_share_the_nonzeros() {
 }
 
 #[test]
+fn groups_are_of_one_or_eight_rows() {
+    for group_rows in [0, 2, 9] {
+        let err = RowGroups::<f64>::try_new(4, 8, 4, group_rows).unwrap_err();
+        assert!(err.to_string().contains("group_rows"), "{err}");
+    }
+}
+
+#[test]
 fn groups_reject_rows_of_another_width() {
     let matrix = SparseRows::from_dense(&[1.0f32, 0.0, 2.0], 3).unwrap();
-    let mut groups = RowGroups::<f32>::try_new(4, 8, 4).unwrap();
+    let mut groups = RowGroups::<f32>::try_new(4, 8, 4, GROUP_ROWS).unwrap();
     let err = groups
         .build(
             SparseBatch {
@@ -231,7 +244,7 @@ fn groups_reject_rows_of_another_width() {
 }
 
 #[test]
-fn group_fill_is_measured_over_groups_of_the_order() {
+fn the_sparse_plan_is_measured_over_groups_of_the_order() {
     // 16 rows of 4 inputs: row i has input i % 4 nonzero, and rows 8.. also input 3.
     let x: Vec<f32> = (0..16 * 4)
         .map(|k| {
@@ -247,12 +260,29 @@ fn group_fill_is_measured_over_groups_of_the_order() {
         // Rows 0, 4, 8, 12 (input 0, and 3 for rows 8 and 12), then 1 and 5: 2 of 4, 1 of 4.
         let order = [0, 4, 8, 12, 0, 4, 0, 4, 1, 5];
         assert_eq!(estimated_group_fill(inputs, &order, 4), (2.0 + 1.0) / 8.0);
-        // Below the crossover: sparse; above: dense.
+        // 12 nonzeros in 10 rows of 4: density 0.3, so single rows would do 2.7 * 0.3 = 0.81
+        // of the dense work; groups of 8 do 0.375.
+        let plan = plan_sparse_path(inputs, &order, 4);
+        assert_eq!(plan.group_rows, GROUP_ROWS);
+        assert_eq!(plan.work, 0.375);
+        // Rows 0..8 share no input: fill 1, density 0.25, so one by one at 0.675.
+        let plan = plan_sparse_path(inputs, &all, 4);
+        assert_eq!(plan.group_rows, 1);
+        assert!((plan.work - 2.7 * 0.25).abs() < 1e-12, "{plan:?}");
+        // Below the crossover: sparse.
         assert_eq!(
             preferred_input_path(inputs, &order, 4, 1),
             InputPath::Sparse
         );
-        assert_eq!(preferred_input_path(inputs, &all, 4, 2), InputPath::Dense);
     }
-    assert!(sparse_fill_crossover(1) < sparse_fill_crossover(2));
+    // Full rows: the dense path.
+    let full = vec![1.0f32; 8 * 4];
+    let rows: Vec<i64> = (0..8).collect();
+    let plan = plan_sparse_path(Inputs::Dense(&full), &rows, 4);
+    assert_eq!((plan.group_rows, plan.work), (GROUP_ROWS, 1.0));
+    for threads in [1, 2] {
+        let path = preferred_input_path(Inputs::Dense(&full), &rows, 4, threads);
+        assert_eq!(path, InputPath::Dense);
+    }
+    assert!(sparse_work_crossover(1) < sparse_work_crossover(2));
 }

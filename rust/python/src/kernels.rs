@@ -648,17 +648,16 @@ pub fn train_epoch(
 
 // ---- input paths --------------------------------------------------------------------------
 
-/// Rows of x whose group fill `preferred_input_path` measures (as train_epoch does on the
-/// first rows of its order).
-const FILL_SAMPLE_ROWS: usize = 512;
+/// Rows of x that `sparse_plan` samples (as train_epoch samples the first rows of its order).
+const SAMPLE_ROWS: usize = 512;
 
-fn group_fill_typed<T: SparseFloat>(x: &Bound<'_, PyAny>) -> PyResult<f64> {
+fn sparse_plan_typed<T: SparseFloat>(x: &Bound<'_, PyAny>) -> PyResult<train::SparsePlan> {
     if let Ok(rows) = x.cast::<PySparseRows>() {
         let matrix = T::rows_of(&rows.get().rows).ok_or_else(|| {
             PyTypeError::new_err(format!("x: expected SparseRows of dtype {}", T::NAME))
         })?;
-        let order: Vec<i64> = (0..matrix.rows().min(FILL_SAMPLE_ROWS) as i64).collect();
-        return Ok(train::estimated_group_fill(
+        let order: Vec<i64> = (0..matrix.rows().min(SAMPLE_ROWS) as i64).collect();
+        return Ok(train::plan_sparse_path(
             Inputs::Sparse(matrix),
             &order,
             matrix.inputs(),
@@ -666,58 +665,62 @@ fn group_fill_typed<T: SparseFloat>(x: &Bound<'_, PyAny>) -> PyResult<f64> {
     }
     let array = readonly::<T>("x", x, Some(2), T::NAME)?;
     let (rows, width) = shape2(&array);
-    let order: Vec<i64> = (0..rows.min(FILL_SAMPLE_ROWS) as i64).collect();
-    Ok(train::estimated_group_fill(
+    let order: Vec<i64> = (0..rows.min(SAMPLE_ROWS) as i64).collect();
+    Ok(train::plan_sparse_path(
         Inputs::Dense(slice(&array)?),
         &order,
         width,
     ))
 }
 
-/// The fraction of x's columns that the sparse first layer's products run over: the mean,
-/// over groups of 8 of its first 512 rows, of the columns nonzero in some row of the group.
+fn plan_for(x: &Bound<'_, PyAny>) -> PyResult<train::SparsePlan> {
+    let precision = match x.cast::<PySparseRows>() {
+        Ok(rows) => match rows.get().rows {
+            AnySparseRows::F32(_) => Precision::F32,
+            AnySparseRows::F64(_) => Precision::F64,
+        },
+        Err(_) => precision_of("x", x)?,
+    };
+    match precision {
+        Precision::F32 => sparse_plan_typed::<f32>(x),
+        Precision::F64 => sparse_plan_typed::<f64>(x),
+    }
+}
+
+/// (work, group rows) of the sparse first layer on x's first 512 rows: its products' work
+/// as a fraction of the dense ones', and the rows a group it would take (8 or 1).
 #[pyfunction]
-pub fn group_fill(x: &Bound<'_, PyAny>) -> PyResult<f64> {
-    no_panic(|| {
-        let precision = match x.cast::<PySparseRows>() {
-            Ok(rows) => match rows.get().rows {
-                AnySparseRows::F32(_) => Precision::F32,
-                AnySparseRows::F64(_) => Precision::F64,
-            },
-            Err(_) => precision_of("x", x)?,
-        };
-        match precision {
-            Precision::F32 => group_fill_typed::<f32>(x),
-            Precision::F64 => group_fill_typed::<f64>(x),
-        }
-    })
+pub fn sparse_plan(x: &Bound<'_, PyAny>) -> PyResult<(f64, usize)> {
+    no_panic(|| plan_for(x).map(|plan| (plan.work, plan.group_rows)))
 }
 
 /// The first layer `input_path="auto"` takes for x on the engine's current threads:
-/// "sparse" when its group fill is below the crossover measured for that many threads.
+/// "sparse" when its work is below the crossover measured for that many threads.
 #[pyfunction]
 pub fn preferred_input_path(x: &Bound<'_, PyAny>) -> PyResult<&'static str> {
-    let fill = group_fill(x)?;
-    let threads = core(parallel::num_threads())?;
-    Ok(if fill < train::sparse_fill_crossover(threads) {
-        "sparse"
-    } else {
-        "dense"
+    no_panic(|| {
+        let work = plan_for(x)?.work;
+        let threads = core(parallel::num_threads())?;
+        Ok(if work < train::sparse_work_crossover(threads) {
+            "sparse"
+        } else {
+            "dense"
+        })
     })
 }
 
-/// The group fill below which the sparse first layer is the faster one on `threads` threads
-/// (the engine's current count by default), as measured on this project's machine.
+/// The work below which the sparse first layer is the faster one on `threads` threads (the
+/// engine's current count by default), as measured on this project's machine.
 #[pyfunction]
 #[pyo3(signature = (threads = None))]
-pub fn sparse_fill_crossover(threads: Option<i64>) -> PyResult<f64> {
+pub fn sparse_work_crossover(threads: Option<i64>) -> PyResult<f64> {
     let threads = match threads {
         None => core(parallel::num_threads())?,
         Some(n) => usize::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| {
             PyValueError::new_err(format!("threads: expected a positive integer, got {n}"))
         })?,
     };
-    Ok(train::sparse_fill_crossover(threads))
+    Ok(train::sparse_work_crossover(threads))
 }
 
 // ---- threads ------------------------------------------------------------------------------

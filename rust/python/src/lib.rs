@@ -19,9 +19,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kernels::backward, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::sgd_step, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::train_epoch, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels::group_fill, m)?)?;
+    m.add_function(wrap_pyfunction!(kernels::sparse_plan, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::preferred_input_path, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels::sparse_fill_crossover, m)?)?;
+    m.add_function(wrap_pyfunction!(kernels::sparse_work_crossover, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::get_num_threads, m)?)?;
     m.add_class::<sparse_rows::PySparseRows>()?;
