@@ -44,30 +44,30 @@ impl FromStr for InputPath {
     }
 }
 
-/// The sparse first layer's products run over each group of `GROUP_ROWS` rows' columns (the
-/// inputs nonzero in one of its rows), so its cost follows the *group fill*: those columns
-/// as a fraction of all inputs (`estimated_group_fill`). Below the fill returned here it is
-/// faster than the dense GEMM on this project's machine (2-core AVX-512 Xeon), measured by
-/// `fastmlp bench --input-paths` on 784-128-10, batch 128, float32 (sparse / dense epoch
-/// time, random rows of density d having fill 1 - (1 - d)^8):
+/// Below this work (`plan_sparse_path`: the sparse products' work as a fraction of the
+/// dense ones') the sparse first layer is faster than the dense GEMM on `threads` threads on
+/// this project's machine (2-core AVX-512 Xeon). Measured by `fastmlp bench --input-paths`
+/// on 784-128-10, batch 128, float32, as sparse / dense epoch time:
 ///
-/// | threads | d 0.10, fill 0.57 | d 0.15, fill 0.73 | d 0.20, fill 0.83 | d 0.30, fill 0.94 |
-/// |---|---|---|---|---|
-/// | 1 | 0.92 | 1.10 | 1.23 | 1.35 |
-/// | 2 | 0.77 | 0.87 | 0.97 | 1.13 |
+/// | data (work, rows a group) | 1 thread | 2 threads |
+/// |---|---|---|
+/// | random, density 0.1 (0.27, 1) | 0.49 | 0.44 |
+/// | MNIST-like (0.46, 8) | 0.78 | 0.77 |
+/// | random, density 0.2 (0.54, 1) | 0.94 | 0.75 |
+/// | random, density 0.3 (0.81, 1) | 1.29 | 1.15 |
+/// | Fashion-MNIST (0.87, 8) | 1.37 | 1.19 |
 ///
-/// Images are fuller per nonzero than random rows: MNIST (density 0.19, fill 0.47) runs at
-/// 0.81 (1 thread) and 0.70 (2 threads); Fashion-MNIST (density 0.50, fill 0.87) at 1.43
-/// and 0.92-1.19. Raw density would have sent MNIST to the slower path on one thread.
+/// Ratio 1 falls near work 0.58 on one thread and 0.71 on two (two threads share the dense
+/// path's small products less well than the sparse path's ranges).
 pub fn sparse_work_crossover(threads: usize) -> f64 {
     if threads <= 1 {
-        0.62
+        0.58
     } else {
-        0.8
+        0.7
     }
 }
 
-/// Rows sampled from the epoch's order to estimate the group fill.
+/// Rows sampled from the epoch's order to plan the sparse path.
 const FILL_SAMPLE_ROWS: usize = 512;
 
 /// The training inputs of an epoch: dense rows, or rows already compressed (built once by
