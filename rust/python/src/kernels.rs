@@ -599,6 +599,17 @@ fn train_epoch_typed<T: Float>(
     }
 }
 
+/// The float type of training inputs: a dense array's dtype, or that of compressed rows.
+fn precision_of_inputs(x: &Bound<'_, PyAny>) -> PyResult<Precision> {
+    match x.cast::<PySparseRows>() {
+        Ok(rows) => Ok(match rows.get().rows {
+            AnySparseRows::F32(_) => Precision::F32,
+            AnySparseRows::F64(_) => Precision::F64,
+        }),
+        Err(_) => precision_of("x", x),
+    }
+}
+
 /// One epoch of SGD over x[order] in batches; updates in place.
 /// Returns (mean per-sample loss before each step, number of rows predicted right).
 /// `input_path`: "auto" (by the input's group fill), "dense" or "sparse" first layer.
@@ -628,14 +639,7 @@ pub fn train_epoch(
                     "batch_size: expected a positive integer, got {batch_size}"
                 ))
             })?;
-        let precision = match x.cast::<PySparseRows>() {
-            Ok(rows) => match rows.get().rows {
-                AnySparseRows::F32(_) => Precision::F32,
-                AnySparseRows::F64(_) => Precision::F64,
-            },
-            Err(_) => precision_of("x", x)?,
-        };
-        match precision {
+        match precision_of_inputs(x)? {
             Precision::F32 => train_epoch_typed::<f32>(
                 py, weights, biases, x, labels, order, lr, batch_size, activation, input_path,
             ),
@@ -674,14 +678,7 @@ fn sparse_plan_typed<T: SparseFloat>(x: &Bound<'_, PyAny>) -> PyResult<train::Sp
 }
 
 fn plan_for(x: &Bound<'_, PyAny>) -> PyResult<train::SparsePlan> {
-    let precision = match x.cast::<PySparseRows>() {
-        Ok(rows) => match rows.get().rows {
-            AnySparseRows::F32(_) => Precision::F32,
-            AnySparseRows::F64(_) => Precision::F64,
-        },
-        Err(_) => precision_of("x", x)?,
-    };
-    match precision {
+    match precision_of_inputs(x)? {
         Precision::F32 => sparse_plan_typed::<f32>(x),
         Precision::F64 => sparse_plan_typed::<f64>(x),
     }
