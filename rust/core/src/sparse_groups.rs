@@ -45,6 +45,8 @@ pub struct RowGroups<T> {
     span: usize,
     group_rows: usize,
     rows: usize,
+    /// The inputs of the last `build`.
+    built: std::ops::Range<usize>,
     starts: Vec<usize>,
     columns: Vec<u32>,
     values: Vec<T>,
@@ -143,6 +145,7 @@ impl<T: Real> RowGroups<T> {
             *self = RowGroups::try_new(self.inputs, rows, span, self.group_rows)?;
         }
         self.rows = batch.rows();
+        self.built = first..last;
         self.starts.clear();
         self.columns.clear();
         self.values.clear();
@@ -503,9 +506,16 @@ fn update_groups<'d, S: Simd, T: Real + 'd, D: Fn(usize) -> &'d [T], const G: us
         for g in 0..groups.starts.len() - 1 {
             let (columns, values) = groups.group(g);
             let group_rows = g * G..groups.rows.min((g + 1) * G);
-            // Columns are ascending: those in first..last are one run of them.
-            let begin = columns.partition_point(|&c| (c as usize) < first);
-            let end = columns.partition_point(|&c| (c as usize) < last);
+            // Columns are ascending: those in first..last are one run of them (all of them
+            // where the groups were built for inputs within first..last, as step.rs does).
+            let (begin, end) = if first <= groups.built.start && groups.built.end <= last {
+                (0, columns.len())
+            } else {
+                (
+                    columns.partition_point(|&c| (c as usize) < first),
+                    columns.partition_point(|&c| (c as usize) < last),
+                )
+            };
             let block = UpdateBlock {
                 weight_rows: &mut *weight_rows,
                 first,
@@ -673,6 +683,22 @@ mod tests {
             fan_out,
             scale: T::from_f64(-0.5),
         });
+        // Groups built over all inputs, updated in two ranges of W's rows: the same update.
+        let mut in_halves = w.clone();
+        let half = inputs / 2;
+        let (low, high) = in_halves.split_at_mut(half * fan_out);
+        for (rows_of_w, first, last) in [(low, 0, half), (high, half, inputs)] {
+            simd.vectorize(Update {
+                groups: &groups,
+                weight_rows: rows_of_w,
+                first,
+                last,
+                delta_row: |r: usize| &delta[r * fan_out..(r + 1) * fan_out],
+                fan_out,
+                scale: T::from_f64(-0.5),
+            });
+        }
+        assert!(in_halves == updated, "update by halves");
 
         for r in 0..rows {
             let i = order[r] as usize;
