@@ -5,6 +5,8 @@ tolerances of conftest (float32: rtol 1e-3, atol 1e-4; float64: rtol 1e-9, atol 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -222,3 +224,23 @@ def test_plan_functions_check_their_arguments() -> None:
         kernels.sparse_plan(np.zeros((3, 4), np.int32))
     with pytest.raises(ValueError, match="x"):
         kernels.preferred_input_path(np.zeros(4, np.float32))
+
+
+@pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz").is_file(),
+    reason="Debian's dataset-fashion-mnist is not installed (/usr/share/datasets/fashion-mnist)",
+)
+def test_auto_keeps_fashion_mnist_on_the_dense_path() -> None:
+    """Half of Fashion-MNIST's pixels are nonzero (work 0.87 in groups of 8): the dense path
+    is the faster one there on either thread count, so "auto" must not leave it."""
+    fashion = fastmlp.datasets.load("fashion-mnist", download=False)
+    x = fastmlp.datasets.prepare(fashion.x_test)
+    plan = kernels.sparse_plan(x)
+    assert plan.group_rows == 8 and plan.work > 0.8
+    before = fastmlp.get_num_threads()
+    try:
+        for threads in (1, 2):
+            fastmlp.set_num_threads(threads)
+            assert kernels.preferred_input_path(x) == "dense"
+    finally:
+        fastmlp.set_num_threads(before)
