@@ -784,19 +784,25 @@ class Report:
             "(sgemm for float32 configs, dgemm for float64)",
         ]
 
+    def _tables(self, render: Callable[[list[str], list[list[str]]], str]) -> tuple[str, str]:
+        """The matmul-peak table and the results table, each drawn by ``render``."""
+        return render(*self._peak_rows()), render(*self._result_rows())
+
+    def _peak_caption(self) -> str:
+        """``GFLOP/s (S x S x S, best of R):``, what the matmul-peak table's title says."""
+        size = self.peaks[0].size if self.peaks else self.options.peak_size
+        return f"GFLOP/s ({size} x {size} x {size}, best of {self.options.peak_repeats}):"
+
     def text(self) -> str:
         """Plain-text tables for a terminal."""
-        peak_header, peak_rows = self._peak_rows()
-        header, rows = self._result_rows()
-        size = self.peaks[0].size if self.peaks else self.options.peak_size
+        peak_table, result_table = self._tables(_text_table)
         parts = [
             *self._summary(),
             "",
-            f"matmul peak, GFLOP/s ({size} x {size} x {size}, "
-            f"best of {self.options.peak_repeats}):",
-            _text_table(peak_header, peak_rows),
+            f"matmul peak, {self._peak_caption()}",
+            peak_table,
             "",
-            _text_table(header, rows),
+            result_table,
         ]
         if self.notes:
             parts += ["", *(f"note: {n}" for n in self.notes)]
@@ -804,18 +810,15 @@ class Report:
 
     def markdown(self) -> str:
         """Markdown tables for ``benchmarks/README.md``."""
-        peak_header, peak_rows = self._peak_rows()
-        header, rows = self._result_rows()
-        size = self.peaks[0].size if self.peaks else self.options.peak_size
+        peak_table, result_table = self._tables(_markdown_table)
         parts = [
             *(f"- {line}" for line in self._summary()),
             "",
-            f"Matmul peak, GFLOP/s ({size} x {size} x {size}, "
-            f"best of {self.options.peak_repeats}):",
+            f"Matmul peak, {self._peak_caption()}",
             "",
-            _markdown_table(peak_header, peak_rows),
+            peak_table,
             "",
-            _markdown_table(header, rows),
+            result_table,
         ]
         if self.notes:
             parts += ["", *(f"- Note: {n}" for n in self.notes)]
