@@ -304,8 +304,8 @@ pub(crate) fn blocks_for(rows: usize) -> usize {
 /// One SGD step on `batch` with `targets`; returns what the output layer measured *before*
 /// the step. If the loss is not finite the parameters are left as they were and
 /// `Error::Diverged { batch: 0, .. }` is returned. The workspace must have been fitted for
-/// this batch (`Workspace::fit`, and `fit_inputs` where rows are gathered); call inside the
-/// engine's pool.
+/// this batch (`Workspace::fit`, then `fit_inputs` where rows are gathered or `fit_sparse`
+/// for compressed rows read as they are); call inside the engine's pool.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     arch: &Architecture,
@@ -423,27 +423,7 @@ pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
                 &blocks[block].deltas[0][local * fan_out..(local + 1) * fan_out]
             };
             let weight = &mut first_weight[0].as_mut()[..arch.inputs() * fan_out];
-            // Each range of W[0] must be updated on the thread that read it in phase 0, where
-            // `par_iter_mut` gave this thread the first half of the ranges and a thief the
-            // rest. rayon::join runs its first closure here and leaves the second to a thief,
-            // who takes the oldest job: so the second half of the ranges is offered first,
-            // then the deeper layers, which this thread takes back after its own ranges.
-            let split = ranges.len() / 2;
-            let (low, high) = ranges.split_at(split);
-            let (low_rows, high_rows) = match high.first() {
-                Some(range) => weight.split_at_mut(range.first * fan_out),
-                None => (weight, &mut [][..]),
-            };
-            let (((), deeper_done), ()) = rayon::join(
-                || {
-                    rayon::join(
-                        || update_by_ranges(low, low_rows, &delta_row, fan_out, minus_lr),
-                        update_deeper,
-                    )
-                },
-                || update_by_ranges(high, high_rows, &delta_row, fan_out, minus_lr),
-            );
-            deeper_done
+            update_sparse_first_layer(ranges, weight, &delta_row, fan_out, minus_lr, update_deeper)
         }
         _ => weights
             .par_iter_mut()
@@ -499,8 +479,14 @@ fn block_forward_backward<T: Real, W: AsRef<[T]>>(
             // Phase 0 left each range's share of rows start..start + rows: sum them.
             (0, FirstLayer::Sparse) => {
                 let shares = start * fan_out..(start + rows) * fan_out;
-                out.fill(T::zero());
-                for range in ranges {
+                let (first_range, others) = ranges.split_first().ok_or_else(|| {
+                    Error::value(
+                        "input_path",
+                        "the sparse path's input ranges were not set up",
+                    )
+                })?;
+                out.copy_from_slice(&first_range.partial[shares.clone()]);
+                for range in others {
                     for (o, &p) in out.iter_mut().zip(&range.partial[shares.clone()]) {
                         *o += p;
                     }
@@ -648,6 +634,39 @@ fn update_weight_rows<T: Real>(
         }
     }
     Ok(())
+}
+
+/// Phase 2 on the sparse path: W[0] by ranges (`update_by_ranges`) and, alongside,
+/// `update_deeper` for the layers above.
+///
+/// Each range of W[0] must be updated on the thread that read it in phase 0, where
+/// `par_iter_mut` gave this thread the first half of the ranges and a thief the rest.
+/// rayon::join runs its first closure here and leaves the second to a thief, who takes the
+/// oldest job: so the second half of the ranges is offered first, then the deeper layers,
+/// which this thread takes back after its own ranges.
+fn update_sparse_first_layer<'d, T: Real + 'd>(
+    ranges: &[InputRange<T>],
+    weight: &mut [T],
+    delta_row: &(impl Fn(usize) -> &'d [T] + Sync),
+    fan_out: usize,
+    minus_lr: T,
+    update_deeper: impl FnOnce() -> Result<()> + Send,
+) -> Result<()> {
+    let (low, high) = ranges.split_at(ranges.len() / 2);
+    let (low_rows, high_rows) = match high.first() {
+        Some(range) => weight.split_at_mut((range.first - ranges[0].first) * fan_out),
+        None => (weight, &mut [][..]),
+    };
+    let (((), deeper_done), ()) = rayon::join(
+        || {
+            rayon::join(
+                || update_by_ranges(low, low_rows, delta_row, fan_out, minus_lr),
+                update_deeper,
+            )
+        },
+        || update_by_ranges(high, high_rows, delta_row, fan_out, minus_lr),
+    );
+    deeper_done
 }
 
 /// Phase 2 for the sparse first layer: each range of inputs adds its groups' update to its

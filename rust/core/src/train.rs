@@ -16,7 +16,8 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How the first layer reads its input: a dense GEMM, or only the nonzero inputs
-/// (`sparse.rs`). `Auto` measures the input's density at the start of each epoch call.
+/// (`sparse_groups.rs`). `Auto` plans the sparse path on a sample of the epoch's rows at the
+/// start of each epoch call (`plan_sparse_path`) and takes the faster one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputPath {
     Auto,
@@ -26,6 +27,15 @@ pub enum InputPath {
 
 impl InputPath {
     pub const NAMES: [&'static str; 3] = ["auto", "dense", "sparse"];
+
+    /// The name `from_str` reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            InputPath::Auto => "auto",
+            InputPath::Dense => "dense",
+            InputPath::Sparse => "sparse",
+        }
+    }
 }
 
 impl FromStr for InputPath {
@@ -88,6 +98,18 @@ pub struct SparsePlan {
     pub work: f64,
 }
 
+impl SparsePlan {
+    /// The path `Auto` takes on `threads` threads: sparse where the work is below the
+    /// crossover measured for that many threads.
+    pub fn preferred_path(&self, threads: usize) -> InputPath {
+        if self.work < sparse_work_crossover(threads) {
+            InputPath::Sparse
+        } else {
+            InputPath::Dense
+        }
+    }
+}
+
 /// What a nonzero taken alone (groups of 1 row) costs, in columns of a group of 8 rows: it
 /// reads a whole row of W from L2 for one row's multiply-adds, where a group's column does
 /// 8 rows' multiply-adds on a slice of W kept in L1. Measured by epoch times with either
@@ -126,11 +148,7 @@ pub fn preferred_input_path<T: Real>(
     width: usize,
     threads: usize,
 ) -> InputPath {
-    if plan_sparse_path(inputs, order, width).work < sparse_work_crossover(threads) {
-        InputPath::Sparse
-    } else {
-        InputPath::Dense
-    }
+    plan_sparse_path(inputs, order, width).preferred_path(threads)
 }
 
 /// The mean fraction of the `width` inputs that are nonzero in at least one row of a group
@@ -355,13 +373,11 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     check_order(order, rows)?;
 
     let pool = parallel::pool()?;
-    let plan = plan_sparse_path(inputs, order, width);
-    let path = match input_path {
-        InputPath::Auto if plan.work < sparse_work_crossover(pool.current_num_threads()) => {
-            InputPath::Sparse
-        }
-        InputPath::Auto => InputPath::Dense,
-        chosen => chosen,
+    // How the sparse path would run (sampled once for the call), unless it cannot be taken.
+    let plan = (input_path != InputPath::Dense).then(|| plan_sparse_path(inputs, order, width));
+    let path = match (input_path, plan) {
+        (InputPath::Auto, Some(plan)) => plan.preferred_path(pool.current_num_threads()),
+        (chosen, _) => chosen,
     };
     // The sparse path reads compressed rows: compress dense inputs once for the whole call.
     let compressed;
@@ -377,11 +393,12 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
 
     let mut run_batches = || -> Result<BatchOutcome> {
         workspace.fit(arch, capacity, blocks_for(capacity))?;
-        if sparse_rows.is_none() {
-            workspace.fit_inputs(width)?;
-        } else if let Some(matrix) = sparse_rows {
-            let boundaries = matrix.balanced_input_ranges(rayon::current_num_threads());
-            workspace.fit_sparse(arch, &boundaries, plan.group_rows)?;
+        match (sparse_rows, plan) {
+            (Some(matrix), Some(plan)) => {
+                let boundaries = matrix.balanced_input_ranges(rayon::current_num_threads());
+                workspace.fit_sparse(arch, &boundaries, plan.group_rows)?;
+            }
+            _ => workspace.fit_inputs(width)?,
         }
         let mut total = BatchOutcome::default();
         for (b, batch) in order.chunks(batch_size).enumerate() {

@@ -696,13 +696,8 @@ pub fn sparse_plan(x: &Bound<'_, PyAny>) -> PyResult<(f64, usize)> {
 #[pyfunction]
 pub fn preferred_input_path(x: &Bound<'_, PyAny>) -> PyResult<&'static str> {
     no_panic(|| {
-        let work = plan_for(x)?.work;
         let threads = core(parallel::num_threads())?;
-        Ok(if work < train::sparse_work_crossover(threads) {
-            "sparse"
-        } else {
-            "dense"
-        })
+        Ok(plan_for(x)?.preferred_path(threads).name())
     })
 }
 
