@@ -618,13 +618,50 @@ fn store_row<S: Simd, T: Real, const V: usize>(
 mod tests {
     use super::*;
     use crate::sparse::SparseRows;
+    use std::collections::BTreeSet;
 
-    /// Forward and update on instruction set `simd` in groups of `group_rows`, against the
-    /// dense definitions.
-    fn check_on<S: Simd, T: Real>(simd: S, group_rows: usize, tolerance: f64) {
-        // 13 rows: a whole group of 8 and a short one. 45 outputs: blocks of 8, 4, 2 and 1
-        // vectors and a partial one on AVX-512 and AVX2, lanes one by one in scalar code.
-        let (rows, inputs, fan_out) = (13, 37, 45);
+    /// The block widths, in vectors (0 for a partial vector), that the kernels cut `fan_out`
+    /// output columns into for groups of G rows on `S`.
+    fn widths_of<S: Simd, T: Real, const G: usize>(fan_out: usize) -> BTreeSet<usize> {
+        let lanes = T::lanes::<S>();
+        column_blocks::<S, T>(fan_out, most_vectors::<S, T, G>())
+            .map(|(_, width)| if width % lanes == 0 { width / lanes } else { 0 })
+            .collect()
+    }
+
+    /// Output widths that reach, between them, every block width the kernels use for groups
+    /// of G rows on `S`: (2 * most - 1) whole vectors and a half take the widest block, then
+    /// each narrower power of two down to 1 vector, then a partial vector; then a lone partial
+    /// vector, a single vector and MNIST's 128 outputs.
+    fn fan_outs_for<S: Simd, T: Real, const G: usize>() -> Vec<usize> {
+        let (lanes, most) = (T::lanes::<S>(), most_vectors::<S, T, G>());
+        let fan_outs = vec![
+            (2 * most - 1) * lanes + lanes / 2,
+            lanes.div_ceil(2),
+            lanes,
+            128,
+        ];
+        let reached: BTreeSet<usize> = fan_outs
+            .iter()
+            .flat_map(|&n| widths_of::<S, T, G>(n))
+            .collect();
+        // Every power of two up to `most`, and a partial vector where a vector has lanes.
+        let mut wanted: BTreeSet<usize> = (0..=most.ilog2()).map(|p| 1 << p).collect();
+        if lanes > 1 {
+            wanted.insert(0);
+        }
+        assert_eq!(
+            reached, wanted,
+            "block widths reached ({lanes} lanes, G = {G})"
+        );
+        fan_outs
+    }
+
+    /// Forward and update on instruction set `simd` in groups of G rows with `fan_out`
+    /// outputs, against the dense definitions. Outputs start as NaN: one never written fails.
+    fn check_on<S: Simd, T: Real, const G: usize>(simd: S, fan_out: usize, tolerance: f64) {
+        // 13 rows: a whole group of 8 and a short one.
+        let (rows, inputs) = (13, 37);
         let value =
             |k: usize, modulus: usize| T::from_f64(((k * 37) % modulus) as f64 / 50.0 - 1.0);
         let x: Vec<T> = (0..rows * inputs)
@@ -634,7 +671,7 @@ mod tests {
         let delta: Vec<T> = (0..rows * fan_out).map(|k| value(k, 89)).collect();
         let order: Vec<i64> = (0..rows as i64).rev().collect();
         let matrix = SparseRows::from_dense(&x, inputs).unwrap();
-        let mut groups = RowGroups::try_new(inputs, rows, inputs, group_rows).unwrap();
+        let mut groups = RowGroups::try_new(inputs, rows, inputs, G).unwrap();
         let batch = SparseBatch {
             matrix: &matrix,
             order: &order,
@@ -673,8 +710,9 @@ mod tests {
                 scale: T::from_f64(-0.5),
             });
         }
-        assert!(in_halves == updated, "update by halves");
+        assert!(in_halves == updated, "update by halves, {fan_out} outputs");
 
+        let case = format!("{} lanes, G = {G}, {fan_out} outputs", T::lanes::<S>());
         for r in 0..rows {
             let i = order[r] as usize;
             for k in 0..fan_out {
@@ -684,7 +722,7 @@ mod tests {
                 let got = out[r * fan_out + k].to_f64();
                 assert!(
                     (got - want).abs() < tolerance,
-                    "forward [{r}, {k}]: {got} {want}"
+                    "forward [{r}, {k}] ({case}): {got} {want}"
                 );
             }
         }
@@ -700,30 +738,56 @@ mod tests {
                 let got = updated[j * fan_out + k].to_f64();
                 assert!(
                     (got - want).abs() < tolerance,
-                    "update [{j}, {k}]: {got} {want}"
+                    "update [{j}, {k}] ({case}): {got} {want}"
                 );
             }
         }
     }
 
-    fn check_both_types_on<S: Simd>(simd: S) {
-        for group_rows in [1, GROUP_ROWS] {
-            check_on::<S, f64>(simd, group_rows, 1e-12);
-            check_on::<S, f32>(simd, group_rows, 1e-4);
+    fn check_group_size<S: Simd, T: Real, const G: usize>(simd: S, tolerance: f64) {
+        for fan_out in fan_outs_for::<S, T, G>() {
+            check_on::<S, T, G>(simd, fan_out, tolerance);
         }
     }
 
+    fn check_both_types_on<S: Simd>(simd: S) {
+        check_group_size::<S, f64, 1>(simd, 1e-12);
+        check_group_size::<S, f64, GROUP_ROWS>(simd, 1e-12);
+        check_group_size::<S, f32, 1>(simd, 1e-4);
+        check_group_size::<S, f32, GROUP_ROWS>(simd, 1e-4);
+    }
+
+    /// Every instruction set the CPU offers is tested (`cargo test -- --nocapture` lists them);
+    /// one that the CPU has but `pulp` does not offer fails the test instead of being skipped.
     #[test]
     fn every_instruction_set_computes_the_products() {
         check_both_types_on(pulp::Scalar::new());
+        let mut tested = vec!["scalar"];
         #[cfg(target_arch = "x86_64")]
         {
-            if let Some(simd) = pulp::x86::V3::try_new() {
-                check_both_types_on(simd);
+            use std::arch::is_x86_feature_detected as has;
+            let v3_cpu = has!("avx2") && has!("fma") && has!("bmi1") && has!("bmi2");
+            let v4_cpu = v3_cpu
+                && has!("avx512f")
+                && has!("avx512bw")
+                && has!("avx512cd")
+                && has!("avx512dq")
+                && has!("avx512vl");
+            match pulp::x86::V3::try_new() {
+                Some(simd) => {
+                    check_both_types_on(simd);
+                    tested.push("x86-64-v3 (AVX2+FMA)");
+                }
+                None => assert!(!v3_cpu, "the CPU has AVX2+FMA but pulp's V3 did not run"),
             }
-            if let Some(simd) = pulp::x86::V4::try_new() {
-                check_both_types_on(simd);
+            match pulp::x86::V4::try_new() {
+                Some(simd) => {
+                    check_both_types_on(simd);
+                    tested.push("x86-64-v4 (AVX-512)");
+                }
+                None => assert!(!v4_cpu, "the CPU has AVX-512 but pulp's V4 did not run"),
             }
         }
+        eprintln!("sparse kernels tested on: {}", tested.join(", "));
     }
 }
