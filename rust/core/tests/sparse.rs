@@ -1,10 +1,9 @@
 //! The sparse first layer against the dense one: same epochs, within summation-order rounding.
 mod common;
 use common::{max_abs_diff, Rng};
-use fastmlp_core::sparse::{SparseBatch, SparseRows};
-use fastmlp_core::sparse_groups::{RowGroups, GROUP_ROWS};
-use fastmlp_core::train::{
-    estimated_group_fill, plan_sparse_path, preferred_input_path, sparse_work_crossover,
+use fastmlp_core::sparse::{
+    estimated_group_fill, plan_sparse_path, preferred_input_path, sparse_work_crossover, RowGroups,
+    SparseBatch, SparseRows, GROUP_ROWS,
 };
 use fastmlp_core::{train_epoch, Activation, Architecture, InputPath, Inputs, Real, Workspace};
 
