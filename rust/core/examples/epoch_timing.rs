@@ -2,7 +2,9 @@
 //! `cargo run --release --example epoch_timing -- [threads] [rows] [batch] [epochs] [density] [dense|sparse|auto]`.
 //! The benchmark of record is `benchmarks/epoch.py`; this is for profiling the core alone.
 
-use fastmlp_core::{parallel, train_epoch, Activation, Architecture, InputPath, Inputs, Workspace};
+use fastmlp_core::{
+    parallel, train_epoch, Activation, Architecture, Epoch, InputPath, Inputs, Model, Workspace,
+};
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -47,16 +49,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for epoch in 0..epochs {
         let start = Instant::now();
         let outcome = train_epoch(
-            &arch,
-            &mut weights,
-            &mut biases,
-            Inputs::Dense(&x),
-            &labels,
-            &order,
+            &mut Model {
+                arch: &arch,
+                activation: Activation::Relu,
+                weights: &mut weights,
+                biases: &mut biases,
+            },
+            &Epoch {
+                inputs: Inputs::Dense(&x),
+                labels: &labels,
+                order: &order,
+                batch_size: batch,
+                input_path,
+            },
             0.01,
-            batch,
-            Activation::Relu,
-            input_path,
             &mut workspace,
             &mut |_| Ok(()),
         )?;

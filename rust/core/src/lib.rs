@@ -7,8 +7,10 @@
 
 pub mod activation;
 pub mod architecture;
+mod batch;
 pub mod buffer;
 pub mod error;
+mod first_layer;
 pub mod matmul;
 pub mod network;
 pub mod parallel;
@@ -18,6 +20,7 @@ pub mod softmax;
 pub mod sparse;
 mod step;
 pub mod train;
+mod update;
 mod workspace;
 
 pub use activation::Activation;
@@ -25,4 +28,4 @@ pub use architecture::Architecture;
 pub use error::{Error, Result};
 pub use real::Real;
 pub use sparse::{InputPath, SparseRows};
-pub use train::{sgd_step, train_epoch, EpochOutcome, Inputs, Workspace};
+pub use train::{sgd_step, train_epoch, Epoch, EpochOutcome, Inputs, Model, Workspace};

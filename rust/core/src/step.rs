@@ -1,4 +1,4 @@
-//! One SGD step on a batch: network.rs's forward and backward with the update fused in, in two
+//! One SGD step on a batch: network.rs's forward and backward with the update fused in, in
 //! parallel phases over the engine's threads.
 //!
 //!   forward    a[l+1] = f(a[l] @ W[l] + b[l]),   last layer softmax
@@ -7,143 +7,35 @@
 //!   update     W[l] += -lr * a[l].T @ delta[l+1]
 //!              b[l] -= lr * (sum over rows of delta[l+1])
 //!
+//! Phase 0, by inputs (the sparse first layer only, `first_layer.rs`): each thread's range of
+//! inputs' share of `x @ W[0]`.
 //! Phase 1, by rows: the batch is cut into one block of rows per thread, and each block goes
 //! through the forward pass, the loss and the delta recursion on its own: all of that is row
 //! by row, so the blocks never wait for each other. Each block also sums its deltas' columns
 //! (its share of the bias gradients).
-//! Phase 2, by weights: `W[l] += -lr * sum over blocks of a_b[l].T @ delta_b[l+1]`, each
-//! thread owning a range of W[l]'s rows; then the biases from the blocks' column sums.
+//! Phase 2, by weights (`update.rs`): each thread updates a piece of every W[l]'s rows from
+//! all the blocks; then the biases from the blocks' column sums.
 //!
-//! Two points where the threads meet per batch, whatever the depth. All buffers live in a
-//! `Workspace` sized once: nothing is allocated per batch.
-//!
-//! The sparse first layer adds a phase 0, by inputs: each thread owns a range of W[0]'s rows
-//! (balanced by nonzeros), regroups the whole batch's nonzeros in its range and computes its
-//! share of `x @ W[0]`; phase 1 sums the shares of its rows, and phase 2 updates each range of
-//! W[0] on the thread that owns it. A range of W[0] thus stays in one core's cache: split by
-//! rows instead, every forward product read the half of W[0] the other core had just
-//! updated, and the update took it back (measured on MNIST-like rows, 2 threads: 0.109 s an
-//! epoch split by rows, 0.088 s by ranges of inputs).
+//! Two or three points where the threads meet per batch, whatever the depth. All buffers live
+//! in a `Workspace` sized once: nothing is allocated per batch.
 
 use crate::activation::Activation;
 use crate::architecture::Architecture;
+use crate::batch::{BatchRows, BatchTargets};
 use crate::error::{Error, Result};
+use crate::first_layer;
 use crate::matmul::{matmul_serial_into, MatMut, MatRef, Update};
 use crate::network::column_sums;
 use crate::real::Real;
 use crate::softmax::{softmax_loss_delta, BatchOutcome, Targets};
-use crate::sparse::{update_first_layer, InputRanges, SparseBatch, SparseRows};
+use crate::sparse::InputRanges;
+use crate::train::Model;
+use crate::update::update_biases;
 use crate::workspace::{RowBlock, Workspace};
 use rayon::prelude::*;
 
 /// Each block gets at least this many rows: smaller ones cost more to hand out than they save.
 const MIN_ROWS_PER_BLOCK: usize = 16;
-/// Below this many multiply-adds a layer's update is one piece of work.
-const MIN_PARALLEL_UPDATE: usize = 1 << 18;
-
-/// The rows of a batch, as the caller holds them.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum BatchRows<'a, T> {
-    /// Contiguous row-major (rows, inputs) values.
-    Contiguous(&'a [T]),
-    /// Rows `order` of a row-major (n, inputs) matrix; gathered into each block's buffer.
-    Gathered { x: &'a [T], order: &'a [i64] },
-    /// Rows `order` of compressed rows, read as they are by the sparse first layer.
-    Sparse {
-        matrix: &'a SparseRows<T>,
-        order: &'a [i64],
-    },
-    /// Rows `order` of compressed rows, expanded into each block's buffer (dense path).
-    Expanded {
-        matrix: &'a SparseRows<T>,
-        order: &'a [i64],
-    },
-}
-
-impl<'a, T: Real> BatchRows<'a, T> {
-    fn rows(&self, inputs: usize) -> usize {
-        match self {
-            BatchRows::Contiguous(x) => x.len() / inputs.max(1),
-            BatchRows::Gathered { order, .. }
-            | BatchRows::Sparse { order, .. }
-            | BatchRows::Expanded { order, .. } => order.len(),
-        }
-    }
-
-    /// Rows `start..end` of the batch.
-    fn block(self, start: usize, end: usize, inputs: usize) -> Self {
-        match self {
-            BatchRows::Contiguous(x) => BatchRows::Contiguous(&x[start * inputs..end * inputs]),
-            BatchRows::Gathered { x, order } => BatchRows::Gathered {
-                x,
-                order: &order[start..end],
-            },
-            BatchRows::Sparse { matrix, order } => BatchRows::Sparse {
-                matrix,
-                order: &order[start..end],
-            },
-            BatchRows::Expanded { matrix, order } => BatchRows::Expanded {
-                matrix,
-                order: &order[start..end],
-            },
-        }
-    }
-
-    /// Copy the rows into `buffer` where the first layer needs them dense and contiguous.
-    fn fill(&self, buffer: &mut [T], inputs: usize) {
-        match *self {
-            BatchRows::Gathered { x, order } => {
-                for (row, &index) in buffer.chunks_exact_mut(inputs).zip(order) {
-                    // train_epoch checked every index against the rows of x.
-                    let start = index as usize * inputs;
-                    row.copy_from_slice(&x[start..start + inputs]);
-                }
-            }
-            BatchRows::Expanded { matrix, order } => matrix.gather_dense(order, buffer),
-            BatchRows::Contiguous(_) | BatchRows::Sparse { .. } => {}
-        }
-    }
-
-    /// The first layer's input: the rows themselves, or `buffer` after `fill`.
-    fn first_layer<'b>(&self, buffer: &'b [T], inputs: usize) -> Result<FirstLayer<'b, T>>
-    where
-        'a: 'b,
-    {
-        let rows = self.rows(inputs);
-        Ok(match *self {
-            BatchRows::Contiguous(x) => FirstLayer::Dense(MatRef::row_major(x, rows, inputs)?),
-            BatchRows::Sparse { .. } => FirstLayer::Sparse,
-            BatchRows::Gathered { .. } | BatchRows::Expanded { .. } => {
-                FirstLayer::Dense(MatRef::row_major(&buffer[..rows * inputs], rows, inputs)?)
-            }
-        })
-    }
-
-    fn needs_buffer(&self) -> bool {
-        matches!(
-            self,
-            BatchRows::Gathered { .. } | BatchRows::Expanded { .. }
-        )
-    }
-}
-
-/// The targets of a batch, as the caller holds them.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum BatchTargets<'a, T> {
-    /// Class indices `labels[order[r]]` (checked < classes by the caller).
-    Labels { labels: &'a [i64], order: &'a [i64] },
-    /// A (rows, classes) matrix, row r for batch row r.
-    Matrix(&'a [T]),
-}
-
-/// The batch as the first layer reads it.
-#[derive(Debug, Clone, Copy)]
-enum FirstLayer<'a, T> {
-    /// (rows, inputs), row-major.
-    Dense(MatRef<'a, T>),
-    /// The same rows, nonzeros only: phase 0 took their product (`InputRange`).
-    Sparse,
-}
 
 /// The number of row blocks for a batch of `rows` on the current pool.
 pub(crate) fn blocks_for(rows: usize) -> usize {
@@ -152,78 +44,63 @@ pub(crate) fn blocks_for(rows: usize) -> usize {
         .max(1)
 }
 
-/// One SGD step on `batch` with `targets`; returns what the output layer measured *before*
-/// the step. If the loss is not finite the parameters are left as they were and
+/// What every phase of one step reads: the network's shape and settings, the batch, and how
+/// the batch is cut into blocks of rows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Step<'a, T> {
+    pub(crate) arch: &'a Architecture,
+    pub(crate) activation: Activation,
+    pub(crate) lr: T,
+    pub(crate) batch: BatchRows<'a, T>,
+    pub(crate) targets: BatchTargets<'a, T>,
+    /// The batch's rows; block b holds rows `block_rows(b)` of them.
+    pub(crate) rows: usize,
+    pub(crate) per_block: usize,
+}
+
+impl<T> Step<'_, T> {
+    /// Rows `start..end` of the batch that block `b` holds (empty past the last row).
+    pub(crate) fn block_rows(&self, b: usize) -> (usize, usize) {
+        let start = (b * self.per_block).min(self.rows);
+        let end = ((b + 1) * self.per_block).min(self.rows);
+        (start, end)
+    }
+}
+
+/// One SGD step of `model` on `batch` with `targets`; returns what the output layer measured
+/// *before* the step. If the loss is not finite the parameters are left as they were and
 /// `Error::Diverged { batch: 0, .. }` is returned. The workspace must have been fitted for
-/// this batch (`Workspace::fit`, then `fit_inputs` where rows are gathered or `fit_sparse`
-/// for compressed rows read as they are); call inside the engine's pool.
-#[allow(clippy::too_many_arguments)]
+/// this batch (`Workspace::fit`, then `EpochRows::fit` or `fit_inputs`); call inside the
+/// engine's pool.
 pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
-    arch: &Architecture,
-    weights: &mut [W],
-    biases: &mut [W],
-    batch: BatchRows<'_, T>,
-    targets: BatchTargets<'_, T>,
+    model: &mut Model<'_, W>,
     lr: T,
-    activation: Activation,
+    (batch, targets): (BatchRows<'_, T>, BatchTargets<'_, T>),
     workspace: &mut Workspace<T>,
 ) -> Result<BatchOutcome> {
-    let inputs = arch.inputs();
-    let rows = batch.rows(inputs);
+    let arch = model.arch;
+    let rows = batch.rows(arch.inputs());
     let Workspace { blocks, ranges, .. } = workspace;
-    let per_block = rows.div_ceil(blocks.len().max(1)).max(1);
+    let step = Step {
+        arch,
+        activation: model.activation,
+        lr,
+        batch,
+        targets,
+        rows,
+        per_block: rows.div_ceil(blocks.len().max(1)).max(1),
+    };
 
     // Phase 0, by inputs (sparse path): each range's share of the first layer's product.
-    if let BatchRows::Sparse { matrix, order } = batch {
-        let sparse = SparseBatch { matrix, order };
-        ranges.share_products(sparse, weights[0].as_ref(), arch.fan_out(0))?;
-    }
+    first_layer::share_products(batch, model.weights[0].as_ref(), arch.fan_out(0), ranges)?;
     let ranges: &InputRanges<T> = ranges;
 
     // Phase 1, by rows: forward, loss and deltas of each block.
-    let shared_weights: &[W] = weights;
-    let shared_biases: &[W] = biases;
+    let (weights, biases): (&[W], &[W]) = (model.weights, model.biases);
     let outcome = blocks
         .par_iter_mut()
         .enumerate()
-        .map(|(b, block)| {
-            let start = (b * per_block).min(rows);
-            let end = ((b + 1) * per_block).min(rows);
-            block.rows = end - start;
-            if block.rows == 0 {
-                return Ok(BatchOutcome::default());
-            }
-            let rows_of_block = batch.block(start, end, inputs);
-            let targets_of_block = match targets {
-                BatchTargets::Labels { labels, order } => {
-                    block.labels.clear();
-                    block.labels.extend(
-                        order[start..end]
-                            .iter()
-                            .map(|&i| labels[i as usize] as usize),
-                    );
-                    None
-                }
-                BatchTargets::Matrix(y) => {
-                    let classes = arch.classes();
-                    Some(&y[start * classes..end * classes])
-                }
-            };
-            if rows_of_block.needs_buffer() {
-                rows_of_block.fill(&mut block.x, inputs);
-            }
-            block_forward_backward(
-                arch,
-                shared_weights,
-                shared_biases,
-                rows_of_block,
-                targets_of_block,
-                (start, rows),
-                ranges,
-                activation,
-                block,
-            )
-        })
+        .map(|(b, block)| block_forward_backward(&step, (weights, biases), ranges, b, block))
         .try_reduce(BatchOutcome::default, |a, b| {
             Ok(BatchOutcome {
                 loss_sum: a.loss_sum + b.loss_sum,
@@ -238,77 +115,26 @@ pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     }
 
     // Phase 2, by weights: W[l] += -lr * sum over blocks of a_b[l].T @ delta_b[l+1].
-    let minus_lr = -lr;
     let blocks: &[RowBlock<T>] = blocks;
-    let update = |l: usize, weight: &mut W| -> Result<()> {
-        update_layer(
-            arch,
-            l,
-            weight.as_mut(),
-            batch,
-            blocks,
-            rows,
-            per_block,
-            minus_lr,
-        )
-    };
-    let updated = match batch {
-        BatchRows::Sparse { .. } => {
-            let (first_weight, deeper) = weights.split_at_mut(1);
-            let update_deeper = || {
-                deeper
-                    .par_iter_mut()
-                    .enumerate()
-                    .try_for_each(|(i, weight)| update(i + 1, weight))
-            };
-            let fan_out = arch.fan_out(0);
-            let delta_row = |r: usize| {
-                // r < rows: block r / per_block holds batch row r.
-                let (block, local) = (r / per_block, r % per_block);
-                &blocks[block].deltas[0][local * fan_out..(local + 1) * fan_out]
-            };
-            let weight = &mut first_weight[0].as_mut()[..arch.inputs() * fan_out];
-            update_first_layer(
-                ranges.as_slice(),
-                weight,
-                &delta_row,
-                fan_out,
-                minus_lr,
-                update_deeper,
-            )
-        }
-        _ => weights
-            .par_iter_mut()
-            .enumerate()
-            .try_for_each(|(l, weight)| update(l, weight)),
-    };
-    updated?;
-    for (l, bias) in biases.iter_mut().enumerate() {
-        for (j, b) in bias.as_mut().iter_mut().enumerate() {
-            let total: T = blocks
-                .iter()
-                .filter(|k| k.rows > 0)
-                .map(|k| k.bias_sums[l][j])
-                .sum();
-            *b += minus_lr * total;
-        }
-    }
+    first_layer::update_weights(&step, model.weights, blocks, ranges)?;
+    update_biases(&step, model.biases, blocks);
     Ok(outcome)
 }
 
-/// Phase 1 for one block of `block.rows` rows: forward, loss, deltas and bias sums.
-#[allow(clippy::too_many_arguments)]
+/// Phase 1 for block `b`: forward, loss, deltas and bias sums of its rows.
 fn block_forward_backward<T: Real, W: AsRef<[T]>>(
-    arch: &Architecture,
-    weights: &[W],
-    biases: &[W],
-    batch: BatchRows<'_, T>,
-    targets: Option<&[T]>,
-    (start, batch_rows): (usize, usize),
+    step: &Step<'_, T>,
+    (weights, biases): (&[W], &[W]),
     ranges: &InputRanges<T>,
-    activation: Activation,
+    b: usize,
     block: &mut RowBlock<T>,
 ) -> Result<BatchOutcome> {
+    let (arch, activation) = (step.arch, step.activation);
+    let (start, end) = step.block_rows(b);
+    block.rows = end - start;
+    if block.rows == 0 {
+        return Ok(BatchOutcome::default());
+    }
     let rows = block.rows;
     let layers = arch.layers();
     let RowBlock {
@@ -319,7 +145,16 @@ fn block_forward_backward<T: Real, W: AsRef<[T]>>(
         bias_sums,
         ..
     } = block;
-    let first = batch.first_layer(x, arch.inputs())?;
+    let targets = match step.targets {
+        BatchTargets::Labels { labels: all, order } => {
+            labels.clear();
+            labels.extend(order[start..end].iter().map(|&i| all[i as usize] as usize));
+            Targets::Labels(labels)
+        }
+        BatchTargets::Matrix(y) => {
+            Targets::Matrix(&y[start * arch.classes()..end * arch.classes()])
+        }
+    };
 
     // Forward: outputs[l] = f(a[l] @ W[l] + b[l])   # (rows, fan_out)
     for l in 0..layers {
@@ -327,43 +162,32 @@ fn block_forward_backward<T: Real, W: AsRef<[T]>>(
         let (done, rest) = outputs.split_at_mut(l);
         let out = &mut rest[0][..rows * fan_out];
         let weight = MatRef::row_major(weights[l].as_ref(), fan_in, fan_out)?;
-        match (l, first) {
-            // Phase 0 left each range's share of rows start..start + rows: sum them.
-            (0, FirstLayer::Sparse) => ranges.sum_shares(out, start, rows, fan_out)?,
-            (0, FirstLayer::Dense(a)) => matmul_serial_into(
+        if l == 0 {
+            let rows_of_block = step.batch.block(start, end, fan_in);
+            first_layer::forward(rows_of_block, x, weight, ranges, start, out)?;
+        } else {
+            let a = MatRef::row_major(&done[l - 1], rows, fan_in)?;
+            matmul_serial_into(
                 MatMut::row_major(out, rows, fan_out)?,
                 a,
                 weight,
                 Update::Overwrite,
-            )?,
-            _ => {
-                let a = MatRef::row_major(&done[l - 1], rows, fan_in)?;
-                matmul_serial_into(
-                    MatMut::row_major(out, rows, fan_out)?,
-                    a,
-                    weight,
-                    Update::Overwrite,
-                )?
-            }
+            )?;
         }
         if l + 1 < layers {
             activation.add_bias_and_apply(out, biases[l].as_ref());
         }
     }
 
-    // Output: p = softmax(logits + b), loss, and delta[L] = (p - y) / batch_rows.
+    // Output: p = softmax(logits + b), loss, and delta[L] = (p - y) / (the batch's rows).
     let classes = arch.classes();
-    let targets = match targets {
-        Some(y) => Targets::Matrix(y),
-        None => Targets::Labels(labels),
-    };
     let outcome = softmax_loss_delta(
         &mut outputs[layers - 1][..rows * classes],
         &mut deltas[layers - 1][..rows * classes],
         biases[layers - 1].as_ref(),
         targets,
         classes,
-        batch_rows,
+        step.rows,
     );
 
     // Backward: delta[l] = (delta[l+1] @ W[l].T) * f'(a[l])   # (rows, fan_in)
@@ -387,89 +211,4 @@ fn block_forward_backward<T: Real, W: AsRef<[T]>>(
         column_sums(&deltas[l][..rows * fan_out], fan_out, sums);
     }
     Ok(outcome)
-}
-
-/// Phase 2 for W[l] on the dense products: split into one range of rows per thread where it
-/// is big enough to be worth it.
-#[allow(clippy::too_many_arguments)]
-fn update_layer<T: Real>(
-    arch: &Architecture,
-    l: usize,
-    weight: &mut [T],
-    batch: BatchRows<'_, T>,
-    blocks: &[RowBlock<T>],
-    batch_rows: usize,
-    per_block: usize,
-    minus_lr: T,
-) -> Result<()> {
-    let (fan_in, fan_out) = (arch.fan_in(l), arch.fan_out(l));
-    let rows_per_piece = if fan_in * fan_out * batch_rows < MIN_PARALLEL_UPDATE {
-        fan_in
-    } else {
-        fan_in.div_ceil(rayon::current_num_threads().max(1))
-    };
-    weight[..fan_in * fan_out]
-        .par_chunks_mut(rows_per_piece.max(1) * fan_out)
-        .enumerate()
-        .try_for_each(|(piece, weight_rows)| {
-            let first = piece * rows_per_piece;
-            let last = first + weight_rows.len() / fan_out;
-            update_weight_rows(
-                arch,
-                l,
-                weight_rows,
-                first,
-                last,
-                batch,
-                blocks,
-                batch_rows,
-                per_block,
-                minus_lr,
-            )
-        })
-}
-
-/// Phase 2 for rows `first..last` of W[l] (`weight_rows`): add every block's
-/// `-lr * a_b[l][:, first..last].T @ delta_b[l+1]`.
-#[allow(clippy::too_many_arguments)]
-fn update_weight_rows<T: Real>(
-    arch: &Architecture,
-    l: usize,
-    weight_rows: &mut [T],
-    first: usize,
-    last: usize,
-    batch: BatchRows<'_, T>,
-    blocks: &[RowBlock<T>],
-    batch_rows: usize,
-    per_block: usize,
-    minus_lr: T,
-) -> Result<()> {
-    let (fan_in, fan_out) = (arch.fan_in(l), arch.fan_out(l));
-    for (b, block) in blocks.iter().enumerate().filter(|(_, k)| k.rows > 0) {
-        let rows = block.rows;
-        let start = (b * per_block).min(batch_rows);
-        let delta = &block.deltas[l][..rows * fan_out];
-        let input = match l {
-            0 => batch
-                .block(start, start + rows, fan_in)
-                .first_layer(&block.x, fan_in)?,
-            _ => FirstLayer::Dense(MatRef::row_major(&block.outputs[l - 1], rows, fan_in)?),
-        };
-        match input {
-            // The sparse first layer is updated by ranges of inputs (update_by_ranges).
-            FirstLayer::Sparse => {
-                return Err(Error::value(
-                    "input_path",
-                    "the sparse first layer is updated by ranges of inputs",
-                ))
-            }
-            FirstLayer::Dense(a) => matmul_serial_into(
-                MatMut::row_major(weight_rows, last - first, fan_out)?,
-                a.t().row_range(first, last),
-                MatRef::row_major(delta, rows, fan_out)?,
-                Update::AddScaled(minus_lr),
-            )?,
-        }
-    }
-    Ok(())
 }

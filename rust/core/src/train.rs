@@ -1,17 +1,31 @@
-//! Mini-batch SGD: one step, and a whole epoch over a given order of rows; the choice of the
-//! first layer's input path. The step itself, in its two parallel phases, is in `step.rs`.
+//! Mini-batch SGD: one step, and a whole epoch over a given order of rows. The step itself,
+//! in its parallel phases, is in `step.rs`; the choice of the first layer's input path in
+//! `sparse/plan.rs`.
 
 use crate::activation::Activation;
 use crate::architecture::Architecture;
+use crate::batch::{BatchRows, BatchTargets, DenseRows};
 use crate::error::{Error, Result};
+use crate::first_layer::EpochRows;
 use crate::network::check_targets;
 use crate::parallel;
 use crate::real::Real;
 use crate::softmax::BatchOutcome;
 use crate::sparse::{plan_sparse_path, InputPath, SparseRows};
-use crate::step::{blocks_for, step, BatchRows, BatchTargets};
+use crate::step::{blocks_for, step};
 pub use crate::workspace::Workspace;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A network under training: its layer sizes, the hidden layers' activation, and its
+/// parameters `W[l]` (fan_in, fan_out) and `b[l]` (fan_out,), row-major, which the training
+/// functions update in place.
+#[derive(Debug)]
+pub struct Model<'a, W> {
+    pub arch: &'a Architecture,
+    pub activation: Activation,
+    pub weights: &'a mut [W],
+    pub biases: &'a mut [W],
+}
 
 /// The training inputs of an epoch: dense rows, or rows already compressed (built once by
 /// the caller, e.g. per `fit`, so that no epoch scans the dense matrix).
@@ -61,20 +75,17 @@ fn check_learning_rate<T: Real>(lr: T) -> Result<()> {
     Ok(())
 }
 
-/// One SGD step on `x` (rows, inputs) against targets `y` (rows, classes); updates the
-/// parameters in place and returns the mean loss *before* the step.
-#[allow(clippy::too_many_arguments)]
+/// One SGD step of `model` on `x` (rows, inputs) against targets `y` (rows, classes); updates
+/// the parameters in place and returns the mean loss *before* the step.
 pub fn sgd_step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
-    arch: &Architecture,
-    weights: &mut [W],
-    biases: &mut [W],
+    model: &mut Model<'_, W>,
     x: &[T],
     y: &[T],
     lr: T,
-    activation: Activation,
     workspace: &mut Workspace<T>,
 ) -> Result<f64> {
-    arch.check_params(weights, biases)?;
+    let arch = model.arch;
+    arch.check_params(model.weights, model.biases)?;
     check_learning_rate(lr)?;
     let rows = Architecture::rows_of("x", x, arch.inputs())?;
     if rows == 0 {
@@ -84,18 +95,23 @@ pub fn sgd_step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     let pool = parallel::pool()?;
     let outcome = pool.install(|| {
         workspace.fit(arch, rows, blocks_for(rows))?;
-        step(
-            arch,
-            weights,
-            biases,
-            BatchRows::Contiguous(x),
-            BatchTargets::Matrix(y),
-            lr,
-            activation,
-            workspace,
-        )
+        let batch = BatchRows::Dense(DenseRows::Contiguous(x));
+        step(model, lr, (batch, BatchTargets::Matrix(y)), workspace)
     })?;
     Ok(outcome.loss_sum / rows as f64)
+}
+
+/// An epoch's data and how to go through it: batches `order[i .. i + batch_size]` of the rows
+/// of `inputs` (n, width) with integer `labels` (n,), the last batch possibly short.
+#[derive(Debug, Clone, Copy)]
+pub struct Epoch<'a, T> {
+    pub inputs: Inputs<'a, T>,
+    pub labels: &'a [i64],
+    pub order: &'a [i64],
+    pub batch_size: usize,
+    /// How the first layer reads `inputs`: `Dense` (GEMM), `Sparse` (nonzeros only; dense
+    /// inputs are compressed once for the call) or `Auto` (`plan_sparse_path`).
+    pub input_path: InputPath,
 }
 
 /// What an epoch measured.
@@ -139,32 +155,29 @@ fn check_order(order: &[i64], rows: usize) -> Result<()> {
     Ok(())
 }
 
-/// Train one epoch: batches `order[i .. i + batch_size]` of the rows of `inputs` (n, width)
-/// with integer `labels` (n,), one SGD step each, the last batch possibly short.
+/// Train `model` one epoch over `epoch`, one SGD step per batch.
 ///
-/// `input_path` picks the first layer's product: `Dense` (GEMM), `Sparse` (nonzeros only;
-/// dense inputs are compressed once for the call) or `Auto` (by density). `after_batch(b)`
-/// runs after each finished step b (0-based), on one of the engine's threads; an error from
-/// it (the caller's stop flag, for Ctrl-C) stops the epoch with the parameters of the last
-/// finished step. A non-finite loss stops it
-/// before that batch's step with `Error::Diverged`.
-#[allow(clippy::too_many_arguments)]
+/// `after_batch(b)` runs after each finished step b (0-based), on one of the engine's threads;
+/// an error from it (the caller's stop flag, for Ctrl-C) stops the epoch with the parameters of
+/// the last finished step. A non-finite loss stops it before that batch's step with
+/// `Error::Diverged`.
 pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
-    arch: &Architecture,
-    weights: &mut [W],
-    biases: &mut [W],
-    inputs: Inputs<'_, T>,
-    labels: &[i64],
-    order: &[i64],
+    model: &mut Model<'_, W>,
+    epoch: &Epoch<'_, T>,
     lr: T,
-    batch_size: usize,
-    activation: Activation,
-    input_path: InputPath,
     workspace: &mut Workspace<T>,
     after_batch: &mut (dyn FnMut(usize) -> Result<()> + Send),
 ) -> Result<EpochOutcome> {
-    arch.check_params(weights, biases)?;
+    let arch = model.arch;
+    arch.check_params(model.weights, model.biases)?;
     check_learning_rate(lr)?;
+    let Epoch {
+        inputs,
+        labels,
+        order,
+        batch_size,
+        input_path,
+    } = *epoch;
     let width = arch.inputs();
     let rows = match inputs {
         Inputs::Dense(x) => Architecture::rows_of("x", x, width)?,
@@ -206,48 +219,26 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
         (InputPath::Auto, Some(plan)) => plan.preferred_path(pool.current_num_threads()),
         (chosen, _) => chosen,
     };
-    // The sparse path reads compressed rows: compress dense inputs once for the whole call.
-    let compressed;
-    let sparse_rows = match (path, inputs) {
-        (InputPath::Sparse, Inputs::Sparse(matrix)) => Some(matrix),
-        (InputPath::Sparse, Inputs::Dense(x)) => {
-            compressed = pool.install(|| SparseRows::from_dense(x, width))?;
-            Some(&compressed)
-        }
+    let sparse_groups = match (path, plan) {
+        (InputPath::Sparse, Some(plan)) => Some(plan.group_rows),
         _ => None,
     };
+    let mut compressed = None;
+    let epoch_rows =
+        pool.install(|| EpochRows::new(inputs, sparse_groups, width, &mut compressed))?;
     let capacity = batch_size.min(order.len());
 
     let mut run_batches = || -> Result<BatchOutcome> {
         workspace.fit(arch, capacity, blocks_for(capacity))?;
-        match (sparse_rows, plan) {
-            (Some(matrix), Some(plan)) => {
-                let boundaries = matrix.balanced_input_ranges(rayon::current_num_threads());
-                workspace.fit_sparse(arch, &boundaries, plan.group_rows)?;
-            }
-            _ => workspace.fit_inputs(width)?,
-        }
+        epoch_rows.fit(workspace, arch)?;
         let mut total = BatchOutcome::default();
         for (b, batch) in order.chunks(batch_size).enumerate() {
-            let rows = match (sparse_rows, inputs) {
-                (Some(matrix), _) => BatchRows::Sparse {
-                    matrix,
-                    order: batch,
-                },
-                (None, Inputs::Dense(x)) => BatchRows::Gathered { x, order: batch },
-                (None, Inputs::Sparse(matrix)) => BatchRows::Expanded {
-                    matrix,
-                    order: batch,
-                },
-            };
+            let rows = epoch_rows.batch(batch);
             let targets = BatchTargets::Labels {
                 labels,
                 order: batch,
             };
-            let outcome = step(
-                arch, weights, biases, rows, targets, lr, activation, workspace,
-            );
-            let outcome = match outcome {
+            let outcome = match step(model, lr, (rows, targets), workspace) {
                 Err(Error::Diverged { loss, .. }) => {
                     return Err(Error::Diverged { batch: b, loss })
                 }

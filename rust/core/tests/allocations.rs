@@ -7,7 +7,8 @@
 mod common;
 use common::Rng;
 use fastmlp_core::{
-    parallel, train_epoch, Activation, Architecture, InputPath, Inputs, SparseRows, Workspace,
+    parallel, train_epoch, Activation, Architecture, Epoch, InputPath, Inputs, Model, SparseRows,
+    Workspace,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -93,16 +94,20 @@ fn an_epoch_allocates_nothing_but_gemm_packing_buffers() {
                 let mut epoch = || {
                     let (mut first, mut last) = (0, 0);
                     let outcome = train_epoch(
-                        &arch,
-                        &mut weights,
-                        &mut biases,
-                        inputs,
-                        &labels,
-                        &order,
+                        &mut Model {
+                            arch: &arch,
+                            activation: Activation::Relu,
+                            weights: &mut weights,
+                            biases: &mut biases,
+                        },
+                        &Epoch {
+                            inputs,
+                            labels: &labels,
+                            order: &order,
+                            batch_size: batch,
+                            input_path: path,
+                        },
                         0.01f32,
-                        batch,
-                        Activation::Relu,
-                        path,
                         &mut workspace,
                         &mut |b| {
                             let now = ALLOCATIONS.load(Ordering::Relaxed);

@@ -3,7 +3,7 @@ use common::{max_abs_diff, Rng};
 use fastmlp_core::network::{backward, forward};
 use fastmlp_core::softmax::{cross_entropy, softmax_rows};
 use fastmlp_core::train::{sgd_step, train_epoch, Workspace};
-use fastmlp_core::{Activation, Architecture, Error, InputPath, Inputs};
+use fastmlp_core::{Activation, Architecture, Epoch, Error, InputPath, Inputs, Model};
 
 const ACTIVATIONS: [Activation; 3] = [Activation::Relu, Activation::Tanh, Activation::Sigmoid];
 const STACKS: &[&[usize]] = &[&[6, 3], &[6, 5, 3], &[6, 5, 4, 3], &[6, 4, 5, 4, 3]];
@@ -126,7 +126,19 @@ fn sgd_step_is_backward_then_update() {
             let (mut w, mut b) = (p.weights.clone(), p.biases.clone());
             let mut ws = Workspace::new(&p.arch, 4);
             let lr = 0.3;
-            let loss = sgd_step(&p.arch, &mut w, &mut b, &p.x, &p.y, lr, act, &mut ws).unwrap();
+            let loss = sgd_step(
+                &mut Model {
+                    arch: &p.arch,
+                    activation: act,
+                    weights: &mut w,
+                    biases: &mut b,
+                },
+                &p.x,
+                &p.y,
+                lr,
+                &mut ws,
+            )
+            .unwrap();
             assert!((loss - expected_loss).abs() < 1e-12);
             for l in 0..p.arch.layers() {
                 let want: Vec<f64> = p.weights[l]
@@ -160,16 +172,20 @@ fn train_epoch_is_a_loop_of_sgd_steps() {
                 let mut ws = Workspace::new(&p.arch, 1);
                 let mut seen = Vec::new();
                 let outcome = train_epoch(
-                    &p.arch,
-                    &mut w,
-                    &mut b,
-                    Inputs::Dense(&p.x),
-                    &p.labels,
-                    &order,
+                    &mut Model {
+                        arch: &p.arch,
+                        activation: act,
+                        weights: &mut w,
+                        biases: &mut b,
+                    },
+                    &Epoch {
+                        inputs: Inputs::Dense(&p.x),
+                        labels: &p.labels,
+                        order: &order,
+                        batch_size,
+                        input_path: InputPath::Dense,
+                    },
                     0.2,
-                    batch_size,
-                    act,
-                    InputPath::Dense,
                     &mut ws,
                     &mut |batch| {
                         seen.push(batch);
@@ -198,8 +214,19 @@ fn train_epoch_is_a_loop_of_sgd_steps() {
                         })
                         .collect();
                     loss_sum += batch.len() as f64
-                        * sgd_step(&p.arch, &mut w2, &mut b2, &xb, &yb, 0.2, act, &mut ws2)
-                            .unwrap();
+                        * sgd_step(
+                            &mut Model {
+                                arch: &p.arch,
+                                activation: act,
+                                weights: &mut w2,
+                                biases: &mut b2,
+                            },
+                            &xb,
+                            &yb,
+                            0.2,
+                            &mut ws2,
+                        )
+                        .unwrap();
                 }
                 assert!((outcome.mean_loss - loss_sum / order.len() as f64).abs() < 1e-12);
                 assert_eq!(outcome.samples, order.len());
@@ -234,16 +261,20 @@ fn training_reduces_the_loss_in_single_precision() {
     let mut losses = Vec::new();
     for _ in 0..30 {
         let o = train_epoch(
-            &p.arch,
-            &mut w,
-            &mut b,
-            Inputs::Dense(&x),
-            &p.labels,
-            &order,
+            &mut Model {
+                arch: &p.arch,
+                activation: Activation::Tanh,
+                weights: &mut w,
+                biases: &mut b,
+            },
+            &Epoch {
+                inputs: Inputs::Dense(&x),
+                labels: &p.labels,
+                order: &order,
+                batch_size: 8,
+                input_path: InputPath::Dense,
+            },
             0.5f32,
-            8,
-            Activation::Tanh,
-            InputPath::Dense,
             &mut ws,
             &mut |_| Ok(()),
         )
@@ -260,16 +291,20 @@ fn bad_arguments_are_errors_not_panics() {
     let (mut w, mut b) = (p.weights.clone(), p.biases.clone());
     let mut run = |labels: &[i64], order: &[i64], lr: f64, batch: usize| {
         train_epoch(
-            &p.arch,
-            &mut w,
-            &mut b,
-            Inputs::Dense(&p.x),
-            labels,
-            order,
+            &mut Model {
+                arch: &p.arch,
+                activation: Activation::Relu,
+                weights: &mut w,
+                biases: &mut b,
+            },
+            &Epoch {
+                inputs: Inputs::Dense(&p.x),
+                labels,
+                order,
+                batch_size: batch,
+                input_path: InputPath::Dense,
+            },
             lr,
-            batch,
-            Activation::Relu,
-            InputPath::Dense,
             &mut ws,
             &mut |_| Ok(()),
         )
@@ -310,16 +345,20 @@ fn divergence_stops_before_the_bad_step_and_keeps_the_weights() {
     let order: Vec<i64> = (0..8).collect();
     let mut after = Vec::new();
     let err = train_epoch(
-        &p.arch,
-        &mut w,
-        &mut b,
-        Inputs::Dense(&p.x),
-        &p.labels,
-        &order,
+        &mut Model {
+            arch: &p.arch,
+            activation: Activation::Tanh,
+            weights: &mut w,
+            biases: &mut b,
+        },
+        &Epoch {
+            inputs: Inputs::Dense(&p.x),
+            labels: &p.labels,
+            order: &order,
+            batch_size: 2,
+            input_path: InputPath::Dense,
+        },
         1e200,
-        2,
-        Activation::Tanh,
-        InputPath::Dense,
         &mut ws,
         &mut |batch| {
             after.push(batch);
@@ -336,16 +375,20 @@ fn divergence_stops_before_the_bad_step_and_keeps_the_weights() {
     let (mut w2, mut b2) = (p.weights.clone(), p.biases.clone());
     let done = &order[..2 * batch];
     train_epoch(
-        &p.arch,
-        &mut w2,
-        &mut b2,
-        Inputs::Dense(&p.x),
-        &p.labels,
-        done,
+        &mut Model {
+            arch: &p.arch,
+            activation: Activation::Tanh,
+            weights: &mut w2,
+            biases: &mut b2,
+        },
+        &Epoch {
+            inputs: Inputs::Dense(&p.x),
+            labels: &p.labels,
+            order: done,
+            batch_size: 2,
+            input_path: InputPath::Dense,
+        },
         1e200,
-        2,
-        Activation::Tanh,
-        InputPath::Dense,
         &mut ws,
         &mut |_| Ok(()),
     )
@@ -360,16 +403,20 @@ fn an_interrupt_stops_after_the_current_batch() {
     let mut ws = Workspace::new(&p.arch, 2);
     let order: Vec<i64> = (0..8).collect();
     let err = train_epoch(
-        &p.arch,
-        &mut w,
-        &mut b,
-        Inputs::Dense(&p.x),
-        &p.labels,
-        &order,
+        &mut Model {
+            arch: &p.arch,
+            activation: Activation::Relu,
+            weights: &mut w,
+            biases: &mut b,
+        },
+        &Epoch {
+            inputs: Inputs::Dense(&p.x),
+            labels: &p.labels,
+            order: &order,
+            batch_size: 2,
+            input_path: InputPath::Dense,
+        },
         0.1,
-        2,
-        Activation::Relu,
-        InputPath::Dense,
         &mut ws,
         &mut |batch| {
             if batch == 1 {
@@ -384,16 +431,20 @@ fn an_interrupt_stops_after_the_current_batch() {
     // Two steps happened: the same as a 4-row epoch.
     let (mut w2, mut b2) = (p.weights.clone(), p.biases.clone());
     train_epoch(
-        &p.arch,
-        &mut w2,
-        &mut b2,
-        Inputs::Dense(&p.x),
-        &p.labels,
-        &order[..4],
+        &mut Model {
+            arch: &p.arch,
+            activation: Activation::Relu,
+            weights: &mut w2,
+            biases: &mut b2,
+        },
+        &Epoch {
+            inputs: Inputs::Dense(&p.x),
+            labels: &p.labels,
+            order: &order[..4],
+            batch_size: 2,
+            input_path: InputPath::Dense,
+        },
         0.1,
-        2,
-        Activation::Relu,
-        InputPath::Dense,
         &mut ws,
         &mut |_| Ok(()),
     )

@@ -5,7 +5,9 @@ use fastmlp_core::sparse::{
     estimated_group_fill, plan_sparse_path, preferred_input_path, sparse_work_crossover, RowGroups,
     SparseBatch, SparseRows, GROUP_ROWS,
 };
-use fastmlp_core::{train_epoch, Activation, Architecture, InputPath, Inputs, Real, Workspace};
+use fastmlp_core::{
+    train_epoch, Activation, Architecture, Epoch, InputPath, Inputs, Model, Real, Workspace,
+};
 
 /// (rows, inputs) values in [0, 1) with about `density` of them nonzero; row 0 all zero.
 fn sparse_rows(rng: &mut Rng, rows: usize, inputs: usize, density: f64) -> Vec<f64> {
@@ -148,16 +150,20 @@ fn sparse_and_dense_epochs_agree() {
                     let (mut w, mut b) = (w0.clone(), b0.clone());
                     let mut ws = Workspace::new(&arch, batch_size);
                     let o = train_epoch(
-                        &arch,
-                        &mut w,
-                        &mut b,
-                        inputs,
-                        &labels,
-                        &order,
+                        &mut Model {
+                            arch: &arch,
+                            activation: Activation::Relu,
+                            weights: &mut w,
+                            biases: &mut b,
+                        },
+                        &Epoch {
+                            inputs,
+                            labels: &labels,
+                            order: &order,
+                            batch_size,
+                            input_path: path,
+                        },
                         0.1,
-                        batch_size,
-                        Activation::Relu,
-                        path,
                         &mut ws,
                         &mut |_| Ok(()),
                     )
@@ -306,34 +312,23 @@ fn image_rows(rng: &mut Rng, rows: usize, side: usize) -> Vec<f64> {
     x
 }
 
-/// One epoch of `input_path` over `inputs`, from the given parameters; (loss, correct,
-/// weights, biases).
+/// `epoch` from the parameters (w0, b0), lr 0.1, ReLU: (loss, correct, weights, biases).
 #[allow(clippy::type_complexity)]
 fn epoch_of<T: Real>(
     arch: &Architecture,
     (w0, b0): (&[Vec<T>], &[Vec<T>]),
-    inputs: Inputs<'_, T>,
-    (labels, order): (&[i64], &[i64]),
-    batch_size: usize,
-    input_path: InputPath,
+    epoch: &Epoch<'_, T>,
 ) -> (f64, usize, Vec<Vec<T>>, Vec<Vec<T>>) {
     let (mut w, mut b) = (w0.to_vec(), b0.to_vec());
-    let mut workspace = Workspace::new(arch, batch_size);
-    let outcome = train_epoch(
+    let mut model = Model {
         arch,
-        &mut w,
-        &mut b,
-        inputs,
-        labels,
-        order,
-        T::from_f64(0.1),
-        batch_size,
-        Activation::Relu,
-        input_path,
-        &mut workspace,
-        &mut |_| Ok(()),
-    )
-    .unwrap();
+        activation: Activation::Relu,
+        weights: &mut w,
+        biases: &mut b,
+    };
+    let mut workspace = Workspace::new(arch, epoch.batch_size);
+    let lr = T::from_f64(0.1);
+    let outcome = train_epoch(&mut model, epoch, lr, &mut workspace, &mut |_| Ok(())).unwrap();
     (outcome.mean_loss, outcome.correct, w, b)
 }
 
@@ -375,9 +370,16 @@ fn check_wide_first_layer<T: Real>(tolerance: f64) {
                 })
                 .collect();
             for batch_size in [7, 32] {
-                let data = (&labels[..], &order[..]);
-                let run =
-                    |inputs, path| epoch_of(&arch, (&w0, &b0), inputs, data, batch_size, path);
+                let run = |inputs, input_path| {
+                    let epoch = Epoch {
+                        inputs,
+                        labels: &labels,
+                        order: &order,
+                        batch_size,
+                        input_path,
+                    };
+                    epoch_of(&arch, (&w0, &b0), &epoch)
+                };
                 let (loss, correct, w, b) = run(Inputs::Dense(&x), InputPath::Dense);
                 for (inputs, path) in [
                     (Inputs::Dense(&x), InputPath::Sparse),

@@ -10,7 +10,9 @@ use crate::sparse_rows::{AnySparseRows, PySparseRows, SparseFloat};
 use fastmlp_core::matmul::MatRef;
 use fastmlp_core::softmax as output_layer;
 use fastmlp_core::sparse::{self, SparsePlan};
-use fastmlp_core::{network, parallel, train, Activation, Architecture, Error, InputPath, Inputs};
+use fastmlp_core::{
+    network, parallel, train, Activation, Architecture, Epoch, Error, InputPath, Inputs, Model,
+};
 use numpy::{
     Element, PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn,
     PyUntypedArrayMethods,
@@ -448,16 +450,13 @@ fn sgd_step_typed<T: Float>(
     core(py.detach(|| {
         // Empty: sgd_step sizes it, with a MemoryError rather than an abort if it cannot.
         let mut workspace = train::Workspace::new(&arch, 0);
-        train::sgd_step(
-            &arch,
-            &mut ws,
-            &mut bs,
-            xs,
-            ys,
-            lr,
+        let mut model = Model {
+            arch: &arch,
             activation,
-            &mut workspace,
-        )
+            weights: &mut ws,
+            biases: &mut bs,
+        };
+        train::sgd_step(&mut model, xs, ys, lr, &mut workspace)
     }))
 }
 
@@ -549,20 +548,20 @@ fn train_epoch_typed<T: Float>(
                 true => Err(Error::Interrupted { batches: batch + 1 }),
                 false => Ok(()),
             };
-            train::train_epoch(
-                &arch,
-                &mut ws,
-                &mut bs,
+            let mut model = Model {
+                arch: &arch,
+                activation,
+                weights: &mut ws,
+                biases: &mut bs,
+            };
+            let epoch = Epoch {
                 inputs,
                 labels,
                 order,
-                lr,
                 batch_size,
-                activation,
                 input_path,
-                &mut workspace,
-                &mut stop_requested,
-            )
+            };
+            train::train_epoch(&mut model, &epoch, lr, &mut workspace, &mut stop_requested)
         };
         if !main_thread {
             // Python runs signal handlers on the main thread only: nothing to watch for.
