@@ -2,8 +2,8 @@
 //! each failure a `TypeError`/`ValueError` that names the argument.
 
 use numpy::{
-    BorrowError, Element, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn,
-    PyReadwriteArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
+    BorrowError, Element, PyArray1, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods,
+    PyReadonlyArrayDyn, PyReadwriteArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -15,9 +15,11 @@ pub enum Precision {
     F64,
 }
 
+/// `obj` as a NumPy array, or a TypeError saying it should be one of `expected_dtype`.
 fn untyped<'a, 'py>(
     arg: &str,
     obj: &'a Bound<'py, PyAny>,
+    expected_dtype: &str,
 ) -> PyResult<&'a Bound<'py, PyUntypedArray>> {
     obj.cast::<PyUntypedArray>().map_err(|_| {
         let type_name = obj
@@ -26,7 +28,7 @@ fn untyped<'a, 'py>(
             .map(|n| n.to_string())
             .unwrap_or_else(|_| "object".into());
         PyTypeError::new_err(format!(
-            "{arg}: expected a numpy.ndarray of float32 or float64, got {type_name}"
+            "{arg}: expected a numpy.ndarray of {expected_dtype}, got {type_name}"
         ))
     })
 }
@@ -37,7 +39,7 @@ fn dtype_name(array: &Bound<'_, PyUntypedArray>) -> String {
 
 /// The precision of `obj`, which must be a float32 or float64 array.
 pub fn precision_of(arg: &str, obj: &Bound<'_, PyAny>) -> PyResult<Precision> {
-    let array = untyped(arg, obj)?;
+    let array = untyped(arg, obj, "float32 or float64")?;
     let py = obj.py();
     let dtype = array.dtype();
     if dtype.is_equiv_to(&numpy::dtype::<f32>(py)) {
@@ -73,7 +75,7 @@ fn typed<'py, T: Element>(
     ndim: Option<usize>,
     expected_dtype: &str,
 ) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
-    let array = untyped(arg, obj)?;
+    let array = untyped(arg, obj, expected_dtype)?;
     if !array.dtype().is_equiv_to(&numpy::dtype::<T>(obj.py())) {
         return Err(PyTypeError::new_err(format!(
             "{arg}: expected dtype {expected_dtype}, got {}",
@@ -164,4 +166,15 @@ pub fn slice<'a, T: Element>(array: &'a PyReadonlyArrayDyn<'_, T>) -> PyResult<&
     array
         .as_slice()
         .map_err(|e| PyValueError::new_err(format!("array is not contiguous: {e}")))
+}
+
+/// A new C-ordered array of `shape` holding `values`.
+pub fn new_array<'py, T: Element>(
+    py: Python<'py>,
+    values: Vec<T>,
+    shape: &[usize],
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(PyArray1::from_vec(py, values)
+        .reshape(shape.to_vec())?
+        .into_any())
 }

@@ -5,6 +5,11 @@ use pyo3::exceptions::{PyFloatingPointError, PyMemoryError, PyRuntimeError, PyVa
 use pyo3::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+/// A core result as a Python one.
+pub fn core<R>(result: fastmlp_core::Result<R>) -> PyResult<R> {
+    result.map_err(to_py_err)
+}
+
 /// Core error -> Python exception. `Interrupted` carries no Python error of its own: callers
 /// that install an interrupt check re-raise the `KeyboardInterrupt` they caught.
 pub fn to_py_err(error: Error) -> PyErr {

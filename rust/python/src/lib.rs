@@ -1,30 +1,42 @@
 //! `fastmlp._native`: fastmlp-core over NumPy arrays. Glue only; the math is in the core.
+//!
+//! One module per module of the core (matmul, activation, softmax, network, train, sparse,
+//! parallel), plus the glue they share: argument checks (`arrays`, `params`), the float type
+//! (`float`), errors (`errors`) and Ctrl-C (`interrupt`).
 
+mod activation;
 mod arrays;
 mod errors;
-mod kernels;
-mod sparse_rows;
+mod float;
+mod interrupt;
+mod matmul;
+mod network;
+mod parallel;
+mod params;
+mod softmax;
+mod sparse;
+mod train;
 
 use pyo3::prelude::*;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(kernels::matmul, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels::relu, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels::tanh, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels::sigmoid, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels::softmax, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels::cross_entropy, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels::forward, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels::backward, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels::sgd_step, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels::train_epoch, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels::sparse_plan, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels::preferred_input_path, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels::sparse_work_crossover, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels::set_num_threads, m)?)?;
-    m.add_function(wrap_pyfunction!(kernels::get_num_threads, m)?)?;
-    m.add_class::<sparse_rows::PySparseRows>()?;
+    m.add_function(wrap_pyfunction!(matmul::matmul, m)?)?;
+    m.add_function(wrap_pyfunction!(activation::relu, m)?)?;
+    m.add_function(wrap_pyfunction!(activation::tanh, m)?)?;
+    m.add_function(wrap_pyfunction!(activation::sigmoid, m)?)?;
+    m.add_function(wrap_pyfunction!(softmax::softmax, m)?)?;
+    m.add_function(wrap_pyfunction!(softmax::cross_entropy, m)?)?;
+    m.add_function(wrap_pyfunction!(network::forward, m)?)?;
+    m.add_function(wrap_pyfunction!(network::backward, m)?)?;
+    m.add_function(wrap_pyfunction!(train::sgd_step, m)?)?;
+    m.add_function(wrap_pyfunction!(train::train_epoch, m)?)?;
+    m.add_function(wrap_pyfunction!(sparse::sparse_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(sparse::preferred_input_path, m)?)?;
+    m.add_function(wrap_pyfunction!(sparse::sparse_work_crossover, m)?)?;
+    m.add_function(wrap_pyfunction!(parallel::set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(parallel::get_num_threads, m)?)?;
+    m.add_class::<sparse::PySparseRows>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

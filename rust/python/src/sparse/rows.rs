@@ -2,9 +2,9 @@
 //! the sparse input path of `train_epoch` does not scan the dense rows again every epoch.
 
 use crate::arrays::{precision_of, readonly, shape2, slice, Precision};
-use crate::errors::{no_panic, to_py_err};
+use crate::errors::{core, no_panic};
+use crate::float::{by_precision, Float};
 use fastmlp_core::{parallel, Real, SparseRows};
-use numpy::Element;
 use pyo3::prelude::*;
 
 /// The compressed rows, in the precision of the array they came from.
@@ -12,36 +12,6 @@ use pyo3::prelude::*;
 pub enum AnySparseRows {
     F32(SparseRows<f32>),
     F64(SparseRows<f64>),
-}
-
-/// A float type whose compressed rows can be taken out of an `AnySparseRows`.
-pub trait SparseFloat: Real + Element {
-    fn rows_of(any: &AnySparseRows) -> Option<&SparseRows<Self>>;
-    fn wrap(rows: SparseRows<Self>) -> AnySparseRows;
-}
-
-impl SparseFloat for f32 {
-    fn rows_of(any: &AnySparseRows) -> Option<&SparseRows<f32>> {
-        match any {
-            AnySparseRows::F32(rows) => Some(rows),
-            AnySparseRows::F64(_) => None,
-        }
-    }
-    fn wrap(rows: SparseRows<f32>) -> AnySparseRows {
-        AnySparseRows::F32(rows)
-    }
-}
-
-impl SparseFloat for f64 {
-    fn rows_of(any: &AnySparseRows) -> Option<&SparseRows<f64>> {
-        match any {
-            AnySparseRows::F64(rows) => Some(rows),
-            AnySparseRows::F32(_) => None,
-        }
-    }
-    fn wrap(rows: SparseRows<f64>) -> AnySparseRows {
-        AnySparseRows::F64(rows)
-    }
 }
 
 impl PySparseRows {
@@ -62,14 +32,12 @@ pub struct PySparseRows {
     pub rows: AnySparseRows,
 }
 
-fn compress<T: SparseFloat>(py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<AnySparseRows> {
+fn compress<T: Float>(py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<AnySparseRows> {
     let array = readonly::<T>("x", x, Some(2), T::NAME)?;
     let (_, width) = shape2(&array);
     let values = slice(&array)?;
-    let pool = parallel::pool().map_err(to_py_err)?;
-    let rows = py
-        .detach(|| pool.install(|| SparseRows::from_dense(values, width)))
-        .map_err(to_py_err)?;
+    let pool = core(parallel::pool())?;
+    let rows = core(py.detach(|| pool.install(|| SparseRows::from_dense(values, width))))?;
     Ok(T::wrap(rows))
 }
 
@@ -78,10 +46,7 @@ impl PySparseRows {
     #[new]
     fn new(py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<Self> {
         no_panic(|| {
-            let rows = match precision_of("x", x)? {
-                Precision::F32 => compress::<f32>(py, x)?,
-                Precision::F64 => compress::<f64>(py, x)?,
-            };
+            let rows = by_precision!(precision_of("x", x)?, compress(py, x))?;
             Ok(PySparseRows { rows })
         })
     }
@@ -127,5 +92,16 @@ impl PySparseRows {
             self.nnz(),
             self.density()
         )
+    }
+}
+
+/// The float type of training inputs: a dense array's dtype, or that of compressed rows.
+pub fn precision_of_inputs(x: &Bound<'_, PyAny>) -> PyResult<Precision> {
+    match x.cast::<PySparseRows>() {
+        Ok(rows) => Ok(match rows.get().rows {
+            AnySparseRows::F32(_) => Precision::F32,
+            AnySparseRows::F64(_) => Precision::F64,
+        }),
+        Err(_) => precision_of("x", x),
     }
 }

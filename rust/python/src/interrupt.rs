@@ -1,0 +1,74 @@
+//! Ctrl-C during a long call into the core. Python's C-level handler only flags the signal,
+//! and runs the Python handler on the main thread, so while the core works on a helper thread
+//! the main thread looks for the flag every 20 ms and, on Ctrl-C, asks the work to stop.
+
+use crate::errors::core;
+use fastmlp_core::Error;
+use pyo3::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// How often the main thread takes the GIL to look for Ctrl-C.
+const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Whether this is Python's main thread, the one that runs signal handlers.
+fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
+    let threading = py.import("threading")?;
+    let main = threading.call_method0("main_thread")?;
+    Ok(threading.call_method0("current_thread")?.is(&main))
+}
+
+/// Runs `work(stop)` with the GIL released. `work` looks at `stop` between its steps and
+/// returns `Error::Interrupted` once it is set; on Python's main thread a Ctrl-C sets it, and
+/// the `KeyboardInterrupt` is raised when `work` has stopped. Elsewhere there is no signal to
+/// watch for, and `work` runs on this thread.
+pub fn run_interruptibly<R: Send>(
+    py: Python<'_>,
+    work: impl FnOnce(&AtomicBool) -> fastmlp_core::Result<R> + Send,
+) -> PyResult<R> {
+    let main_thread = on_main_thread(py)?;
+    let stop = AtomicBool::new(false);
+    let mut interrupt: Option<PyErr> = None;
+    let outcome = py.detach(|| {
+        let run = || work(&stop);
+        if !main_thread {
+            return run();
+        }
+        // The helper unparks this thread when it is done, so no time is lost waiting for the
+        // next check.
+        std::thread::scope(|scope| {
+            let caller = std::thread::current();
+            let helper = scope.spawn(move || {
+                let outcome = run();
+                caller.unpark();
+                outcome
+            });
+            while !helper.is_finished() {
+                std::thread::park_timeout(SIGNAL_CHECK_INTERVAL);
+                if helper.is_finished() || interrupt.is_some() {
+                    continue;
+                }
+                if let Err(err) = Python::attach(|py| py.check_signals()) {
+                    interrupt = Some(err);
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+            helper
+                .join()
+                .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
+        })
+    });
+    match (outcome, interrupt) {
+        (Err(Error::Interrupted { .. }), Some(err)) => Err(err),
+        (outcome, _) => core(outcome),
+    }
+}
+
+/// The stop check for `work`'s steps: `Error::Interrupted` after `batch` (0-based) once
+/// `stop` is set.
+pub fn stop_requested(stop: &AtomicBool, batch: usize) -> fastmlp_core::Result<()> {
+    match stop.load(Ordering::Relaxed) {
+        true => Err(Error::Interrupted { batches: batch + 1 }),
+        false => Ok(()),
+    }
+}

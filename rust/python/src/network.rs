@@ -1,0 +1,136 @@
+//! The network over NumPy arrays: `forward` (every layer's output) and `backward` (the
+//! gradients of the mean loss).
+
+use crate::activation::activation_of;
+use crate::arrays::{items, new_array, precision_of, readonly, shape_text, slice};
+use crate::errors::no_panic;
+use crate::float::{by_precision, Float};
+use crate::parallel::compute;
+use crate::params::{
+    architecture_of, each_array, params_readonly, rows_matching, slices, weight_shapes,
+};
+use fastmlp_core::{network, Activation};
+use numpy::PyUntypedArrayMethods;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+
+fn forward_typed<'py, T: Float>(
+    py: Python<'py>,
+    weights: &Bound<'py, PyAny>,
+    biases: &Bound<'py, PyAny>,
+    x: &Bound<'py, PyAny>,
+    activation: Activation,
+) -> PyResult<Bound<'py, PyList>> {
+    let (arch, w, b) = params_readonly::<T>(weights, biases)?;
+    let x_array = readonly::<T>("x", x, Some(2), T::NAME)?;
+    let rows = rows_matching("x", &x_array, &arch)?;
+    let (ws, bs, xs) = (slices(&w)?, slices(&b)?, slice(&x_array)?);
+    let outputs = compute(py, || network::forward(&arch, &ws, &bs, xs, activation))?;
+    let list = PyList::new(py, [x.clone()])?;
+    for (l, values) in outputs.into_iter().enumerate() {
+        list.append(new_array(py, values, &[rows, arch.fan_out(l)])?)?;
+    }
+    Ok(list)
+}
+
+/// [x, a1, ..., aL]: every layer's output, the last the class probabilities.
+#[pyfunction]
+pub fn forward<'py>(
+    py: Python<'py>,
+    weights: &Bound<'py, PyAny>,
+    biases: &Bound<'py, PyAny>,
+    x: &Bound<'py, PyAny>,
+    activation: &str,
+) -> PyResult<Bound<'py, PyList>> {
+    no_panic(|| {
+        let activation = activation_of(activation)?;
+        by_precision!(
+            precision_of("x", x)?,
+            forward_typed(py, weights, biases, x, activation)
+        )
+    })
+}
+
+fn backward_typed<'py, T: Float>(
+    py: Python<'py>,
+    weights: &Bound<'py, PyAny>,
+    outputs: &[Bound<'py, PyAny>],
+    y: &Bound<'py, PyAny>,
+    activation: Activation,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let w = each_array("weights", weights, |name, a| {
+        readonly::<T>(name, a, Some(2), T::NAME)
+    })?;
+    let arch = architecture_of(&weight_shapes(&w))?;
+    if outputs.len() != arch.layers() + 1 {
+        return Err(PyValueError::new_err(format!(
+            "outputs: expected {} arrays [x, a1, ..., a{}] as forward returns them, got {}",
+            arch.layers() + 1,
+            arch.layers(),
+            outputs.len()
+        )));
+    }
+    let outs = outputs
+        .iter()
+        .enumerate()
+        .map(|(l, a)| readonly::<T>(&format!("outputs[{l}]"), a, Some(2), T::NAME))
+        .collect::<PyResult<Vec<_>>>()?;
+    let x = &outs[0]; // outputs.len() == layers + 1 >= 2, checked above
+    let rows = rows_matching("outputs[0]", x, &arch)?;
+    for (l, out) in outs.iter().enumerate().skip(1) {
+        let expected = [rows, arch.fan_out(l - 1)];
+        if out.shape() != expected {
+            return Err(PyValueError::new_err(format!(
+                "outputs[{l}]: expected shape {} (rows of outputs[0], fan_out of weights[{}]), \
+                 got {}",
+                shape_text(&expected),
+                l - 1,
+                shape_text(out.shape())
+            )));
+        }
+    }
+    let y_array = readonly::<T>("y_onehot", y, Some(2), T::NAME)?;
+    let expected = [rows, arch.classes()];
+    if y_array.shape() != expected {
+        return Err(PyValueError::new_err(format!(
+            "y_onehot: expected shape {} (rows of outputs[0], classes), got {}",
+            shape_text(&expected),
+            shape_text(y_array.shape())
+        )));
+    }
+    let (ws, xs, ys) = (slices(&w)?, slice(x)?, slice(&y_array)?);
+    let layer_outputs = slices(&outs[1..])?;
+    let (gw, gb) = compute(py, || {
+        network::backward(&arch, &ws, xs, &layer_outputs, ys, activation)
+    })?;
+    let weight_grads = PyList::empty(py);
+    let bias_grads = PyList::empty(py);
+    for (l, (gw, gb)) in gw.into_iter().zip(gb).enumerate() {
+        weight_grads.append(new_array(py, gw, &[arch.fan_in(l), arch.fan_out(l)])?)?;
+        bias_grads.append(new_array(py, gb, &[arch.fan_out(l)])?)?;
+    }
+    PyTuple::new(py, [weight_grads, bias_grads])
+}
+
+/// (weight_grads, bias_grads) of the mean cross-entropy; `outputs` as forward returns them.
+#[pyfunction]
+pub fn backward<'py>(
+    py: Python<'py>,
+    weights: &Bound<'py, PyAny>,
+    outputs: &Bound<'py, PyAny>,
+    y_onehot: &Bound<'py, PyAny>,
+    activation: &str,
+) -> PyResult<Bound<'py, PyTuple>> {
+    no_panic(|| {
+        let activation = activation_of(activation)?;
+        let outputs = items("outputs", outputs)?;
+        let first = outputs.first().ok_or_else(|| {
+            PyValueError::new_err("outputs: expected [x, a1, ..., aL], got an empty list")
+        })?;
+        by_precision!(
+            precision_of("outputs[0]", first)?,
+            backward_typed(py, weights, &outputs, y_onehot, activation)
+        )
+    })
+}

@@ -1,0 +1,32 @@
+//! The engine's threads: `set_num_threads`, `get_num_threads`, and running core work in the
+//! engine's pool with the GIL released.
+
+use crate::errors::core;
+use fastmlp_core::parallel;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+/// Runs core work in the engine's thread pool with the GIL released.
+pub fn compute<R: Send>(
+    py: Python<'_>,
+    work: impl FnOnce() -> fastmlp_core::Result<R> + Send,
+) -> PyResult<R> {
+    let pool = core(parallel::pool())?;
+    core(py.detach(|| pool.install(work)))
+}
+
+/// Use `n` threads in the engine from now on.
+#[pyfunction]
+pub fn set_num_threads(n: i64) -> PyResult<()> {
+    // A negative count is a ValueError like 0, not an OverflowError from the conversion.
+    let n = usize::try_from(n).map_err(|_| {
+        PyValueError::new_err(format!("num_threads: expected a positive integer, got {n}"))
+    })?;
+    core(parallel::set_num_threads(n))
+}
+
+/// The number of threads the engine uses.
+#[pyfunction]
+pub fn get_num_threads() -> PyResult<usize> {
+    core(parallel::num_threads())
+}

@@ -1,0 +1,71 @@
+//! The input path over NumPy arrays: how the sparse first layer would run on `x`
+//! (`sparse_plan`), the path `input_path="auto"` takes, and the crossover it uses.
+
+use super::rows::{precision_of_inputs, PySparseRows};
+use crate::arrays::{readonly, shape2, slice};
+use crate::errors::{core, no_panic};
+use crate::float::{by_precision, Float};
+use fastmlp_core::sparse::{self, SparsePlan};
+use fastmlp_core::{parallel, Inputs};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+/// Rows of x that `sparse_plan` samples (as train_epoch samples the first rows of its order).
+const SAMPLE_ROWS: usize = 512;
+
+fn sparse_plan_typed<T: Float>(x: &Bound<'_, PyAny>) -> PyResult<SparsePlan> {
+    if let Ok(rows) = x.cast::<PySparseRows>() {
+        let matrix = T::rows_of(&rows.get().rows).ok_or_else(|| {
+            PyTypeError::new_err(format!("x: expected SparseRows of dtype {}", T::NAME))
+        })?;
+        let order: Vec<i64> = (0..matrix.rows().min(SAMPLE_ROWS) as i64).collect();
+        return Ok(sparse::plan_sparse_path(
+            Inputs::Sparse(matrix),
+            &order,
+            matrix.inputs(),
+        ));
+    }
+    let array = readonly::<T>("x", x, Some(2), T::NAME)?;
+    let (rows, width) = shape2(&array);
+    let order: Vec<i64> = (0..rows.min(SAMPLE_ROWS) as i64).collect();
+    Ok(sparse::plan_sparse_path(
+        Inputs::Dense(slice(&array)?),
+        &order,
+        width,
+    ))
+}
+
+fn plan_for(x: &Bound<'_, PyAny>) -> PyResult<SparsePlan> {
+    by_precision!(precision_of_inputs(x)?, sparse_plan_typed(x))
+}
+
+/// (work, group rows) of the sparse first layer on x's first 512 rows: its products' work
+/// as a fraction of the dense ones', and the rows a group it would take (8 or 1).
+#[pyfunction]
+pub fn sparse_plan(x: &Bound<'_, PyAny>) -> PyResult<(f64, usize)> {
+    no_panic(|| plan_for(x).map(|plan| (plan.work, plan.group_rows)))
+}
+
+/// The first layer `input_path="auto"` takes for x on the engine's current threads:
+/// "sparse" when its work is below the crossover measured for that many threads.
+#[pyfunction]
+pub fn preferred_input_path(x: &Bound<'_, PyAny>) -> PyResult<&'static str> {
+    no_panic(|| {
+        let threads = core(parallel::num_threads())?;
+        Ok(plan_for(x)?.preferred_path(threads).name())
+    })
+}
+
+/// The work below which the sparse first layer is the faster one on `threads` threads (the
+/// engine's current count by default), as measured on this project's machine.
+#[pyfunction]
+#[pyo3(signature = (threads = None))]
+pub fn sparse_work_crossover(threads: Option<i64>) -> PyResult<f64> {
+    let threads = match threads {
+        None => core(parallel::num_threads())?,
+        Some(n) => usize::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| {
+            PyValueError::new_err(format!("threads: expected a positive integer, got {n}"))
+        })?,
+    };
+    Ok(sparse::sparse_work_crossover(threads))
+}

@@ -1,0 +1,194 @@
+//! Training over NumPy arrays: `sgd_step` and `train_epoch`, which update the caller's weights
+//! and biases in place.
+
+use crate::activation::activation_of;
+use crate::arrays::{precision_of, readonly, shape2, slice};
+use crate::errors::{core, no_panic};
+use crate::float::{by_precision, Float};
+use crate::interrupt::{run_interruptibly, stop_requested};
+use crate::params::{params_readwrite, rows_matching, slices_mut};
+use crate::sparse::{precision_of_inputs, PySparseRows};
+use fastmlp_core::{train, Activation, Epoch, InputPath, Inputs, Model};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+fn sgd_step_typed<T: Float>(
+    py: Python<'_>,
+    (weights, biases): (&Bound<'_, PyAny>, &Bound<'_, PyAny>),
+    x: &Bound<'_, PyAny>,
+    y: &Bound<'_, PyAny>,
+    lr: f64,
+    activation: Activation,
+) -> PyResult<f64> {
+    let x_array = readonly::<T>("x", x, Some(2), T::NAME)?;
+    let y_array = readonly::<T>("y_onehot", y, Some(2), T::NAME)?;
+    let (arch, mut w, mut b) = params_readwrite::<T>(weights, biases)?;
+    let rows = rows_matching("x", &x_array, &arch)?;
+    let (y_rows, classes) = shape2(&y_array);
+    if (y_rows, classes) != (rows, arch.classes()) {
+        return Err(PyValueError::new_err(format!(
+            "y_onehot: expected shape ({rows}, {}) (rows of x, classes), got ({y_rows}, {classes})",
+            arch.classes()
+        )));
+    }
+    let (xs, ys) = (slice(&x_array)?, slice(&y_array)?);
+    let (mut ws, mut bs) = (slices_mut(&mut w)?, slices_mut(&mut b)?);
+    let lr = T::from_f64(lr);
+    core(py.detach(|| {
+        // Empty: sgd_step sizes it, with a MemoryError rather than an abort if it cannot.
+        let mut workspace = train::Workspace::new(&arch, 0);
+        let mut model = Model {
+            arch: &arch,
+            activation,
+            weights: &mut ws,
+            biases: &mut bs,
+        };
+        train::sgd_step(&mut model, xs, ys, lr, &mut workspace)
+    }))
+}
+
+/// One SGD step on (x, y_onehot); updates weights and biases in place; the loss before it.
+#[pyfunction]
+pub fn sgd_step(
+    py: Python<'_>,
+    weights: &Bound<'_, PyAny>,
+    biases: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
+    y_onehot: &Bound<'_, PyAny>,
+    lr: f64,
+    activation: &str,
+) -> PyResult<f64> {
+    no_panic(|| {
+        let activation = activation_of(activation)?;
+        let params = (weights, biases);
+        by_precision!(
+            precision_of("x", x)?,
+            sgd_step_typed(py, params, x, y_onehot, lr, activation)
+        )
+    })
+}
+
+/// The arrays of a `train_epoch` call, as Python passed them.
+struct EpochArrays<'a, 'py> {
+    weights: &'a Bound<'py, PyAny>,
+    biases: &'a Bound<'py, PyAny>,
+    x: &'a Bound<'py, PyAny>,
+    labels: &'a Bound<'py, PyAny>,
+    order: &'a Bound<'py, PyAny>,
+}
+
+/// The other arguments of a `train_epoch` call, checked.
+struct EpochSettings {
+    lr: f64,
+    batch_size: usize,
+    activation: Activation,
+    input_path: InputPath,
+}
+
+fn train_epoch_typed<T: Float>(
+    py: Python<'_>,
+    arrays: &EpochArrays<'_, '_>,
+    settings: &EpochSettings,
+) -> PyResult<(f64, usize)> {
+    // x is a dense array, or rows compressed beforehand (SparseRows).
+    let compressed = arrays.x.cast::<PySparseRows>().ok();
+    let x_array = match compressed {
+        Some(_) => None,
+        None => Some(readonly::<T>("x", arrays.x, Some(2), T::NAME)?),
+    };
+    let labels = readonly::<i64>("labels", arrays.labels, Some(1), "int64")?;
+    let order = readonly::<i64>("order", arrays.order, Some(1), "int64")?;
+    let (arch, mut w, mut b) = params_readwrite::<T>(arrays.weights, arrays.biases)?;
+    let inputs = match (&x_array, compressed) {
+        (Some(array), _) => {
+            rows_matching("x", array, &arch)?;
+            Inputs::Dense(slice(array)?)
+        }
+        (None, Some(rows)) => Inputs::Sparse(T::rows_of(&rows.get().rows).ok_or_else(|| {
+            PyTypeError::new_err(format!(
+                "x: expected SparseRows of dtype {} (the weights'), got {}",
+                T::NAME,
+                rows.get().dtype_name()
+            ))
+        })?),
+        (None, None) => {
+            return Err(PyTypeError::new_err(
+                "x: expected a numpy.ndarray or fastmlp.kernels.SparseRows",
+            ))
+        }
+    };
+    let epoch = Epoch {
+        inputs,
+        labels: slice(&labels)?,
+        order: slice(&order)?,
+        batch_size: settings.batch_size,
+        input_path: settings.input_path,
+    };
+    let (mut ws, mut bs) = (slices_mut(&mut w)?, slices_mut(&mut b)?);
+    let lr = T::from_f64(settings.lr);
+    let outcome = run_interruptibly(py, |stop| {
+        // Empty: train_epoch sizes it, with a MemoryError rather than an abort if it cannot.
+        let mut workspace = train::Workspace::new(&arch, 0);
+        let mut model = Model {
+            arch: &arch,
+            activation: settings.activation,
+            weights: &mut ws,
+            biases: &mut bs,
+        };
+        let mut after_batch = |batch: usize| stop_requested(stop, batch);
+        train::train_epoch(&mut model, &epoch, lr, &mut workspace, &mut after_batch)
+    })?;
+    Ok((outcome.mean_loss, outcome.correct))
+}
+
+/// One epoch of SGD over x[order] in batches; updates in place.
+/// Returns (mean per-sample loss before each step, number of rows predicted right).
+/// `input_path`: "auto" (by the input's group fill), "dense" or "sparse" first layer.
+#[pyfunction]
+#[pyo3(signature = (weights, biases, x, labels, order, lr, batch_size, activation, input_path = "auto"))]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the Python signature of the engine contract's train_epoch"
+)]
+pub fn train_epoch(
+    py: Python<'_>,
+    weights: &Bound<'_, PyAny>,
+    biases: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
+    labels: &Bound<'_, PyAny>,
+    order: &Bound<'_, PyAny>,
+    lr: f64,
+    batch_size: i64,
+    activation: &str,
+    input_path: &str,
+) -> PyResult<(f64, usize)> {
+    no_panic(|| {
+        let activation = activation_of(activation)?;
+        let input_path = core(input_path.parse::<InputPath>())?;
+        let batch_size = usize::try_from(batch_size)
+            .ok()
+            .filter(|&size| size > 0)
+            .ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "batch_size: expected a positive integer, got {batch_size}"
+                ))
+            })?;
+        let settings = EpochSettings {
+            lr,
+            batch_size,
+            activation,
+            input_path,
+        };
+        let arrays = EpochArrays {
+            weights,
+            biases,
+            x,
+            labels,
+            order,
+        };
+        by_precision!(
+            precision_of_inputs(x)?,
+            train_epoch_typed(py, &arrays, &settings)
+        )
+    })
+}
