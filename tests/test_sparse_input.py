@@ -235,6 +235,124 @@ def test_fit_compresses_the_inputs_once_for_the_sparse_path(monkeypatch) -> None
     assert built == []  # dense data: no compression
 
 
+def spy_on_epoch_calls(monkeypatch) -> list[dict]:
+    """Record the x and input_path of every kernels.train_epoch_stats call (still made)."""
+    calls: list[dict] = []
+    real = kernels.train_epoch_stats
+
+    def recording(weights, biases, x, labels, order, *args, input_path="auto"):
+        calls.append({"x": x, "input_path": input_path, "rows": len(order)})
+        return real(weights, biases, x, labels, order, *args, input_path=input_path)
+
+    monkeypatch.setattr(kernels, "train_epoch_stats", recording)
+    return calls
+
+
+@pytest.mark.parametrize(("data", "path"), [("digits", "sparse"), ("full", "dense")])
+def test_fit_decides_auto_once_and_passes_the_path_to_every_call(monkeypatch, data, path):
+    """With a progress bar an epoch is ~50 calls: each gets the path decided once per fit, so
+    the core neither plans again nor compresses x per call."""
+    if data == "digits":
+        x, labels = mnist_rows(1000, np.float32)
+    else:
+        x = np.random.default_rng(0).random((1000, 784), dtype=np.float32) + 0.1
+        labels = np.arange(1000) % 10
+    asked = []
+    real_preferred = kernels.preferred_input_path
+    monkeypatch.setattr(
+        kernels,
+        "preferred_input_path",
+        lambda x, **kw: asked.append(kw) or real_preferred(x, **kw),
+    )
+    calls = spy_on_epoch_calls(monkeypatch)
+    fastmlp.MLP([784, 16, 10], seed=0).fit(x, labels, epochs=2, batch_size=10, progress=True)
+    assert len(asked) == 1
+    assert len(calls) > 50
+    assert {c["input_path"] for c in calls} == {path}
+    assert len({id(c["x"]) for c in calls}) == 1  # one array, or one SparseRows, per fit
+    assert isinstance(calls[0]["x"], kernels.SparseRows) == (path == "sparse")
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided"])
+def test_fit_makes_a_c_ordered_copy_of_x_once(monkeypatch, layout) -> None:
+    x, labels = sparse_data(300, 40, 0.5, np.float32)
+    wide = np.zeros((300, 80), np.float32)
+    wide[:, ::2] = x
+    relaid = np.asfortranarray(x) if layout == "fortran" else wide[:, ::2]
+    assert not relaid.flags.c_contiguous
+    calls = spy_on_epoch_calls(monkeypatch)
+    converted = []  # what kernels had to copy into C order, call by call
+    real_c_order = kernels._c_order
+
+    def c_order(arg, value):
+        if isinstance(value, np.ndarray) and not value.flags.c_contiguous:
+            converted.append(arg)
+        return real_c_order(arg, value)
+
+    monkeypatch.setattr(kernels, "_c_order", c_order)
+    model = fastmlp.MLP([40, 8, 10], seed=0, input_path="dense")
+    model.fit(
+        relaid, labels, epochs=2, batch_size=10, progress=True, validation_data=(relaid, labels)
+    )
+    assert len(calls) > 50 and len({id(c["x"]) for c in calls}) == 1
+    assert calls[0]["x"].flags.c_contiguous
+    assert converted == []  # neither the training nor the validation rows, in any call
+    same = fastmlp.MLP([40, 8, 10], seed=0, input_path="dense")
+    same.fit(np.ascontiguousarray(x), labels, epochs=2, batch_size=10)
+    for a, b in zip(model.weights + model.biases, same.weights + same.biases, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_crossover_can_be_set(monkeypatch) -> None:
+    digits, labels = mnist_rows(500, np.float32)
+    full = np.random.default_rng(0).random((500, 784), dtype=np.float32) + 0.1
+    assert kernels.sparse_plan(digits).work < 0.6 and kernels.sparse_plan(full).work == 1.0
+    assert kernels.preferred_input_path(digits, sparse_work_crossover=0.0) == "dense"
+    assert kernels.preferred_input_path(full, sparse_work_crossover=1.5) == "sparse"
+    assert kernels.preferred_input_path(full, sparse_work_crossover=None) == "dense"
+    calls = spy_on_epoch_calls(monkeypatch)
+    for x, crossover, path in ((digits, 0.0, "dense"), (full, 1.5, "sparse")):
+        calls.clear()
+        model = fastmlp.MLP([784, 8, 10], seed=0, sparse_work_crossover=crossover)
+        model.fit(x, labels, epochs=1, batch_size=50)
+        assert {c["input_path"] for c in calls} == {path}
+
+
+@pytest.mark.parametrize("bad", [-0.5, float("nan"), float("inf"), "0.5", True])
+def test_the_crossover_is_checked(bad) -> None:
+    with pytest.raises((ValueError, TypeError), match="sparse_work_crossover"):
+        fastmlp.MLP([4, 3], sparse_work_crossover=bad)
+    if not isinstance(bad, (str, bool)):
+        x = np.zeros((4, 4), np.float32)
+        with pytest.raises(ValueError, match="sparse_work_crossover"):
+            kernels.preferred_input_path(x, sparse_work_crossover=bad)
+
+
+def test_auto_on_a_dense_array_stays_dense_where_compressing_it_would_not_pay(dtype) -> None:
+    """Digits (work 0.46) would run sparse once compressed, but compressing all of x for one
+    call of a narrow network costs more than it saves: "auto" runs exactly the dense epoch.
+    Given the rows compressed already, it runs exactly the sparse one."""
+    x, labels = mnist_rows(300, dtype)
+    order = np.random.default_rng(3).permutation(300)
+    weights, biases = make_params([784, 16, 10], dtype, seed=4)
+    assert kernels.preferred_input_path(x) == "sparse"
+    results = {}
+    for name, inputs, path in (
+        ("auto", x, "auto"),
+        ("dense", x, "dense"),
+        ("auto, compressed", kernels.SparseRows(x), "auto"),
+        ("sparse", x, "sparse"),
+    ):
+        w, b = copy_params(weights), copy_params(biases)
+        stats = kernels.train_epoch_stats(
+            w, b, inputs, labels, order, 0.1, 30, "relu", input_path=path
+        )
+        results[name] = (stats, [a.tobytes() for a in w + b])
+    assert results["auto"] == results["dense"]
+    assert results["auto, compressed"] == results["sparse"]
+    assert results["dense"] != results["sparse"]  # the two paths differ in the last bits
+
+
 def numpy_sparse_plan(x: np.ndarray) -> tuple[float, int]:
     """kernels.sparse_plan by its definition, on the first 512 rows of x: groups of 8 rows
     doing their group fill, or single rows doing 2.7 times the density, whichever is less."""

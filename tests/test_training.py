@@ -810,8 +810,10 @@ def test_divergence_stops_with_a_clear_error(engine_name: str) -> None:
     assert "smaller learning rate" in message and "lr=1e+30" in message
     # The weights are the last good ones: after the first batch's step, before the second's.
     assert all_finite(model)
+    # Replayed on the input path the fit decided once for all of x (the model's "auto").
+    path = kernels.preferred_input_path(x)
     ENGINE_MODULES[engine_name].train_epoch(
-        weights, biases, x, y, np.arange(64), DIVERGING_LR, 64, "relu"
+        weights, biases, x, y, np.arange(64), DIVERGING_LR, 64, "relu", input_path=path
     )
     assert_identical(parameters(model), weights + biases)
     assert model.history_.epochs == 0  # no epoch finished

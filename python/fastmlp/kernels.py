@@ -71,21 +71,27 @@ def sparse_plan(x: FloatArray | SparseRows) -> SparsePlan:
 def sparse_work_crossover(threads: int | None = None) -> float:
     """The :func:`sparse_plan` work below which ``input_path="auto"`` takes the sparse path.
 
-    Measured per thread count on this project's benchmark machine (``fastmlp bench
-    --input-paths``; see the README's performance section). ``threads`` defaults to the
-    engine's current count.
+    The default, measured per thread count on this project's benchmark machine (``fastmlp
+    bench --input-paths``; see the README's performance section): an epoch on the sparse path
+    takes about work / crossover of the dense path's time. ``threads`` defaults to the
+    engine's current count. Measured elsewhere, pass your own as ``sparse_work_crossover`` to
+    :func:`preferred_input_path` or :class:`fastmlp.MLP`.
     """
     return _native.sparse_work_crossover(threads)
 
 
-def preferred_input_path(x: FloatArray | SparseRows) -> str:
-    """``"sparse"`` or ``"dense"``: the first layer ``input_path="auto"`` takes for ``x``.
+def preferred_input_path(
+    x: FloatArray | SparseRows, *, sparse_work_crossover: float | None = None
+) -> str:
+    """``"sparse"`` or ``"dense"``: the faster first layer for ``x`` compressed once.
 
-    Sparse when the :func:`sparse_plan` work of ``x`` is below
-    :func:`sparse_work_crossover` for the engine's current threads. (``train_epoch`` samples
-    the rows of its ``order`` instead of the first rows of ``x``.)
+    Sparse when the :func:`sparse_plan` work of ``x`` is below ``sparse_work_crossover``
+    (default: :func:`sparse_work_crossover` for the engine's current threads). This is the
+    decision :meth:`fastmlp.MLP.fit` takes once per fit, for inputs it compresses once; a
+    :func:`train_epoch` call with ``input_path="auto"`` decides per call, and for a dense
+    array also counts compressing it for that call.
     """
-    return _native.preferred_input_path(_c_order("x", x))
+    return _native.preferred_input_path(_c_order("x", x), sparse_work_crossover)
 
 
 def _c_order(arg: str, value: Any) -> Any:
@@ -265,11 +271,13 @@ def train_epoch(
 
     ``input_path`` chooses how the first layer reads ``x``: ``"dense"`` (a GEMM), ``"sparse"``
     (only the nonzero inputs: faster for MNIST-like data, where most pixels are 0) or
-    ``"auto"`` (sparse when the :func:`sparse_plan` work of the epoch's first 512 rows is
-    below :func:`sparse_work_crossover`). Both paths give the
+    ``"auto"`` (the faster of the two for this call: sparse when the :func:`sparse_plan` work
+    of the first 512 rows of ``order`` is below :func:`sparse_work_crossover` by enough to
+    also pay, for a dense ``x``, for compressing all of ``x`` first). Both paths give the
     same result up to the order of floating-point sums. ``x`` may also be a
-    :data:`SparseRows` built once from the dense array, which saves the sparse path a scan of
-    ``x`` per call.
+    :data:`SparseRows` built once from the dense array, which saves the sparse path that
+    compression per call; :meth:`fastmlp.MLP.fit` does so, deciding the path once per fit
+    (:func:`preferred_input_path`).
     """
     return train_epoch_stats(
         weights, biases, x, labels, order, lr, batch_size, activation, input_path=input_path

@@ -65,8 +65,11 @@ class MLP:
         input_path: how the Rust engine's first layer reads the inputs: ``"dense"`` (GEMM),
             ``"sparse"`` (only nonzero inputs; faster on MNIST-like data where most pixels
             are 0) or ``"auto"`` (sparse when :func:`fastmlp.kernels.preferred_input_path`
-            finds the data sparse enough to be faster there). The NumPy engine always
-            computes densely.
+            finds the data sparse enough to be faster there), decided once per fit. The NumPy
+            engine always computes densely.
+        sparse_work_crossover: the work (:func:`fastmlp.kernels.sparse_plan`) below which
+            ``"auto"`` takes the sparse path; ``None`` for the default measured on the
+            project's machine (:func:`fastmlp.kernels.sparse_work_crossover`).
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class MLP:
         seed: int | np.random.Generator | None = None,
         engine: str = "rust",
         input_path: str = "auto",
+        sparse_work_crossover: float | None = None,
     ) -> None:
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
@@ -85,6 +89,16 @@ class MLP:
         self.dtype = check_dtype(dtype)
         self.engine = check_choice("engine", engine, ENGINES)
         self.input_path = check_choice("input_path", input_path, INPUT_PATHS)
+        if sparse_work_crossover is not None and not (
+            isinstance(sparse_work_crossover, (int, float, np.integer, np.floating))
+            and not isinstance(sparse_work_crossover, bool)
+            and 0 <= sparse_work_crossover < np.inf
+        ):
+            raise ValueError(
+                "sparse_work_crossover: expected None or a finite number >= 0, "
+                f"got {sparse_work_crossover!r}"
+            )
+        self.sparse_work_crossover = sparse_work_crossover
         if seed is not None and not isinstance(seed, (int, np.integer, np.random.Generator)):
             raise TypeError(f"seed: expected an int, None or a numpy Generator, got {seed!r}")
         self.seed = seed
@@ -155,7 +169,9 @@ class MLP:
         if validation_data is not None:
             validation_data = self._check_validation(validation_data)
 
-        inputs = self._training_inputs(x)
+        inputs, input_path = self._training_inputs(x)
+        if validation_data is not None and self.engine == "rust":
+            validation_data = (_c_ordered(validation_data[0]), validation_data[1])
         history = History()
         for epoch in range(1, epochs + 1):
             order = self._rng.permutation(len(x)) if shuffle else np.arange(len(x))
@@ -163,7 +179,7 @@ class MLP:
             with _progress_bar(progress, len(order), label) as report:
                 started = time.perf_counter()
                 loss, correct = self._train_epoch(
-                    inputs, labels, order, batch_size, lr, epoch, report
+                    (inputs, input_path), labels, order, batch_size, lr, epoch, report
                 )
                 seconds = time.perf_counter() - started
                 history.loss.append(loss)
@@ -191,19 +207,22 @@ class MLP:
         self.fit(x, labels, epochs=1, batch_size=batch_size, lr=lr, shuffle=shuffle)
         return self
 
-    def _training_inputs(self, x: NDArray) -> NDArray | kernels.SparseRows:
-        """``x`` as the engine will read it for a whole fit: compressed to its nonzeros once
-        when the Rust engine's sparse first layer applies (``input_path``, or ``"auto"`` and
+    def _training_inputs(self, x: NDArray) -> tuple[NDArray | kernels.SparseRows, str]:
+        """``x`` as the engine will read it for a whole fit, and the input path, both decided
+        once: for the Rust engine C-ordered, and compressed to its nonzeros where the sparse
+        first layer applies (``input_path``, or ``"auto"`` and
         :func:`fastmlp.kernels.preferred_input_path` says so)."""
-        if self.engine != "rust" or self.input_path == "dense":
-            return x
-        if self.input_path == "auto" and kernels.preferred_input_path(x) == "dense":
-            return x
-        return kernels.SparseRows(x)
+        if self.engine != "rust":
+            return x, self.input_path
+        x = _c_ordered(x)
+        path = self.input_path
+        if path == "auto":
+            path = kernels.preferred_input_path(x, sparse_work_crossover=self.sparse_work_crossover)
+        return (kernels.SparseRows(x) if path == "sparse" else x), path
 
     def _train_epoch(
         self,
-        x: NDArray | kernels.SparseRows,
+        inputs: tuple[NDArray | kernels.SparseRows, str],
         labels: NDArray[np.int64],
         order: NDArray[np.int64],
         batch_size: int,
@@ -212,6 +231,7 @@ class MLP:
         report: Callable[[int, dict[str, float]], None],
     ) -> tuple[float, int]:
         """One epoch, in slices of whole batches; returns (mean loss, correct count)."""
+        x, input_path = inputs
         engine = self._engine()
         n_batches = -(-len(order) // batch_size)
         if self.engine == "numpy":
@@ -236,7 +256,7 @@ class MLP:
                         lr,
                         batch_size,
                         self.activation,
-                        input_path=self.input_path,
+                        input_path=input_path,
                     )
                 except TrainingDivergedError as error:
                     reverted = self._keep_last_good(snapshot)
@@ -374,6 +394,11 @@ class MLP:
                 "(batch_size=None trains on the full batch)"
             )
         return batch_size
+
+
+def _c_ordered(x: NDArray) -> NDArray:
+    """``x`` itself if C-ordered and aligned, else such a copy: made once per fit, not per call."""
+    return np.require(x, requirements=["C", "A"])
 
 
 def _no_progress(rows: int, metrics: dict[str, float]) -> None:

@@ -3,7 +3,8 @@
 //! The benchmark of record is `benchmarks/epoch.py`; this is for profiling the core alone.
 
 use fastmlp_core::{
-    parallel, train_epoch, Activation, Architecture, Epoch, InputPath, Inputs, Model, Workspace,
+    parallel, train_epoch, Activation, Architecture, Epoch, InputPath, Inputs, Model, SparseParams,
+    Workspace,
 };
 use std::time::Instant;
 
@@ -61,6 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 order: &order,
                 batch_size: batch,
                 input_path,
+                sparse: SparseParams::default(),
             },
             0.01,
             &mut workspace,

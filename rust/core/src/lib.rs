@@ -27,5 +27,5 @@ pub use activation::Activation;
 pub use architecture::Architecture;
 pub use error::{Error, Result};
 pub use real::Real;
-pub use sparse::{InputPath, SparseRows};
+pub use sparse::{InputPath, SparseParams, SparseRows};
 pub use train::{sgd_step, train_epoch, Epoch, EpochOutcome, Inputs, Model, Workspace};

@@ -11,7 +11,7 @@ use crate::network::check_targets;
 use crate::parallel;
 use crate::real::Real;
 use crate::softmax::BatchOutcome;
-use crate::sparse::{plan_sparse_path, InputPath, SparseRows};
+use crate::sparse::{plan_epoch, InputPath, SparseParams, SparseRows};
 use crate::step::{blocks_for, step};
 pub use crate::workspace::Workspace;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -110,8 +110,10 @@ pub struct Epoch<'a, T> {
     pub order: &'a [i64],
     pub batch_size: usize,
     /// How the first layer reads `inputs`: `Dense` (GEMM), `Sparse` (nonzeros only; dense
-    /// inputs are compressed once for the call) or `Auto` (`plan_sparse_path`).
+    /// inputs are compressed once for the call) or `Auto` (the faster: `plan_epoch`).
     pub input_path: InputPath,
+    /// What `Auto` and the sparse path's group size are decided by.
+    pub sparse: SparseParams,
 }
 
 /// What an epoch measured.
@@ -122,6 +124,8 @@ pub struct EpochOutcome {
     /// Samples the network classified right before the step of their batch.
     pub correct: usize,
     pub samples: usize,
+    /// The path the first layer took: `Dense` or `Sparse`.
+    pub input_path: InputPath,
 }
 
 /// The class indices as `usize`, each checked to be < `classes`.
@@ -176,7 +180,7 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
         labels,
         order,
         batch_size,
-        input_path,
+        ..
     } = *epoch;
     let width = arch.inputs();
     let rows = match inputs {
@@ -211,18 +215,11 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     }
     check_labels(labels, arch.classes())?;
     check_order(order, rows)?;
+    epoch.sparse.check()?;
 
     let pool = parallel::pool()?;
-    // How the sparse path would run (sampled once for the call), unless it cannot be taken.
-    let plan = (input_path != InputPath::Dense).then(|| plan_sparse_path(inputs, order, width));
-    let path = match (input_path, plan) {
-        (InputPath::Auto, Some(plan)) => plan.preferred_path(pool.current_num_threads()),
-        (chosen, _) => chosen,
-    };
-    let sparse_groups = match (path, plan) {
-        (InputPath::Sparse, Some(plan)) => Some(plan.group_rows),
-        _ => None,
-    };
+    let plan = plan_epoch(epoch, (width, arch.fan_out(0)), pool.current_num_threads());
+    let sparse_groups = plan.map(|plan| plan.group_rows);
     let mut compressed = None;
     let epoch_rows =
         pool.install(|| EpochRows::new(inputs, sparse_groups, width, &mut compressed))?;
@@ -257,5 +254,9 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
         mean_loss: total.loss_sum / order.len() as f64,
         correct: total.correct,
         samples: order.len(),
+        input_path: match plan {
+            Some(_) => InputPath::Sparse,
+            None => InputPath::Dense,
+        },
     })
 }

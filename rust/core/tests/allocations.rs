@@ -7,8 +7,8 @@
 mod common;
 use common::Rng;
 use fastmlp_core::{
-    parallel, train_epoch, Activation, Architecture, Epoch, InputPath, Inputs, Model, SparseRows,
-    Workspace,
+    parallel, train_epoch, Activation, Architecture, Epoch, InputPath, Inputs, Model, SparseParams,
+    SparseRows, Workspace,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -106,6 +106,7 @@ fn an_epoch_allocates_nothing_but_gemm_packing_buffers() {
                             order: &order,
                             batch_size: batch,
                             input_path: path,
+                            sparse: SparseParams::default(),
                         },
                         0.01f32,
                         &mut workspace,

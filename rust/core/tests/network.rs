@@ -3,7 +3,9 @@ use common::{max_abs_diff, Rng};
 use fastmlp_core::network::{backward, forward};
 use fastmlp_core::softmax::{cross_entropy, softmax_rows};
 use fastmlp_core::train::{sgd_step, train_epoch, Workspace};
-use fastmlp_core::{Activation, Architecture, Epoch, Error, InputPath, Inputs, Model};
+use fastmlp_core::{
+    Activation, Architecture, Epoch, Error, InputPath, Inputs, Model, SparseParams,
+};
 
 const ACTIVATIONS: [Activation; 3] = [Activation::Relu, Activation::Tanh, Activation::Sigmoid];
 const STACKS: &[&[usize]] = &[&[6, 3], &[6, 5, 3], &[6, 5, 4, 3], &[6, 4, 5, 4, 3]];
@@ -184,6 +186,7 @@ fn train_epoch_is_a_loop_of_sgd_steps() {
                         order: &order,
                         batch_size,
                         input_path: InputPath::Dense,
+                        sparse: SparseParams::default(),
                     },
                     0.2,
                     &mut ws,
@@ -273,6 +276,7 @@ fn training_reduces_the_loss_in_single_precision() {
                 order: &order,
                 batch_size: 8,
                 input_path: InputPath::Dense,
+                sparse: SparseParams::default(),
             },
             0.5f32,
             &mut ws,
@@ -303,6 +307,7 @@ fn bad_arguments_are_errors_not_panics() {
                 order,
                 batch_size: batch,
                 input_path: InputPath::Dense,
+                sparse: SparseParams::default(),
             },
             lr,
             &mut ws,
@@ -357,6 +362,7 @@ fn divergence_stops_before_the_bad_step_and_keeps_the_weights() {
             order: &order,
             batch_size: 2,
             input_path: InputPath::Dense,
+            sparse: SparseParams::default(),
         },
         1e200,
         &mut ws,
@@ -387,6 +393,7 @@ fn divergence_stops_before_the_bad_step_and_keeps_the_weights() {
             order: done,
             batch_size: 2,
             input_path: InputPath::Dense,
+            sparse: SparseParams::default(),
         },
         1e200,
         &mut ws,
@@ -415,6 +422,7 @@ fn an_interrupt_stops_after_the_current_batch() {
             order: &order,
             batch_size: 2,
             input_path: InputPath::Dense,
+            sparse: SparseParams::default(),
         },
         0.1,
         &mut ws,
@@ -443,6 +451,7 @@ fn an_interrupt_stops_after_the_current_batch() {
             order: &order[..4],
             batch_size: 2,
             input_path: InputPath::Dense,
+            sparse: SparseParams::default(),
         },
         0.1,
         &mut ws,

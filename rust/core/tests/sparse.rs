@@ -2,11 +2,12 @@
 mod common;
 use common::{max_abs_diff, Rng};
 use fastmlp_core::sparse::{
-    estimated_group_fill, plan_sparse_path, preferred_input_path, sparse_work_crossover, RowGroups,
-    SparseBatch, SparseRows, GROUP_ROWS,
+    estimated_group_fill, plan_epoch, plan_sparse_path, preferred_input_path,
+    sparse_work_crossover, RowGroups, SparseBatch, SparseRows, Tuning, GROUP_ROWS,
 };
 use fastmlp_core::{
-    train_epoch, Activation, Architecture, Epoch, InputPath, Inputs, Model, Real, Workspace,
+    train_epoch, Activation, Architecture, Epoch, InputPath, Inputs, Model, Real, SparseParams,
+    Workspace,
 };
 
 /// (rows, inputs) values in [0, 1) with about `density` of them nonzero; row 0 all zero.
@@ -162,6 +163,7 @@ fn sparse_and_dense_epochs_agree() {
                             order: &order,
                             batch_size,
                             input_path: path,
+                            sparse: SparseParams::default(),
                         },
                         0.1,
                         &mut ws,
@@ -269,29 +271,141 @@ fn the_sparse_plan_is_measured_over_groups_of_the_order() {
         assert_eq!(estimated_group_fill(inputs, &order, 4), (2.0 + 1.0) / 8.0);
         // 12 nonzeros in 10 rows of 4: density 0.3, so single rows would do 2.7 * 0.3 = 0.81
         // of the dense work; groups of 8 do 0.375.
-        let plan = plan_sparse_path(inputs, &order, 4);
+        let defaults = SparseParams::default();
+        let plan = plan_sparse_path(inputs, &order, 4, &defaults);
         assert_eq!(plan.group_rows, GROUP_ROWS);
         assert_eq!(plan.work, 0.375);
         // Rows 0..8 share no input: fill 1, density 0.25, so one by one at 0.675.
-        let plan = plan_sparse_path(inputs, &all, 4);
+        let plan = plan_sparse_path(inputs, &all, 4, &defaults);
         assert_eq!(plan.group_rows, 1);
         assert!((plan.work - 2.7 * 0.25).abs() < 1e-12, "{plan:?}");
-        // Below the crossover: sparse.
+        // A single row costing 1.2 group columns: 1.2 * 0.25 = 0.3 of the dense work.
+        let cheap_rows = SparseParams {
+            single_row_cost: Tuning::Value(1.2),
+            ..defaults
+        };
+        let plan = plan_sparse_path(inputs, &all, 4, &cheap_rows);
+        assert!((plan.work - 0.3).abs() < 1e-12, "{plan:?}");
+        // Below the crossover: sparse; above a crossover set below the work: dense.
+        let path = preferred_input_path(inputs, &order, 4, &defaults, 1);
+        assert_eq!(path, InputPath::Sparse);
+        let low = SparseParams {
+            work_crossover: Tuning::Value(0.3),
+            ..defaults
+        };
         assert_eq!(
-            preferred_input_path(inputs, &order, 4, 1),
-            InputPath::Sparse
+            preferred_input_path(inputs, &order, 4, &low, 1),
+            InputPath::Dense
         );
     }
     // Full rows: the dense path.
     let full = vec![1.0f32; 8 * 4];
     let rows: Vec<i64> = (0..8).collect();
-    let plan = plan_sparse_path(Inputs::Dense(&full), &rows, 4);
+    let defaults = SparseParams::default();
+    let plan = plan_sparse_path(Inputs::Dense(&full), &rows, 4, &defaults);
     assert_eq!((plan.group_rows, plan.work), (GROUP_ROWS, 1.0));
     for threads in [1, 2] {
-        let path = preferred_input_path(Inputs::Dense(&full), &rows, 4, threads);
+        let path = preferred_input_path(Inputs::Dense(&full), &rows, 4, &defaults, threads);
         assert_eq!(path, InputPath::Dense);
+        assert_eq!(
+            defaults.work_crossover(threads),
+            sparse_work_crossover(threads)
+        );
     }
     assert!(sparse_work_crossover(1) < sparse_work_crossover(2));
+}
+
+#[test]
+fn sparse_params_are_checked() {
+    for bad in [-0.1, f64::NAN, f64::INFINITY] {
+        for (params, arg) in [
+            (
+                SparseParams {
+                    work_crossover: Tuning::Value(bad),
+                    ..SparseParams::default()
+                },
+                "sparse_work_crossover",
+            ),
+            (
+                SparseParams {
+                    single_row_cost: Tuning::Value(bad),
+                    ..SparseParams::default()
+                },
+                "single_row_cost",
+            ),
+            (
+                SparseParams {
+                    compress_cost: Tuning::Value(bad),
+                    ..SparseParams::default()
+                },
+                "compress_cost",
+            ),
+        ] {
+            let err = params.check().unwrap_err();
+            assert!(err.to_string().starts_with(arg), "{err}");
+        }
+    }
+    assert!(SparseParams::default().check().is_ok());
+}
+
+/// Auto on an epoch call: the plan's work against the crossover, plus, for dense inputs, the
+/// compression the call needs first; compressed inputs pay none.
+#[test]
+fn auto_counts_compressing_dense_inputs_for_the_call() {
+    let mut rng = Rng::new(12);
+    let (rows, inputs, fan_out) = (400, 196, 128);
+    let x: Vec<f64> = image_rows(&mut rng, rows, 14);
+    let matrix = SparseRows::from_dense(&x, inputs).unwrap();
+    let labels = vec![0i64; rows];
+    let order: Vec<i64> = (0..rows as i64).collect();
+    let epoch = |inputs, input_path, sparse| Epoch {
+        inputs,
+        labels: &labels,
+        order: &order,
+        batch_size: 32,
+        input_path,
+        sparse,
+    };
+    let plan = plan_sparse_path(Inputs::Dense(&x), &order, inputs, &SparseParams::default());
+    assert_eq!(plan.group_rows, GROUP_ROWS);
+    // A crossover twice the work: sparse takes about half the dense epoch's time.
+    let half = Tuning::Value(2.0 * plan.work);
+    let free = SparseParams {
+        work_crossover: half,
+        compress_cost: Tuning::Value(0.0),
+        ..SparseParams::default()
+    };
+    // Compressing costs 0.4 (free of charge: 0) of the dense epoch.
+    let costly = SparseParams {
+        compress_cost: Tuning::Value(0.4 * fan_out as f64),
+        ..free
+    };
+    let dearer = SparseParams {
+        compress_cost: Tuning::Value(0.6 * fan_out as f64),
+        ..free
+    };
+    let shape = (inputs, fan_out);
+    for (inputs, params, sparse) in [
+        (Inputs::Dense(&x), free, true),
+        (Inputs::Dense(&x), costly, true),
+        (Inputs::Dense(&x), dearer, false),
+        (Inputs::Sparse(&matrix), dearer, true),
+    ] {
+        let chosen = plan_epoch(&epoch(inputs, InputPath::Auto, params), shape, 2);
+        assert_eq!(chosen.is_some(), sparse, "{params:?}");
+        // A concrete path is taken as it is.
+        let dense = plan_epoch(&epoch(inputs, InputPath::Dense, params), shape, 2);
+        assert_eq!(dense, None);
+        let forced = plan_epoch(&epoch(inputs, InputPath::Sparse, params), shape, 2);
+        assert_eq!(forced, Some(plan));
+    }
+    // A call over a tenth of the rows pays the whole compression: dense, even at 0.4.
+    let tenth = &order[..rows / 10];
+    let part = Epoch {
+        order: tenth,
+        ..epoch(Inputs::Dense(&x), InputPath::Auto, costly)
+    };
+    assert_eq!(plan_epoch(&part, shape, 2), None);
 }
 
 /// (rows, side * side) images, MNIST-like: a bright disc of radius 2 to 4 around a point near
@@ -349,7 +463,7 @@ fn check_wide_first_layer<T: Real>(tolerance: f64) {
     let order: Vec<i64> = (0..rows as i64).map(|i| (i * 29) % rows as i64).collect();
     for (name, x, group_rows) in [("images", &images, GROUP_ROWS), ("random", &scattered, 1)] {
         let x: Vec<T> = x.iter().map(|&v| T::from_f64(v)).collect();
-        let plan = plan_sparse_path(Inputs::Dense(&x), &order, inputs);
+        let plan = plan_sparse_path(Inputs::Dense(&x), &order, inputs, &SparseParams::default());
         assert_eq!(plan.group_rows, group_rows, "{name}: {plan:?}");
         let matrix = SparseRows::from_dense(&x, inputs).unwrap();
         for hidden in [128, 250] {
@@ -377,6 +491,7 @@ fn check_wide_first_layer<T: Real>(tolerance: f64) {
                         order: &order,
                         batch_size,
                         input_path,
+                        sparse: SparseParams::default(),
                     };
                     epoch_of(&arch, (&w0, &b0), &epoch)
                 };

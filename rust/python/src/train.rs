@@ -8,7 +8,7 @@ use crate::float::{by_precision, Float};
 use crate::interrupt::{run_interruptibly, stop_requested};
 use crate::params::{params_readwrite, rows_matching, slices_mut};
 use crate::sparse::{precision_of_inputs, PySparseRows};
-use fastmlp_core::{train, Activation, Epoch, InputPath, Inputs, Model};
+use fastmlp_core::{train, Activation, Epoch, InputPath, Inputs, Model, SparseParams};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -123,6 +123,7 @@ fn train_epoch_typed<T: Float>(
         order: slice(&order)?,
         batch_size: settings.batch_size,
         input_path: settings.input_path,
+        sparse: SparseParams::default(),
     };
     let (mut ws, mut bs) = (slices_mut(&mut w)?, slices_mut(&mut b)?);
     let lr = T::from_f64(settings.lr);

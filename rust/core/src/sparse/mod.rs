@@ -23,8 +23,8 @@ mod update;
 
 pub use groups::{RowGroups, GROUP_ROWS};
 pub use plan::{
-    estimated_group_fill, plan_sparse_path, preferred_input_path, sparse_work_crossover, InputPath,
-    SparsePlan,
+    estimated_group_fill, plan_epoch, plan_sparse_path, preferred_input_path,
+    sparse_work_crossover, InputPath, SparseParams, SparsePlan, Tuning,
 };
 pub(crate) use ranges::InputRanges;
 pub use rows::{SparseBatch, SparseRows};

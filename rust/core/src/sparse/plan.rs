@@ -4,12 +4,11 @@
 use super::groups::GROUP_ROWS;
 use crate::error::{Error, Result};
 use crate::real::Real;
-use crate::train::Inputs;
+use crate::train::{Epoch, Inputs};
 use std::str::FromStr;
 
 /// How the first layer reads its input: a dense GEMM, or only the nonzero inputs (the
-/// `sparse` module). `Auto` plans the sparse path on a sample of the epoch's rows at the
-/// start of each epoch call (`plan_sparse_path`) and takes the faster one.
+/// `sparse` module). `Auto` takes the faster of the two (`plan_epoch`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputPath {
     Auto,
@@ -46,21 +45,77 @@ impl FromStr for InputPath {
     }
 }
 
-/// Below this work (`plan_sparse_path`: the sparse products' work as a fraction of the
-/// dense ones') the sparse first layer is faster than the dense GEMM on `threads` threads on
-/// this project's machine (2-core AVX-512 Xeon). Measured by `fastmlp bench --input-paths`
-/// on 784-128-10, batch 128, float32, as sparse / dense epoch time:
-///
-/// | data (work, rows a group) | 1 thread | 2 threads |
-/// |---|---|---|
-/// | random, density 0.1 (0.27, 1) | 0.49 | 0.44 |
-/// | MNIST-like (0.46, 8) | 0.78 | 0.77 |
-/// | random, density 0.2 (0.54, 1) | 0.94 | 0.75 |
-/// | random, density 0.3 (0.81, 1) | 1.29 | 1.15 |
-/// | Fashion-MNIST (0.87, 8) | 1.37 | 1.19 |
-///
-/// Ratio 1 falls near work 0.58 on one thread and 0.71 on two (two threads share the dense
-/// path's small products less well than the sparse path's ranges).
+/// A tuning value: the default measured on this project's benchmark machine (`Auto`), or the
+/// caller's own (`Value`), e.g. one measured on another machine.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Tuning {
+    #[default]
+    Auto,
+    Value(f64),
+}
+
+impl Tuning {
+    fn or(self, measured: f64) -> f64 {
+        match self {
+            Tuning::Auto => measured,
+            Tuning::Value(value) => value,
+        }
+    }
+
+    fn check(self, arg: &str) -> Result<()> {
+        match self {
+            Tuning::Value(value) if !(value.is_finite() && value >= 0.0) => Err(Error::value(
+                arg,
+                format!("expected a finite number >= 0, got {value}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What decides the input path `Auto` takes, and the group size: measured constants with
+/// defaults (`Tuning::Auto`, how `SparseParams::default()` leaves them) that a caller can
+/// override. How they were measured: benchmarks/README.md ("Sparse inputs").
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SparseParams {
+    /// The planned work (`SparsePlan::work`) below which the sparse first layer is the faster:
+    /// an epoch on it takes about work / crossover of the dense epoch's time. Auto:
+    /// `sparse_work_crossover(threads)`.
+    pub work_crossover: Tuning,
+    /// What a nonzero taken alone (groups of 1 row) costs, in columns of a group of 8 rows:
+    /// it reads a whole row of W for one row's multiply-adds. Auto: 2.7.
+    pub single_row_cost: Tuning,
+    /// Compressing a dense input value, in multiply-adds of a dense epoch's first layer: what
+    /// `Auto` adds where an epoch call must compress dense inputs for the sparse path. Auto: 64.
+    pub compress_cost: Tuning,
+}
+
+impl SparseParams {
+    /// An error naming the first value that is not a finite number >= 0.
+    pub fn check(&self) -> Result<()> {
+        self.work_crossover.check("sparse_work_crossover")?;
+        self.single_row_cost.check("single_row_cost")?;
+        self.compress_cost.check("compress_cost")
+    }
+
+    /// The work crossover on `threads` threads.
+    pub fn work_crossover(&self, threads: usize) -> f64 {
+        self.work_crossover.or(sparse_work_crossover(threads))
+    }
+
+    pub fn single_row_cost(&self) -> f64 {
+        self.single_row_cost.or(2.7)
+    }
+
+    /// The time to compress the dense (rows, width) inputs as a fraction of a dense epoch over
+    /// `order_rows` of them into a first layer `fan_out` wide.
+    pub fn compress_fraction(&self, rows: usize, order_rows: usize, fan_out: usize) -> f64 {
+        self.compress_cost.or(64.0) * rows as f64 / (order_rows * fan_out).max(1) as f64
+    }
+}
+
+/// The measured work crossover (`SparseParams::work_crossover`): 0.58 on one thread, 0.7 on
+/// two or more (784-128-10, batch 128, float32; benchmarks/README.md).
 pub fn sparse_work_crossover(threads: usize) -> f64 {
     if threads <= 1 {
         0.58
@@ -82,10 +137,11 @@ pub struct SparsePlan {
 }
 
 impl SparsePlan {
-    /// The path `Auto` takes on `threads` threads: sparse where the work is below the
-    /// crossover measured for that many threads.
-    pub fn preferred_path(&self, threads: usize) -> InputPath {
-        if self.work < sparse_work_crossover(threads) {
+    /// The path `Auto` takes: sparse where its epoch, about work / crossover of the dense
+    /// epoch's time, plus `compress_fraction` of it to compress dense inputs first (0 where
+    /// they are compressed already, or once for many epochs), takes less than the dense one.
+    pub fn preferred_path(&self, crossover: f64, compress_fraction: f64) -> InputPath {
+        if self.work < crossover * (1.0 - compress_fraction) {
             InputPath::Sparse
         } else {
             InputPath::Dense
@@ -93,23 +149,19 @@ impl SparsePlan {
     }
 }
 
-/// What a nonzero taken alone (groups of 1 row) costs, in columns of a group of 8 rows: it
-/// reads a whole row of W from L2 for one row's multiply-adds, where a group's column does
-/// 8 rows' multiply-adds on a slice of W kept in L1. Measured by epoch times with either
-/// group size forced (784-128-10, batch 128, float32): single rows won on random rows where
-/// fill / density was 4.2 or more (density 0.2: 0.114 s against 0.136 s on 2 threads) and
-/// tied at 3.1 (density 0.3); groups of 8 won on Fashion-MNIST at 1.7 (0.160 s against
-/// 0.250 s) and on MNIST at 2.4 (0.169 s against 0.183 s on 1 thread, even on 2).
-const SINGLE_ROW_COST: f64 = 2.7;
-
 /// The sparse first layer's plan for (up to) the first 512 rows of `order`: groups of 8 rows
 /// doing `fill` of the dense work (`estimated_group_fill`), or rows one by one doing
-/// `SINGLE_ROW_COST * density`, whichever is less. On MNIST-like rows (fill 0.46, density
+/// `single_row_cost * density`, whichever is less. On MNIST-like rows (fill 0.46, density
 /// 0.19) groups of 8 win; on random rows of density 0.05 (fill 0.34) single rows do.
 /// `order` must hold row indices of `inputs` (`train_epoch` checks them first).
-pub fn plan_sparse_path<T: Real>(inputs: Inputs<'_, T>, order: &[i64], width: usize) -> SparsePlan {
+pub fn plan_sparse_path<T: Real>(
+    inputs: Inputs<'_, T>,
+    order: &[i64],
+    width: usize,
+    params: &SparseParams,
+) -> SparsePlan {
     let (fill, density) = sampled_fill_and_density(inputs, order, width);
-    let single = SINGLE_ROW_COST * density;
+    let single = params.single_row_cost() * density;
     if fill <= single {
         SparsePlan {
             group_rows: GROUP_ROWS,
@@ -123,15 +175,44 @@ pub fn plan_sparse_path<T: Real>(inputs: Inputs<'_, T>, order: &[i64], width: us
     }
 }
 
-/// The path `Auto` takes for these inputs on `threads` threads: sparse where its planned
-/// work is below the crossover measured for that many threads.
+/// The path `Auto` takes on `threads` threads for inputs compressed once for many epochs (as
+/// `MLP.fit` does): sparse where the planned epoch is the faster.
 pub fn preferred_input_path<T: Real>(
     inputs: Inputs<'_, T>,
     order: &[i64],
     width: usize,
+    params: &SparseParams,
     threads: usize,
 ) -> InputPath {
-    plan_sparse_path(inputs, order, width).preferred_path(threads)
+    let plan = plan_sparse_path(inputs, order, width, params);
+    plan.preferred_path(params.work_crossover(threads), 0.0)
+}
+
+/// The sparse plan an epoch runs, or None for the dense path: `Dense` plans nothing, `Sparse`
+/// plans the group size on the order's first rows, and `Auto` also weighs the plan, plus
+/// compressing dense inputs for this call, against the dense path. The one place `Auto` is
+/// decided for an epoch call; `inputs` are (rows, width), the first layer `fan_out` wide.
+pub fn plan_epoch<T: Real>(
+    epoch: &Epoch<'_, T>,
+    (width, fan_out): (usize, usize),
+    threads: usize,
+) -> Option<SparsePlan> {
+    let params = &epoch.sparse;
+    if epoch.input_path == InputPath::Dense {
+        return None;
+    }
+    let plan = plan_sparse_path(epoch.inputs, epoch.order, width, params);
+    if epoch.input_path == InputPath::Sparse {
+        return Some(plan);
+    }
+    let compress_fraction = match epoch.inputs {
+        Inputs::Dense(x) => {
+            params.compress_fraction(x.len() / width.max(1), epoch.order.len(), fan_out)
+        }
+        Inputs::Sparse(_) => 0.0,
+    };
+    let path = plan.preferred_path(params.work_crossover(threads), compress_fraction);
+    (path == InputPath::Sparse).then_some(plan)
 }
 
 /// The mean fraction of the `width` inputs that are nonzero in at least one row of a group

@@ -5,7 +5,7 @@ use super::rows::{precision_of_inputs, PySparseRows};
 use crate::arrays::{readonly, shape2, slice};
 use crate::errors::{core, no_panic};
 use crate::float::{by_precision, Float};
-use fastmlp_core::sparse::{self, SparsePlan};
+use fastmlp_core::sparse::{self, SparseParams, SparsePlan, Tuning};
 use fastmlp_core::{parallel, Inputs};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -13,7 +13,10 @@ use pyo3::prelude::*;
 /// Rows of x that `sparse_plan` samples (as train_epoch samples the first rows of its order).
 const SAMPLE_ROWS: usize = 512;
 
-fn sparse_plan_typed<T: Float>(x: &Bound<'_, PyAny>) -> PyResult<SparsePlan> {
+fn sparse_plan_typed<T: Float>(
+    x: &Bound<'_, PyAny>,
+    params: &SparseParams,
+) -> PyResult<SparsePlan> {
     if let Ok(rows) = x.cast::<PySparseRows>() {
         let matrix = T::rows_of(&rows.get().rows).ok_or_else(|| {
             PyTypeError::new_err(format!("x: expected SparseRows of dtype {}", T::NAME))
@@ -23,6 +26,7 @@ fn sparse_plan_typed<T: Float>(x: &Bound<'_, PyAny>) -> PyResult<SparsePlan> {
             Inputs::Sparse(matrix),
             &order,
             matrix.inputs(),
+            params,
         ));
     }
     let array = readonly::<T>("x", x, Some(2), T::NAME)?;
@@ -32,27 +36,38 @@ fn sparse_plan_typed<T: Float>(x: &Bound<'_, PyAny>) -> PyResult<SparsePlan> {
         Inputs::Dense(slice(&array)?),
         &order,
         width,
+        params,
     ))
 }
 
-fn plan_for(x: &Bound<'_, PyAny>) -> PyResult<SparsePlan> {
-    by_precision!(precision_of_inputs(x)?, sparse_plan_typed(x))
+fn plan_for(x: &Bound<'_, PyAny>, params: &SparseParams) -> PyResult<SparsePlan> {
+    by_precision!(precision_of_inputs(x)?, sparse_plan_typed(x, params))
 }
 
 /// (work, group rows) of the sparse first layer on x's first 512 rows: its products' work
 /// as a fraction of the dense ones', and the rows a group it would take (8 or 1).
 #[pyfunction]
 pub fn sparse_plan(x: &Bound<'_, PyAny>) -> PyResult<(f64, usize)> {
-    no_panic(|| plan_for(x).map(|plan| (plan.work, plan.group_rows)))
+    no_panic(|| plan_for(x, &SparseParams::default()).map(|plan| (plan.work, plan.group_rows)))
 }
 
-/// The first layer `input_path="auto"` takes for x on the engine's current threads:
-/// "sparse" when its work is below the crossover measured for that many threads.
+/// The first layer `input_path="auto"` takes on the engine's current threads for x compressed
+/// once for many epochs (as `MLP.fit` does): "sparse" when its planned work is below the
+/// crossover, `sparse_work_crossover` or the one measured for that many threads.
 #[pyfunction]
-pub fn preferred_input_path(x: &Bound<'_, PyAny>) -> PyResult<&'static str> {
+#[pyo3(signature = (x, sparse_work_crossover = None))]
+pub fn preferred_input_path(
+    x: &Bound<'_, PyAny>,
+    sparse_work_crossover: Option<f64>,
+) -> PyResult<&'static str> {
     no_panic(|| {
-        let threads = core(parallel::num_threads())?;
-        Ok(plan_for(x)?.preferred_path(threads).name())
+        let params = SparseParams {
+            work_crossover: sparse_work_crossover.map_or(Tuning::Auto, Tuning::Value),
+            ..SparseParams::default()
+        };
+        core(params.check())?;
+        let crossover = params.work_crossover(core(parallel::num_threads())?);
+        Ok(plan_for(x, &params)?.preferred_path(crossover, 0.0).name())
     })
 }
 
