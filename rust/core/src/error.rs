@@ -1,6 +1,7 @@
-//! The one error type of the core. The Python binding maps each variant to an exception
-//! (`Shape`/`Value` -> `ValueError`, `Diverged` -> `FloatingPointError`, `OutOfMemory` ->
-//! `MemoryError`, `Interrupted` -> the pending `KeyboardInterrupt`).
+//! The one error type of the core. The binding maps each variant to a Python exception in one
+//! place (`rust/python/src/errors.rs`): `Shape`/`Value` -> `ValueError`, `Diverged` ->
+//! `fastmlp.TrainingDivergedError` (a `FloatingPointError`), `OutOfMemory` -> `MemoryError`,
+//! `Interrupted` -> the `KeyboardInterrupt` that asked training to stop.
 
 use thiserror::Error;
 

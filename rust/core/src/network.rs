@@ -11,7 +11,7 @@
 //!           gb[l] = sum over rows of delta[l+1]       (fan_out,)
 //!           delta[l] = (delta[l+1] @ W[l].T) * f'(a[l])   with f' read from the output a[l]
 //!
-//! `train.rs` fuses the same steps with the SGD update for the training loop.
+//! `step.rs` runs the same steps with the SGD update fused in, for the training loop.
 
 use crate::activation::Activation;
 use crate::architecture::Architecture;

@@ -2,9 +2,8 @@
 //! over `pulp`'s instruction sets: AVX-512 (V4), AVX2+FMA (V3), or scalar code, picked at
 //! run time by `pulp::Arch::dispatch`.
 //!
-//! Written with explicit vectors rather than left to the compiler: with 8 rows of
-//! accumulators, LLVM vectorised the wrong loop (across the rows' columns, with the sums on
-//! the stack) and the forward product ran 25x slower than with these operations.
+//! Written with explicit vectors: left to the compiler, the loops with 8 rows of accumulators
+//! were vectorised the wrong way, with the sums on the stack (benchmarks/README.md).
 
 use pulp::Simd;
 

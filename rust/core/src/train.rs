@@ -37,11 +37,10 @@ pub enum Inputs<'a, T> {
 }
 
 /// Runs `work` on this pool thread while every other thread of the pool polls for the jobs it
-/// hands out (`rayon::yield_now`) instead of going to sleep between them. A rayon worker
-/// sleeps after a few microseconds without work, and waking it (a futex call, slow in a VM)
-/// took longer than a batch's parallel products save: 1 -> 2 threads gained ~1.1x with
-/// sleeping workers. The pollers stop when `work` returns; one that lands on this thread
-/// (while it waits inside `work` for a stolen job) returns at once.
+/// hands out (`rayon::yield_now`) instead of going to sleep between them: waking a sleeping
+/// worker costs more than a batch's parallel products save (benchmarks/README.md). The
+/// pollers stop when `work` returns; one that lands on this thread (while it waits inside
+/// `work` for a stolen job) returns at once.
 fn with_threads_awake<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     let done = AtomicBool::new(false);
     let this_thread = rayon::current_thread_index();

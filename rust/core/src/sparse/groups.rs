@@ -189,8 +189,9 @@ impl<T: Real> RowGroups<T> {
     }
 
     /// Move the scattered group (inputs first..last) into `columns` and `values`, leaving
-    /// `scratch` and `touched` all zero. The columns are found 16 at a time: a mask of the touched ones,
-    /// then one step per set bit, so untouched inputs (MNIST's borders) cost one test per 16.
+    /// `scratch` and `touched` all zero. The columns are found 16 at a time: a mask of the
+    /// touched ones, then one step per set bit, so untouched inputs (MNIST's borders) cost one
+    /// test per 16.
     fn collect_group<const G: usize>(&mut self, first: usize, last: usize) {
         const SPAN: usize = 16;
         let touched = &mut self.touched[first..last];

@@ -1,9 +1,9 @@
 //! The sparse first layer inside a step, by ranges of inputs: each thread owns a range of
 //! W[0]'s rows, balanced by the inputs' nonzero counts (`SparseRows::balanced_input_ranges`).
 //!
-//! phase 0   share[t] = x[:, range t] @ W[0][range t, :]    each thread its range (`share_products`)
-//! phase 1   z = sum over t of share[t]                      by blocks of rows (`sum_shares`)
-//! phase 2   W[0][range t, :] += -lr * x[:, range t].T @ delta[1]   on the same thread (`update.rs`)
+//! phase 0   share[t] = x[:, range t] @ W[0][range t, :]       thread t (`share_products`)
+//! phase 1   z = sum over t of share[t]                         blocks of rows (`sum_shares`)
+//! phase 2   W[0][range t, :] += -lr * x[:, range t].T @ delta[1]   thread t (`update.rs`)
 //!
 //! A range of W[0] thus stays in one core's cache from the forward product to the update
 //! (split by rows instead, each core read the half the other had just updated:
