@@ -75,7 +75,8 @@ impl<T> Step<'_, T> {
 pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     model: &mut Model<'_, W>,
     lr: T,
-    (batch, targets): (BatchRows<'_, T>, BatchTargets<'_, T>),
+    batch: BatchRows<'_, T>,
+    targets: BatchTargets<'_, T>,
     workspace: &mut Workspace<T>,
 ) -> Result<BatchOutcome> {
     let arch = model.arch;

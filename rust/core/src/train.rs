@@ -95,7 +95,7 @@ pub fn sgd_step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     let outcome = pool.install(|| {
         workspace.fit(arch, rows, blocks_for(rows))?;
         let batch = BatchRows::Dense(DenseRows::Contiguous(x));
-        step(model, lr, (batch, BatchTargets::Matrix(y)), workspace)
+        step(model, lr, batch, BatchTargets::Matrix(y), workspace)
     })?;
     Ok(outcome.loss_sum / rows as f64)
 }
@@ -234,7 +234,7 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
                 labels,
                 order: batch,
             };
-            let outcome = match step(model, lr, (rows, targets), workspace) {
+            let outcome = match step(model, lr, rows, targets, workspace) {
                 Err(Error::Diverged { loss, .. }) => {
                     return Err(Error::Diverged { batch: b, loss })
                 }
