@@ -25,11 +25,17 @@ from fastmlp import kernels, reference
 from fastmlp.errors import TrainingDivergedError
 from fastmlp.history import History
 from fastmlp.initializers import Init, check_init, initial_parameters
-from fastmlp.serialization import load_parameters, save_parameters
-from fastmlp.validation import (
+from fastmlp.names import (
     ACTIVATIONS,
     ENGINES,
     INPUT_PATHS,
+    Activation,
+    DType,
+    EngineName,
+    InputPath,
+)
+from fastmlp.serialization import load_parameters, save_parameters
+from fastmlp.validation import (
     check_choice,
     check_dtype,
     check_inputs,
@@ -72,12 +78,12 @@ class MLP:
     def __init__(
         self,
         layer_sizes: list[int],
-        activation: str = "relu",
+        activation: Activation = "relu",
         init: Init = "he",
-        dtype: str | np.dtype | type = "float32",
+        dtype: DType | np.dtype | type = "float32",
         seed: int | np.random.Generator | None = None,
-        engine: str = "rust",
-        input_path: str = "auto",
+        engine: EngineName = "rust",
+        input_path: InputPath = "auto",
     ) -> None:
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
@@ -327,7 +333,7 @@ class MLP:
         return save_parameters(path, self.weights, self.biases, metadata)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], engine: str = "rust") -> MLP:
+    def load(cls, path: str | os.PathLike[str], engine: EngineName = "rust") -> MLP:
         """A model saved by :meth:`save`; ``ValueError`` for anything else."""
         weights, biases, metadata = load_parameters(path)
         try:
