@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fastmlp import kernels, reference
+from fastmlp.engine import Engine
 from fastmlp.errors import TrainingDivergedError
 from fastmlp.history import History
 from fastmlp.initializers import Init, check_init, initial_parameters
@@ -47,7 +47,7 @@ from fastmlp.validation import (
 
 __all__ = ["MLP"]
 
-_ENGINE_MODULES: dict[str, ModuleType] = {"rust": kernels, "numpy": reference}
+_ENGINE_MODULES: dict[EngineName, Engine[Any]] = {"rust": kernels, "numpy": reference}
 # Rows per forward call in predict/evaluate: bounds the hidden activations' memory.
 _INFERENCE_CHUNK = 16384
 # With a progress bar, the Rust engine is called on about this many slices of an epoch.
@@ -118,7 +118,7 @@ class MLP:
     def classes(self) -> int:
         return self.layer_sizes[-1]
 
-    def _engine(self) -> ModuleType:
+    def _engine(self) -> Engine[Any]:
         return _ENGINE_MODULES[self.engine]
 
     # ---- training -------------------------------------------------------------------------
@@ -161,7 +161,7 @@ class MLP:
         if validation_data is not None:
             validation_data = self._check_validation(validation_data)
 
-        inputs = self._training_inputs(x)
+        inputs = self._engine().training_inputs(x, self.input_path)
         history = History()
         for epoch in range(1, epochs + 1):
             order = self._rng.permutation(len(x)) if shuffle else np.arange(len(x))
@@ -197,19 +197,9 @@ class MLP:
         self.fit(x, labels, epochs=1, batch_size=batch_size, lr=lr, shuffle=shuffle)
         return self
 
-    def _training_inputs(self, x: NDArray) -> NDArray | kernels.SparseRows:
-        """``x`` as the engine will read it for a whole fit: compressed to its nonzeros once
-        when the Rust engine's sparse first layer applies (``input_path``, or ``"auto"`` and
-        :func:`fastmlp.kernels.preferred_input_path` says so)."""
-        if self.engine != "rust" or self.input_path == "dense":
-            return x
-        if self.input_path == "auto" and kernels.preferred_input_path(x) == "dense":
-            return x
-        return kernels.SparseRows(x)
-
     def _train_epoch(
         self,
-        x: NDArray | kernels.SparseRows,
+        x: Any,
         labels: NDArray[np.int64],
         order: NDArray[np.int64],
         batch_size: int,
@@ -217,10 +207,13 @@ class MLP:
         epoch: int,
         report: Callable[[int, dict[str, float]], None],
     ) -> tuple[float, int]:
-        """One epoch, in slices of whole batches; returns (mean loss, correct count)."""
+        """One epoch, in slices of whole batches; returns (mean loss, correct count).
+
+        ``x`` is what the engine's ``training_inputs`` made of the data."""
         engine = self._engine()
+        defer_interrupts = not engine.CHECKS_INTERRUPTS
         n_batches = -(-len(order) // batch_size)
-        if self.engine == "numpy":
+        if defer_interrupts:
             batches_per_call = 1  # lets Ctrl-C stop it between steps (see _interrupts_deferred)
         elif report is _no_progress:
             batches_per_call = n_batches
@@ -229,7 +222,7 @@ class MLP:
         rows_per_call = batches_per_call * batch_size
         snapshot = [a.copy() for a in self.weights + self.biases]
         total_loss, total_correct, seen = 0.0, 0, 0
-        with _interrupts_deferred(self.engine == "numpy") as interrupted:
+        with _interrupts_deferred(defer_interrupts) as interrupted:
             for start in range(0, len(order), rows_per_call):
                 part = order[start : start + rows_per_call]
                 try:

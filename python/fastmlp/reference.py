@@ -45,12 +45,15 @@ relu' = (a > 0), tanh' = 1 - a**2, sigmoid' = a * (1 - a).
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from numpy.typing import DTypeLike, NDArray
+from numpy.typing import DTypeLike
 
+from fastmlp.engine import FloatArray, IntArray
 from fastmlp.errors import TrainingDivergedError
+from fastmlp.names import INPUT_PATHS, Activation, InputPath
 
 __all__ = [
     "ACTIVATIONS",
+    "CHECKS_INTERRUPTS",
     "backward",
     "cross_entropy",
     "forward",
@@ -65,10 +68,12 @@ __all__ = [
     "tanh_derivative_from_output",
     "train_epoch",
     "train_epoch_stats",
+    "training_inputs",
 ]
 
-FloatArray = NDArray[np.floating]
-IntArray = NDArray[np.integer]
+#: Ctrl-C could cut a step of this Python code in half: callers defer it (``MLP.fit`` does).
+CHECKS_INTERRUPTS = False
+
 ElementwiseFn = Callable[[FloatArray], FloatArray]
 
 
@@ -181,8 +186,8 @@ def sigmoid_derivative_from_output(a: FloatArray) -> FloatArray:
     return a * (1 - a)
 
 
-# name -> (activation, its derivative from the activation's output)
-ACTIVATIONS: dict[str, tuple[ElementwiseFn, ElementwiseFn]] = {
+# name (each of fastmlp.names.ACTIVATIONS) -> (activation, its derivative from its output)
+ACTIVATIONS: dict[Activation, tuple[ElementwiseFn, ElementwiseFn]] = {
     "relu": (relu, relu_derivative_from_output),
     "tanh": (tanh, tanh_derivative_from_output),
     "sigmoid": (sigmoid, sigmoid_derivative_from_output),
@@ -252,7 +257,7 @@ def forward(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
     x: FloatArray,
-    activation: str,
+    activation: Activation,
 ) -> list[FloatArray]:
     """Run the network on a batch and keep every layer's output.
 
@@ -287,7 +292,7 @@ def backward(
     weights: Sequence[FloatArray],
     outputs: Sequence[FloatArray],
     y_onehot: FloatArray,
-    activation: str,
+    activation: Activation,
 ) -> tuple[list[FloatArray], list[FloatArray]]:
     """Gradients of the mean cross-entropy with respect to every weight and bias.
 
@@ -339,7 +344,7 @@ def sgd_step(
     x: FloatArray,
     y_onehot: FloatArray,
     lr: float,
-    activation: str,
+    activation: Activation,
 ) -> float:
     """One step of gradient descent on one batch, updating the arrays in place.
 
@@ -373,7 +378,7 @@ def _descend(
     outputs: Sequence[FloatArray],
     y_onehot: FloatArray,
     lr: float,
-    activation: str,
+    activation: Activation,
 ) -> None:
     """The update of :func:`sgd_step` from a finished forward pass: ``W -= lr * dW``."""
     weight_grads, bias_grads = backward(weights, outputs, y_onehot, activation)
@@ -386,6 +391,12 @@ def _descend(
         w -= step * grad_w
     for b, grad_b in zip(biases, bias_grads, strict=True):
         b -= step * grad_b
+
+
+def training_inputs(x: FloatArray, input_path: InputPath = "auto") -> FloatArray:
+    """``x`` itself: this engine always reads the inputs densely (``input_path`` is accepted
+    for the same signature as :func:`fastmlp.kernels.training_inputs`)."""
+    return x
 
 
 def _one_hot(labels: IntArray, n_classes: int, dtype: DTypeLike) -> FloatArray:
@@ -403,9 +414,9 @@ def train_epoch(
     order: IntArray,
     lr: float,
     batch_size: int,
-    activation: str,
+    activation: Activation,
     *,
-    input_path: str = "auto",
+    input_path: InputPath = "auto",
 ) -> float:
     """One epoch of mini-batch SGD over the rows of ``x`` listed in ``order``.
 
@@ -449,9 +460,9 @@ def train_epoch_stats(
     order: IntArray,
     lr: float,
     batch_size: int,
-    activation: str,
+    activation: Activation,
     *,
-    input_path: str = "auto",
+    input_path: InputPath = "auto",
 ) -> tuple[float, int]:
     """:func:`train_epoch`, also returning how many rows were classified right before their step.
 
@@ -463,10 +474,9 @@ def train_epoch_stats(
         of ``order`` whose largest probability was at their label when their batch was seen.
     """
     _lookup_activation(activation)
-    if input_path not in ("auto", "dense", "sparse"):
-        raise ValueError(
-            f"input_path: expected one of 'auto', 'dense', 'sparse', got {input_path!r}"
-        )
+    if input_path not in INPUT_PATHS:
+        allowed = ", ".join(repr(name) for name in INPUT_PATHS)
+        raise ValueError(f"input_path: expected one of {allowed}, got {input_path!r}")
     if len(order) == 0:
         raise ValueError("order must hold at least one row index, got an empty array")
     if batch_size < 1:
