@@ -7,7 +7,8 @@ dimension added or dropped (0-D, 1-D, 3-D), a dimension off by one, zero-size di
 Fortran-ordered, reversed, strided, read-only or misaligned view, aliased parameters, lists of
 the wrong length, bad names, learning rates and batch sizes, labels or row indices out of range,
 NaN inputs. An independent model of the contract (``Spec`` below, written from the docstrings
-and design.md, not from the implementation) says what must happen:
+and the README's "Engines" and "When things go wrong", not from the implementation) says what
+must happen:
 
 * a valid call returns what ``fastmlp.reference`` returns, within float tolerance (parameters
   updated in place alike, inputs untouched); a zero-size or empty input may instead raise

@@ -76,9 +76,8 @@ def sparse_plan(x: FloatArray | SparseRows) -> SparsePlan:
 def sparse_work_crossover(threads: int | None = None) -> float:
     """The :func:`sparse_plan` work below which ``input_path="auto"`` takes the sparse path.
 
-    Measured per thread count on this project's benchmark machine (``fastmlp bench
-    --input-paths``; see the README's performance section). ``threads`` defaults to the
-    engine's current count.
+    Read per thread count from ``benchmarks/input_paths.py`` on this project's machine
+    (``benchmarks/README.md``). ``threads`` defaults to the engine's current count.
     """
     return _native.sparse_work_crossover(threads)
 
