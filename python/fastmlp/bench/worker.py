@@ -31,7 +31,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from fastmlp import reference
-from fastmlp.bench.configs import LEARNING_RATE, BenchConfig, config_by_name
+from fastmlp.bench.configs import LEARNING_RATE, config_by_name
 from fastmlp.bench.data import init_params, load_data, row_order
 from fastmlp.bench.engines import BenchEngine, EngineUnavailable, make_engine
 from fastmlp.bench.machine import BASELINE_UNSET, blas_pools
@@ -116,45 +116,49 @@ def peak(state: State, request: dict[str, Any]) -> dict[str, Any]:
     return {"gflops": 2 * size**3 / best / 1e9}
 
 
-def _call(
-    state: State, request: dict[str, Any]
-) -> tuple[BenchConfig, Callable[[], Any], Callable[[], list[np.ndarray]]]:
-    """The request's config, a call of it from fresh weights, and the fresh weights maker."""
-    engine = state.ready()
-    config = config_by_name(request["config"])
-    seed = request["seed"]
-    x, labels, inputs = state.inputs(request["data"], request["rows"], config.dtype, seed)
-    rows = config.rows_used(len(x))
-    weights, biases = init_params(config.sizes, config.dtype, seed)
-    order = row_order(rows, seed, request["repetition"])
-    fresh: list[list[np.ndarray]] = []
+class Call:
+    """One call of a request's config (an epoch, or a forward pass) on the request's data and
+    row order, from fresh copies of the initial weights made by :meth:`reset` (untimed)."""
 
-    def make_fresh() -> list[np.ndarray]:
-        fresh[:] = [[w.copy() for w in weights], [b.copy() for b in biases]]
-        return fresh[0]
+    def __init__(self, state: State, request: dict[str, Any]) -> None:
+        self.engine = state.ready()
+        self.config = config = config_by_name(request["config"])
+        seed = request["seed"]
+        x, self.labels, self.inputs = state.inputs(
+            request["data"], request["rows"], config.dtype, seed
+        )
+        self.rows = config.rows_used(len(x))
+        self.x_used = x[: self.rows]
+        self.initial = init_params(config.sizes, config.dtype, seed)
+        self.order = row_order(self.rows, seed, request["repetition"])
+        self.reset()
 
-    if config.is_inference:
-        x_used = x[:rows]
+    def reset(self) -> None:
+        self.weights = [w.copy() for w in self.initial[0]]
+        self.biases = [b.copy() for b in self.initial[1]]
 
-        def call() -> Any:
-            return engine.forward(fresh[0], fresh[1], x_used, config.activation)
-    else:
-        batch = config.batch_for(rows)
-
-        def call() -> Any:
-            return engine.train_epoch(
-                fresh[0], fresh[1], inputs, labels, order, LEARNING_RATE, batch, config.activation
-            )
-
-    return config, call, make_fresh
+    def __call__(self) -> Any:
+        config = self.config
+        if config.is_inference:
+            return self.engine.forward(self.weights, self.biases, self.x_used, config.activation)
+        return self.engine.train_epoch(
+            self.weights,
+            self.biases,
+            self.inputs,
+            self.labels,
+            self.order,
+            LEARNING_RATE,
+            config.batch_for(self.rows),
+            config.activation,
+        )
 
 
 def epoch(state: State, request: dict[str, Any]) -> dict[str, Any]:
     state.use_threads(request["threads"])
-    config, call, make_fresh = _call(state, request)
+    call = Call(state, request)
+    config = call.config
     key = (config.name, request["threads"])
     calls = state.calls_per_sample.get(key, 1) if config.is_inference else 1
-    make_fresh()  # outside the timer
     start = time.perf_counter()
     for _ in range(calls):
         result = call()
@@ -165,32 +169,27 @@ def epoch(state: State, request: dict[str, Any]) -> dict[str, Any]:
             state.calls_per_sample[key] = max(
                 1, min(1000, math.ceil(MIN_SAMPLE_SECONDS / max(seconds, 1e-9)))
             )
-        reply["difference"] = _difference_from_reference(state, request, config, result)
+        reply["difference"] = _difference_from_reference(state, call, result)
     else:
         reply["loss"] = float(result)
     return reply
 
 
-def _difference_from_reference(
-    state: State, request: dict[str, Any], config: BenchConfig, probabilities: Any
-) -> float:
+def _difference_from_reference(state: State, call: Call, probabilities: Any) -> float:
     """Largest absolute difference of a probability from the NumPy reference's."""
-    key = (config.name, state.data_key)
+    key = (call.config.name, state.data_key)
     expected = state.reference_probabilities.get(key)
     if expected is None:
-        x, _, _ = state.inputs(request["data"], request["rows"], config.dtype, request["seed"])
-        weights, biases = init_params(config.sizes, config.dtype, request["seed"])
-        rows = config.rows_used(len(x))
-        expected = reference.forward(weights, biases, x[:rows], config.activation)[-1]
+        weights, biases = call.initial
+        expected = reference.forward(weights, biases, call.x_used, call.config.activation)[-1]
         state.reference_probabilities = {key: expected}
     return float(np.max(np.abs(np.asarray(probabilities) - expected)))
 
 
 def memory(state: State, request: dict[str, Any]) -> dict[str, Any]:
     state.use_threads(request["threads"])
-    _, call, make_fresh = _call(state, {**request, "repetition": 1})
-    make_fresh()
-    return measure_call(call, make_fresh, traced=state.name == "numpy")
+    call = Call(state, {**request, "repetition": 1})
+    return measure_call(call, call.reset, traced=state.name == "numpy")
 
 
 OPERATIONS: dict[str, Callable[..., dict[str, Any]]] = {
