@@ -34,7 +34,7 @@ from fastmlp.bench.configs import (
     forward_flops,
     train_flops,
 )
-from fastmlp.bench.data import DATA_KINDS, init_params, load_data, row_order
+from fastmlp.bench.data import DATA_KINDS, init_params, load_data, load_images, row_order
 from fastmlp.bench.engines import BASELINES, DEFAULT_ENGINES, ENGINE_NAMES
 from fastmlp.bench.machine import BASELINE_UNSET
 from fastmlp.bench.optimizers import OPTIMIZER_NAMES, OPTIMIZERS, BenchOptimizer
@@ -66,6 +66,7 @@ __all__ = [
     "forward_flops",
     "init_params",
     "load_data",
+    "load_images",
     "main",
     "options_from_args",
     "row_order",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -90,9 +90,9 @@ def _mebibytes(probe: MemoryProbe | None) -> str:
     return "n/a" if probe is None else f"{probe.rss_bytes / 2**20:.1f}"
 
 
-def _names_column(header: list[str], column: int) -> bool:
-    """Columns of names (left-aligned): the first, and the engine column."""
-    return column == 0 or header[column] == "engine"
+def _names_column(header: list[str], column: int, names: Collection[str] = ("engine",)) -> bool:
+    """Columns of names (left-aligned): the first, and those called one of ``names``."""
+    return column == 0 or header[column] in names
 
 
 def text_table(header: list[str], rows: list[list[str]]) -> str:
@@ -109,9 +109,12 @@ def text_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table: names left-aligned, numbers right-aligned."""
-    align = ["---" if _names_column(header, i) else "---:" for i in range(len(header))]
+def markdown_table(
+    header: list[str], rows: list[list[str]], names: Collection[str] = ("engine",)
+) -> str:
+    """A Markdown table: names (the first column, and those called one of ``names``)
+    left-aligned, numbers right-aligned."""
+    align = ["---" if _names_column(header, i, names) else "---:" for i in range(len(header))]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
