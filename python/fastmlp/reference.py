@@ -40,6 +40,13 @@ Backward (the delta recursion of Nielsen's ``network.py``, ``delta_l = dJ/dz_l``
 The derivative of each activation is written as a function of the layer's
 OUTPUT ``a`` (which the forward pass keeps), not of ``z``:
 relu' = (a > 0), tanh' = 1 - a**2, sigmoid' = a * (1 - a).
+
+The step
+--------
+Plain SGD is ``W -= lr * dJ/dW``. :func:`train_step` and :func:`train_epoch` also take an
+``optimizer`` (:class:`fastmlp.optimizers.SGD` with momentum, or
+:class:`fastmlp.optimizers.Adam`), its ``state`` (arrays the caller keeps, updated in place)
+and an L2 penalty ``alpha``: the rules are written out in :mod:`fastmlp.optimizers.rules`.
 """
 
 from collections.abc import Callable, Sequence
@@ -48,6 +55,8 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from fastmlp.errors import TrainingDivergedError
+from fastmlp.optimizers import Optimizer, OptimizerState, check_optimizer_arguments
+from fastmlp.optimizers.rules import apply_optimizer, l2_penalty
 
 __all__ = [
     "ACTIVATIONS",
@@ -65,6 +74,7 @@ __all__ = [
     "tanh_derivative_from_output",
     "train_epoch",
     "train_epoch_stats",
+    "train_step",
 ]
 
 FloatArray = NDArray[np.floating]
@@ -346,6 +356,7 @@ def sgd_step(
     All gradients are computed first (with the weights as they were), then
     every ``weights[l]`` and ``biases[l]`` is updated in place:
     ``W -= lr * dJ/dW``. The caller's arrays change; no new arrays are made.
+    (:func:`train_step` with its default optimizer.)
 
     Args:
         weights: L arrays, ``weights[l]`` of shape (fan_in, fan_out); updated in place.
@@ -361,9 +372,51 @@ def sgd_step(
     Raises:
         ValueError: if ``activation`` is not a known name.
     """
+    return train_step(weights, biases, x, y_onehot, lr, activation)
+
+
+def train_step(
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+    x: FloatArray,
+    y_onehot: FloatArray,
+    lr: float,
+    activation: str,
+    *,
+    optimizer: Optimizer | None = None,
+    state: OptimizerState | None = None,
+    alpha: float = 0.0,
+) -> float:
+    """One step of ``optimizer`` on one batch, updating the parameters and ``state`` in place.
+
+    Forward, loss, backward with the parameters as they were; then the update of
+    :func:`fastmlp.optimizers.rules.apply_optimizer` (plain SGD ``W -= lr * dJ/dW`` by default).
+
+    Args:
+        weights: L arrays, ``weights[l]`` of shape (fan_in, fan_out); updated in place.
+        biases: L arrays, ``biases[l]`` of shape (fan_out,); updated in place.
+        x: inputs, shape (n, features), same dtype as the weights.
+        y_onehot: targets, shape (n, classes), same dtype.
+        lr: learning rate (Adam's base rate).
+        activation: hidden-layer activation, "relu", "tanh" or "sigmoid".
+        optimizer: ``None`` (plain SGD), :class:`fastmlp.optimizers.SGD` or
+            :class:`fastmlp.optimizers.Adam`.
+        state: the optimizer's :class:`fastmlp.optimizers.OptimizerState` (from
+            ``init_state``), updated in place; ``None`` for plain SGD only.
+        alpha: L2 penalty on the weights (not the biases), >= 0.
+
+    Returns:
+        the batch's loss BEFORE the step: the mean cross-entropy plus
+        ``alpha / (2 n) * sum(W**2)``, as a Python float.
+
+    Raises:
+        ValueError, TypeError: a bad activation, optimizer, state or alpha.
+    """
+    optimizer, state, alpha = check_optimizer_arguments(optimizer, state, alpha, weights, biases)
     outputs = forward(weights, biases, x, activation)
-    loss = cross_entropy(outputs[-1], y_onehot)
-    _descend(weights, biases, outputs, y_onehot, lr, activation)
+    n = x.shape[0]
+    loss = cross_entropy(outputs[-1], y_onehot) + l2_penalty(weights, alpha, n)
+    _descend(weights, biases, outputs, y_onehot, lr, activation, optimizer, state, alpha)
     return loss
 
 
@@ -374,18 +427,17 @@ def _descend(
     y_onehot: FloatArray,
     lr: float,
     activation: str,
+    optimizer: Optimizer,
+    state: OptimizerState | None,
+    alpha: float,
 ) -> None:
-    """The update of :func:`sgd_step` from a finished forward pass: ``W -= lr * dW``."""
+    """The update of :func:`train_step` from a finished forward pass."""
     weight_grads, bias_grads = backward(weights, outputs, y_onehot, activation)
-
-    # A NumPy float64 scalar times a float32 array gives float64, so convert lr
-    # to the weights' dtype: the whole update then happens in that dtype.
-    step = weights[0].dtype.type(lr)
-    # w and b are the caller's arrays: "-=" changes them in place.
-    for w, grad_w in zip(weights, weight_grads, strict=True):
-        w -= step * grad_w
-    for b, grad_b in zip(biases, bias_grads, strict=True):
-        b -= step * grad_b
+    batch_rows = outputs[0].shape[0]
+    # The parameters are the caller's arrays: the rules change them in place.
+    apply_optimizer(
+        optimizer, state, weights, biases, weight_grads, bias_grads, lr, alpha, batch_rows
+    )
 
 
 def _one_hot(labels: IntArray, n_classes: int, dtype: DTypeLike) -> FloatArray:
@@ -406,12 +458,17 @@ def train_epoch(
     activation: str,
     *,
     input_path: str = "auto",
+    optimizer: Optimizer | None = None,
+    state: OptimizerState | None = None,
+    alpha: float = 0.0,
 ) -> float:
-    """One epoch of mini-batch SGD over the rows of ``x`` listed in ``order``.
+    """One epoch of mini-batch training over the rows of ``x`` listed in ``order``.
 
     The batches are ``order[i : i + batch_size]`` for i = 0, batch_size,
     2 * batch_size, ...; the last batch may be shorter. Each batch makes one
-    :func:`sgd_step` with one-hot targets built from ``labels``.
+    :func:`train_step` with one-hot targets built from ``labels``: plain SGD by
+    default, else ``optimizer`` with its ``state`` (updated in place, so the
+    next call continues where this one stopped) and the L2 penalty ``alpha``.
 
     Args:
         weights: L arrays, ``weights[l]`` of shape (fan_in, fan_out); updated in place.
@@ -426,18 +483,32 @@ def train_epoch(
         lr: learning rate.
         batch_size: rows per batch, >= 1.
         activation: hidden-layer activation, "relu", "tanh" or "sigmoid".
+        optimizer, state, alpha: as for :func:`train_step`.
 
     Returns:
         the mean loss per sample over the epoch, as a Python float: each
-        batch's loss is taken before its step and weighted by the batch's
-        length, ``sum(batch_loss * len(batch)) / len(order)``.
+        batch's loss (with its L2 term) is taken before its step and weighted by
+        the batch's length, ``sum(batch_loss * len(batch)) / len(order)``.
 
     Raises:
         ValueError: if ``order`` is empty, ``batch_size`` < 1 or ``activation``
-            is not a known name.
+            is not a known name, or a bad optimizer, state or alpha.
+        TrainingDivergedError: a batch's cross-entropy is not finite; the
+            parameters and ``state`` are those before that batch.
     """
     return train_epoch_stats(
-        weights, biases, x, labels, order, lr, batch_size, activation, input_path=input_path
+        weights,
+        biases,
+        x,
+        labels,
+        order,
+        lr,
+        batch_size,
+        activation,
+        input_path=input_path,
+        optimizer=optimizer,
+        state=state,
+        alpha=alpha,
     )[0]
 
 
@@ -452,11 +523,15 @@ def train_epoch_stats(
     activation: str,
     *,
     input_path: str = "auto",
+    optimizer: Optimizer | None = None,
+    state: OptimizerState | None = None,
+    alpha: float = 0.0,
 ) -> tuple[float, int]:
     """:func:`train_epoch`, also returning how many rows were classified right before their step.
 
     ``input_path`` ("auto", "dense" or "sparse") is accepted for the same signature as
     :func:`fastmlp.kernels.train_epoch_stats`; this reference always computes ``x @ W`` densely.
+    ``optimizer``, ``state`` and ``alpha`` are :func:`train_step`'s.
 
     Returns:
         ``(mean_loss, correct)``: the mean loss of :func:`train_epoch`, and the number of rows
@@ -471,6 +546,7 @@ def train_epoch_stats(
         raise ValueError("order must hold at least one row index, got an empty array")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    optimizer, state, alpha = check_optimizer_arguments(optimizer, state, alpha, weights, biases)
 
     n_classes = weights[-1].shape[1]
     total_loss = 0.0  # a Python float: the sum is kept in double precision
@@ -492,6 +568,7 @@ def train_epoch_stats(
                 loss=batch_loss,
             )
         correct += int(np.count_nonzero(outputs[-1].argmax(axis=1) == labels[rows]))
-        _descend(weights, biases, outputs, y_batch, lr, activation)
+        batch_loss += l2_penalty(weights, alpha, len(rows))  # before the step
+        _descend(weights, biases, outputs, y_batch, lr, activation, optimizer, state, alpha)
         total_loss += batch_loss * len(rows)
     return total_loss / len(order), correct
