@@ -129,11 +129,16 @@ def _require_plain_sgd(
     checked, checked_state, checked_alpha = check_optimizer_arguments(
         optimizer, state, alpha, _arrays("weights", weights), _arrays("biases", biases)
     )
-    if checked.slots or checked_state is not None or checked_alpha != 0.0:
+    _plain_sgd_only(checked, checked_alpha, with_state=checked_state is not None)
+
+
+def _plain_sgd_only(optimizer: Optimizer, alpha: float, with_state: bool = False) -> None:
+    """NotImplementedError unless plain SGD without alpha or state (until phase 2)."""
+    if optimizer.slots or alpha != 0.0 or with_state:
         raise NotImplementedError(
             "the Rust engine trains with plain SGD only (no momentum, Adam, optimizer state or "
-            f"alpha) until its optimizer step lands; got optimizer={checked!r}, "
-            f"alpha={checked_alpha}{', a state' if checked_state is not None else ''}. "
+            f"alpha) until its optimizer step lands; got optimizer={optimizer!r}, "
+            f"alpha={alpha}{', a state' if with_state else ''}. "
             "Use engine='numpy' (fastmlp.reference) for these meanwhile."
         )
 

@@ -64,7 +64,7 @@ def _history_lists(history: History | Mapping[str, Sequence[float]]) -> dict[str
     if isinstance(history, History):
         return history.as_dict()
     if isinstance(history, Mapping):
-        return {key: [float(v) for v in history.get(key, [])] for key in History().as_dict()}
+        return {key: [float(v) for v in history.get(key, [])] for key in History.CURVES}
     raise TypeError(
         f"history: expected a fastmlp.History or a mapping of lists, got {type(history).__name__}"
     )

@@ -2,9 +2,13 @@
 
 Layout: ``W0, W1, ...`` (fan_in, fan_out), ``b0, b1, ...`` (fan_out,), and ``metadata``, a
 JSON string with ``format`` = "fastmlp-model", ``version``, ``layer_sizes``, ``activation``,
-``dtype``, ``init`` and the training ``history``. The file is written to a temporary file in
-the target directory, flushed to disk, then renamed over the target: an interrupted or failed
-save leaves any previous file intact.
+``dtype``, ``init`` and the training ``history``. Version 2 adds the arrays listed in the
+metadata's ``extra_arrays`` (the optimizer's state, e.g. ``optimizer.m.W0``), and its
+``training`` (the optimizer's settings, the schedule, rows seen) and ``generator`` (the
+random generator's state) entries; version 1 files, which have none of them, still load.
+
+The file is written to a temporary file in the target directory, flushed to disk, then
+renamed over the target: an interrupted or failed save leaves any previous file intact.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 FORMAT = "fastmlp-model"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 def save_parameters(
@@ -30,15 +35,22 @@ def save_parameters(
     weights: list[NDArray],
     biases: list[NDArray],
     metadata: dict[str, Any],
+    extra_arrays: dict[str, NDArray] | None = None,
 ) -> Path:
-    """Write parameters and metadata to ``path`` atomically; returns the path written."""
+    """Write parameters, ``extra_arrays`` (by name) and metadata to ``path`` atomically;
+    returns the path written."""
     target = Path(path)
     directory = target.parent
     if not directory.is_dir():
         raise FileNotFoundError(f"path: the directory {str(directory)!r} does not exist")
     arrays: dict[str, Any] = {f"W{i}": w for i, w in enumerate(weights)}
     arrays.update({f"b{i}": b for i, b in enumerate(biases)})
-    arrays["metadata"] = np.array(json.dumps({"format": FORMAT, "version": VERSION, **metadata}))
+    extra = dict(extra_arrays or {})
+    if set(extra) & (set(arrays) | {"metadata"}):
+        raise ValueError(f"extra_arrays: names {sorted(set(extra) & set(arrays))} are taken")
+    arrays.update(extra)
+    header = {"format": FORMAT, "version": VERSION, **metadata, "extra_arrays": sorted(extra)}
+    arrays["metadata"] = np.array(json.dumps(header))
     descriptor, temporary = tempfile.mkstemp(
         dir=directory, prefix=f".{target.name}.", suffix=".tmp"
     )
@@ -76,8 +88,8 @@ def _file_mode(target: Path) -> int:
 
 def load_parameters(
     path: str | os.PathLike[str],
-) -> tuple[list[NDArray], list[NDArray], dict[str, Any]]:
-    """Read and check a model file: ``(weights, biases, metadata)``.
+) -> tuple[list[NDArray], list[NDArray], dict[str, Any], dict[str, NDArray]]:
+    """Read and check a model file: ``(weights, biases, metadata, extra_arrays)``.
 
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for anything that is
     not a fastmlp model of this version, or whose arrays do not fit its metadata.
@@ -115,17 +127,21 @@ def load_parameters(
         raise ValueError(f"{source}: the model metadata is not valid JSON: {error}") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise ValueError(f"{source}: not a fastmlp model file (format is not {FORMAT!r})")
-    if metadata.get("version") != VERSION:
+    if metadata.get("version") not in READABLE_VERSIONS:
         raise ValueError(
             f"{source}: written in fastmlp model format version {metadata.get('version')!r}; "
-            f"this fastmlp reads version {VERSION}"
+            f"this fastmlp reads versions {', '.join(map(str, READABLE_VERSIONS))}"
         )
     sizes = metadata.get("layer_sizes")
     if not (isinstance(sizes, list) and len(sizes) >= 2 and all(isinstance(s, int) for s in sizes)):
         raise ValueError(f"{source}: the metadata's layer_sizes is invalid: {sizes!r}")
     dtype = metadata.get("dtype")
     layers = len(sizes) - 1
+    extra_names = metadata.get("extra_arrays", [])
+    if not (isinstance(extra_names, list) and all(isinstance(n, str) for n in extra_names)):
+        raise ValueError(f"{source}: the metadata's extra_arrays is invalid: {extra_names!r}")
     expected = {f"W{i}" for i in range(layers)} | {f"b{i}" for i in range(layers)}
+    expected |= set(extra_names)
     if set(contents) != expected:
         raise ValueError(
             f"{source}: expected arrays {sorted(expected)} for layer_sizes {sizes}, "
@@ -145,4 +161,4 @@ def load_parameters(
                 )
             if not np.isfinite(array).all():
                 raise ValueError(f"{source}: {name} contains NaN or infinite values")
-    return weights, biases, metadata
+    return weights, biases, metadata, {name: contents[name] for name in extra_names}
