@@ -169,10 +169,10 @@ def generator_to_json(rng: np.random.Generator) -> dict[str, Any] | None:
 def generator_from_json(saved: object) -> np.random.Generator:
     """A generator in the state :func:`generator_to_json` saved; ValueError if malformed."""
     if not isinstance(saved, dict) or saved.get("bit_generator") not in GENERATORS:
-        raise ValueError(f"expected the state of one of {GENERATORS}")
+        raise ValueError(f"generator: expected the state of one of {GENERATORS}")
     bit_generator = getattr(np.random, saved["bit_generator"])()
     try:
         bit_generator.state = _from_json(saved)
     except (TypeError, ValueError, KeyError, OverflowError) as error:
-        raise ValueError(f"invalid {saved['bit_generator']} state: {error}") from None
+        raise ValueError(f"generator: invalid {saved['bit_generator']} state: {error}") from None
     return np.random.Generator(bit_generator)
