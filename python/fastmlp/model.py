@@ -9,6 +9,7 @@ order. Each epoch is handed to an engine (Rust: :mod:`fastmlp.kernels`, NumPy:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
@@ -132,7 +133,7 @@ class MLP:
         lr: float = 0.1,
         shuffle: bool = True,
         validation_data: tuple[NDArray, NDArray[np.integer]] | None = None,
-        progress: bool = False,
+        progress: bool | Callable[[History], None] = False,
         *,
         optimizer: Literal["sgd", "adam"] | Optimizer = "sgd",
         momentum: float = 0.0,
@@ -169,7 +170,9 @@ class MLP:
             shuffle: visit the rows in a fresh random order each epoch (from the model's
                 generator); else in their given order.
             validation_data: ``(x_val, labels_val)`` evaluated after each epoch.
-            progress: show a progress bar per epoch with the running loss and accuracy.
+            progress: ``True`` shows a progress bar per epoch with the running loss and
+                accuracy; a function is called after each epoch with this call's
+                :class:`History` so far (e.g. to print a line).
             optimizer: ``"sgd"`` (with ``momentum``, ``nesterov``), ``"adam"`` (with
                 ``beta1``, ``beta2``, ``epsilon``), or a :class:`fastmlp.optimizers.SGD` /
                 :class:`~fastmlp.optimizers.Adam` object.
@@ -245,6 +248,12 @@ class MLP:
 
         self.training_state_.prepare(settings, self.weights, self.biases)
         first = len(self.history_)
+
+        def after_epoch(history: History) -> None:
+            self.history_.append_last_epoch(history, first)
+            if callable(progress):
+                progress(history)
+
         return train(
             self,
             self._training_inputs(x),
@@ -254,8 +263,8 @@ class MLP:
             self.training_state_,
             self._rng,
             validation,
-            progress,
-            after_epoch=lambda history: self.history_.append_last_epoch(history, first),
+            bool(progress) and not callable(progress),
+            after_epoch=after_epoch,
         )
 
     def partial_fit(
