@@ -15,7 +15,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.neural_network._stochastic_optimizers import SGDOptimizer
 
 import fastmlp.training.loop
-from fastmlp import MLP
+from fastmlp import MLP, reference
 from fastmlp.training import TrainingState, Watch, fit_settings, stratified_holdout, train
 from optimizer_support import skip_unless_engine_runs_optimizer
 
@@ -68,7 +68,7 @@ class ScriptedNetwork:
     def __init__(self, val_scores: list[float]) -> None:
         self.weights = [np.zeros((2, 2))]
         self.biases = [np.zeros(2)]
-        self.activation, self.engine, self.input_path = "relu", "numpy", "dense"
+        self.activation, self.input_path = "relu", "dense"
         self.val_scores = iter(val_scores)
 
     def evaluate(self, x: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -161,6 +161,7 @@ def test_loop_decides_as_scikit_learn(
     validation = (np.zeros((2, 2)), np.zeros(2, np.int64)) if early_stopping else None
     history = train(
         network,
+        reference,
         np.zeros((rows, 2)),
         np.zeros(rows, np.int64),
         np.arange(rows),
@@ -194,6 +195,7 @@ def test_adaptive_divides_by_five_then_stops_below_1e_6(scripted_losses: list[fl
     state.prepare(fit, network.weights, network.biases)
     history = train(
         network,
+        reference,
         np.zeros((4, 2)),
         np.zeros(4, np.int64),
         np.arange(4),

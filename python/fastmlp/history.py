@@ -105,7 +105,9 @@ class History:
             curves[name] = [float(v) for v in values]
         if "lr" not in record:
             curves["lr"] = [math.nan] * len(curves["loss"])
-        history = cls(**curves)
+        history = cls()
+        for name, values in curves.items():
+            setattr(history, name, values)
         best, monitor, reason = (record.get(k) for k in ("best_epoch", "monitor", "stop_reason"))
         if best is not None and not (
             isinstance(best, int) and not isinstance(best, bool) and 0 <= best < history.epochs

@@ -12,15 +12,27 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fastmlp import kernels, reference
+from fastmlp.engine import Engine
 from fastmlp.history import History
 from fastmlp.initializers import Init, check_init, initial_parameters
+from fastmlp.names import (
+    ACTIVATIONS,
+    ENGINES,
+    INPUT_PATHS,
+    Activation,
+    DType,
+    EngineName,
+    InputPath,
+    LRSchedule,
+    Monitor,
+    OptimizerName,
+)
 from fastmlp.optimizers import Optimizer
 from fastmlp.serialization import load_parameters, save_parameters
 from fastmlp.training import (
@@ -33,9 +45,6 @@ from fastmlp.training import (
     train,
 )
 from fastmlp.validation import (
-    ACTIVATIONS,
-    ENGINES,
-    INPUT_PATHS,
     check_choice,
     check_dtype,
     check_inputs,
@@ -47,7 +56,7 @@ from fastmlp.validation import (
 
 __all__ = ["MLP"]
 
-_ENGINE_MODULES: dict[str, ModuleType] = {"rust": kernels, "numpy": reference}
+_ENGINE_MODULES: dict[EngineName, Engine[Any]] = {"rust": kernels, "numpy": reference}
 # Rows per forward call in predict/evaluate: bounds the hidden activations' memory.
 _INFERENCE_CHUNK = 16384
 
@@ -76,12 +85,12 @@ class MLP:
     def __init__(
         self,
         layer_sizes: list[int],
-        activation: str = "relu",
+        activation: Activation = "relu",
         init: Init = "he",
-        dtype: str | np.dtype | type = "float32",
+        dtype: DType | np.dtype | type = "float32",
         seed: int | np.random.Generator | None = None,
-        engine: str = "rust",
-        input_path: str = "auto",
+        engine: EngineName = "rust",
+        input_path: InputPath = "auto",
     ) -> None:
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
@@ -119,7 +128,7 @@ class MLP:
     def classes(self) -> int:
         return self.layer_sizes[-1]
 
-    def _engine(self) -> ModuleType:
+    def _engine(self) -> Engine[Any]:
         return _ENGINE_MODULES[self.engine]
 
     # ---- training -------------------------------------------------------------------------
@@ -135,18 +144,18 @@ class MLP:
         validation_data: tuple[NDArray, NDArray[np.integer]] | None = None,
         progress: bool | Callable[[History], None] = False,
         *,
-        optimizer: Literal["sgd", "adam"] | Optimizer = "sgd",
+        optimizer: OptimizerName | Optimizer = "sgd",
         momentum: float = 0.0,
         nesterov: bool = False,
         beta1: float = 0.9,
         beta2: float = 0.999,
         epsilon: float = 1e-8,
         alpha: float = 0.0,
-        lr_schedule: Literal["constant", "invscaling", "adaptive"] = "constant",
+        lr_schedule: LRSchedule = "constant",
         power_t: float = 0.5,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
-        monitor: Literal["val_loss", "val_accuracy"] = "val_loss",
+        monitor: Monitor = "val_loss",
         patience: int = 10,
         tol: float = 1e-4,
         restore_best: bool = True,
@@ -254,9 +263,11 @@ class MLP:
             if callable(progress):
                 progress(history)
 
+        engine = self._engine()
         return train(
             self,
-            self._training_inputs(x),
+            engine,
+            engine.training_inputs(x, self.input_path),
             labels,
             train_rows,
             settings,
@@ -275,14 +286,14 @@ class MLP:
         lr: float = 0.1,
         shuffle: bool = True,
         *,
-        optimizer: Literal["sgd", "adam"] | Optimizer = "sgd",
+        optimizer: OptimizerName | Optimizer = "sgd",
         momentum: float = 0.0,
         nesterov: bool = False,
         beta1: float = 0.9,
         beta2: float = 0.999,
         epsilon: float = 1e-8,
         alpha: float = 0.0,
-        lr_schedule: Literal["constant", "invscaling", "adaptive"] = "constant",
+        lr_schedule: LRSchedule = "constant",
         power_t: float = 0.5,
     ) -> MLP:
         """One epoch of :meth:`fit`; returns the model (its ``history_`` gains the epoch).
@@ -308,16 +319,6 @@ class MLP:
             power_t=power_t,
         )
         return self
-
-    def _training_inputs(self, x: NDArray) -> NDArray | kernels.SparseRows:
-        """``x`` as the engine will read it for a whole fit: compressed to its nonzeros once
-        when the Rust engine's sparse first layer applies (``input_path``, or ``"auto"`` and
-        :func:`fastmlp.kernels.preferred_input_path` says so)."""
-        if self.engine != "rust" or self.input_path == "dense":
-            return x
-        if self.input_path == "auto" and kernels.preferred_input_path(x) == "dense":
-            return x
-        return kernels.SparseRows(x)
 
     @staticmethod
     def _fit_batches_to(settings: FitSettings, batch_size: int | None, rows: int) -> FitSettings:
@@ -385,7 +386,7 @@ class MLP:
         )
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], engine: str = "rust") -> MLP:
+    def load(cls, path: str | os.PathLike[str], engine: EngineName = "rust") -> MLP:
         """A model saved by :meth:`save`; ``ValueError`` for anything else."""
         weights, biases, metadata, extra_arrays = load_parameters(path)
         try:

@@ -52,14 +52,17 @@ and an L2 penalty ``alpha``: the rules are written out in :mod:`fastmlp.optimize
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from numpy.typing import DTypeLike, NDArray
+from numpy.typing import DTypeLike
 
+from fastmlp.engine import FloatArray, IntArray
 from fastmlp.errors import TrainingDivergedError
+from fastmlp.names import INPUT_PATHS, Activation, InputPath
 from fastmlp.optimizers import Optimizer, OptimizerState, check_optimizer_arguments
 from fastmlp.optimizers.rules import apply_optimizer, l2_penalty
 
 __all__ = [
     "ACTIVATIONS",
+    "CHECKS_INTERRUPTS",
     "backward",
     "cross_entropy",
     "forward",
@@ -75,10 +78,12 @@ __all__ = [
     "train_epoch",
     "train_epoch_stats",
     "train_step",
+    "training_inputs",
 ]
 
-FloatArray = NDArray[np.floating]
-IntArray = NDArray[np.integer]
+#: Ctrl-C could cut a step of this Python code in half: callers defer it (``MLP.fit`` does).
+CHECKS_INTERRUPTS = False
+
 ElementwiseFn = Callable[[FloatArray], FloatArray]
 
 
@@ -191,8 +196,8 @@ def sigmoid_derivative_from_output(a: FloatArray) -> FloatArray:
     return a * (1 - a)
 
 
-# name -> (activation, its derivative from the activation's output)
-ACTIVATIONS: dict[str, tuple[ElementwiseFn, ElementwiseFn]] = {
+# name (each of fastmlp.names.ACTIVATIONS) -> (activation, its derivative from its output)
+ACTIVATIONS: dict[Activation, tuple[ElementwiseFn, ElementwiseFn]] = {
     "relu": (relu, relu_derivative_from_output),
     "tanh": (tanh, tanh_derivative_from_output),
     "sigmoid": (sigmoid, sigmoid_derivative_from_output),
@@ -262,7 +267,7 @@ def forward(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
     x: FloatArray,
-    activation: str,
+    activation: Activation,
 ) -> list[FloatArray]:
     """Run the network on a batch and keep every layer's output.
 
@@ -297,7 +302,7 @@ def backward(
     weights: Sequence[FloatArray],
     outputs: Sequence[FloatArray],
     y_onehot: FloatArray,
-    activation: str,
+    activation: Activation,
 ) -> tuple[list[FloatArray], list[FloatArray]]:
     """Gradients of the mean cross-entropy with respect to every weight and bias.
 
@@ -349,7 +354,7 @@ def sgd_step(
     x: FloatArray,
     y_onehot: FloatArray,
     lr: float,
-    activation: str,
+    activation: Activation,
 ) -> float:
     """One step of gradient descent on one batch, updating the arrays in place.
 
@@ -381,7 +386,7 @@ def train_step(
     x: FloatArray,
     y_onehot: FloatArray,
     lr: float,
-    activation: str,
+    activation: Activation,
     *,
     optimizer: Optimizer | None = None,
     state: OptimizerState | None = None,
@@ -426,7 +431,7 @@ def _descend(
     outputs: Sequence[FloatArray],
     y_onehot: FloatArray,
     lr: float,
-    activation: str,
+    activation: Activation,
     optimizer: Optimizer,
     state: OptimizerState | None,
     alpha: float,
@@ -438,6 +443,12 @@ def _descend(
     apply_optimizer(
         optimizer, state, weights, biases, weight_grads, bias_grads, lr, alpha, batch_rows
     )
+
+
+def training_inputs(x: FloatArray, input_path: InputPath = "auto") -> FloatArray:
+    """``x`` itself: this engine always reads the inputs densely (``input_path`` is accepted
+    for the same signature as :func:`fastmlp.kernels.training_inputs`)."""
+    return x
 
 
 def _one_hot(labels: IntArray, n_classes: int, dtype: DTypeLike) -> FloatArray:
@@ -455,9 +466,9 @@ def train_epoch(
     order: IntArray,
     lr: float,
     batch_size: int,
-    activation: str,
+    activation: Activation,
     *,
-    input_path: str = "auto",
+    input_path: InputPath = "auto",
     optimizer: Optimizer | None = None,
     state: OptimizerState | None = None,
     alpha: float = 0.0,
@@ -520,9 +531,9 @@ def train_epoch_stats(
     order: IntArray,
     lr: float,
     batch_size: int,
-    activation: str,
+    activation: Activation,
     *,
-    input_path: str = "auto",
+    input_path: InputPath = "auto",
     optimizer: Optimizer | None = None,
     state: OptimizerState | None = None,
     alpha: float = 0.0,
@@ -538,10 +549,9 @@ def train_epoch_stats(
         of ``order`` whose largest probability was at their label when their batch was seen.
     """
     _lookup_activation(activation)
-    if input_path not in ("auto", "dense", "sparse"):
-        raise ValueError(
-            f"input_path: expected one of 'auto', 'dense', 'sparse', got {input_path!r}"
-        )
+    if input_path not in INPUT_PATHS:
+        allowed = ", ".join(repr(name) for name in INPUT_PATHS)
+        raise ValueError(f"input_path: expected one of {allowed}, got {input_path!r}")
     if len(order) == 0:
         raise ValueError("order must hold at least one row index, got an empty array")
     if batch_size < 1:

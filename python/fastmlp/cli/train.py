@@ -11,8 +11,8 @@ import numpy as np
 import fastmlp
 from fastmlp.history import History
 from fastmlp.initializers import check_init
-from fastmlp.optimizers import LR_SCHEDULES, OPTIMIZERS, make_optimizer
-from fastmlp.training import MONITORS
+from fastmlp.names import ACTIVATIONS, DTYPES, LR_SCHEDULES, MONITORS, OPTIMIZERS
+from fastmlp.optimizers import make_optimizer
 
 from .common import (
     CliError,
@@ -158,7 +158,7 @@ def add_parser(subparsers: Any) -> None:
     )
     model.add_argument(
         "--activation",
-        choices=("relu", "tanh", "sigmoid"),
+        choices=ACTIVATIONS,
         default="relu",
         help="hidden-layer activation (default: %(default)s)",
     )
@@ -171,7 +171,7 @@ def add_parser(subparsers: Any) -> None:
     )
     model.add_argument(
         "--dtype",
-        choices=("float32", "float64"),
+        choices=DTYPES,
         default="float32",
         help="parameters and data (default: %(default)s)",
     )

@@ -11,12 +11,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+
+from fastmlp.names import LR_SCHEDULES, LRSchedule
 
 __all__ = ["LR_SCHEDULES", "MIN_ADAPTIVE_LR", "LearningRateSchedule"]
 
-ScheduleName = Literal["constant", "invscaling", "adaptive"]
-LR_SCHEDULES: tuple[ScheduleName, ...] = ("constant", "invscaling", "adaptive")
 #: ``"adaptive"`` stops training rather than divide a learning rate at or below this.
 MIN_ADAPTIVE_LR = 1e-6
 #: ``"adaptive"`` divides the learning rate by this on each plateau.
@@ -34,7 +33,7 @@ class LearningRateSchedule:
         lr: the learning rate of the next epoch.
     """
 
-    kind: ScheduleName
+    kind: LRSchedule
     lr_init: float
     power_t: float = 0.5
     lr: float = field(init=False)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
+
+from fastmlp.names import OPTIMIZERS, OptimizerName
 
 __all__ = [
     "OPTIMIZERS",
@@ -22,9 +24,6 @@ __all__ = [
     "make_optimizer",
     "optimizer_from_dict",
 ]
-
-OptimizerName = Literal["sgd", "adam"]
-OPTIMIZERS: tuple[OptimizerName, ...] = ("sgd", "adam")
 
 
 def _number(arg: str, value: object, low: float, high: float, high_closed: bool) -> float:

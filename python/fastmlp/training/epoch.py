@@ -7,20 +7,20 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from types import ModuleType
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from fastmlp import kernels, reference
+from fastmlp.engine import Engine
 from fastmlp.errors import TrainingDivergedError
+from fastmlp.names import Activation, InputPath
 from fastmlp.optimizers import Optimizer, OptimizerState
 
-__all__ = ["ENGINE_MODULES", "Network", "interrupts_deferred", "progress_bar", "run_epoch"]
+__all__ = ["Network", "interrupts_deferred", "progress_bar", "run_epoch"]
 
-ENGINE_MODULES: dict[str, ModuleType] = {"rust": kernels, "numpy": reference}
-# With a progress bar, the Rust engine is called on about this many slices of an epoch.
+# With a progress bar, an engine that checks for Ctrl-C itself is called on about this many
+# slices of an epoch.
 PROGRESS_UPDATES = 50
 
 Reporter = Callable[[int, dict[str, float]], None]
@@ -31,9 +31,8 @@ class Network(Protocol):
 
     weights: list[NDArray]
     biases: list[NDArray]
-    activation: str
-    engine: str  # "rust" or "numpy"
-    input_path: str
+    activation: Activation
+    input_path: InputPath
 
     def evaluate(self, x: NDArray, labels: NDArray[np.integer]) -> dict[str, float]: ...
 
@@ -44,7 +43,8 @@ def no_progress(rows: int, metrics: dict[str, float]) -> None:
 
 def run_epoch(
     network: Network,
-    x: NDArray | kernels.SparseRows,
+    engine: Engine[Any],
+    x: Any,
     labels: NDArray[np.int64],
     order: NDArray[np.int64],
     batch_size: int,
@@ -55,14 +55,15 @@ def run_epoch(
     state: OptimizerState | None,
     alpha: float,
 ) -> tuple[float, int]:
-    """One epoch over ``order``, in slices of whole batches; returns (mean loss, correct).
+    """One epoch over ``order`` with ``engine``, in slices of whole batches; returns
+    (mean loss, correct count). ``x`` is what ``engine.training_inputs`` made of the data.
 
     Raises TrainingDivergedError with the epoch and batch; the parameters (and ``state``) are
     those of the last good step, or of the epoch's start where a step left them non-finite.
     """
-    engine = ENGINE_MODULES[network.engine]
+    defer_interrupts = not engine.CHECKS_INTERRUPTS
     n_batches = -(-len(order) // batch_size)
-    if network.engine == "numpy":
+    if defer_interrupts:
         batches_per_call = 1  # lets Ctrl-C stop it between steps (see interrupts_deferred)
     elif report is no_progress:
         batches_per_call = n_batches
@@ -87,7 +88,7 @@ def run_epoch(
         return True
 
     total_loss, total_correct, seen = 0.0, 0, 0
-    with interrupts_deferred(network.engine == "numpy") as interrupted:
+    with interrupts_deferred(defer_interrupts) as interrupted:
         for start in range(0, len(order), rows_per_call):
             part = order[start : start + rows_per_call]
             try:
@@ -159,9 +160,9 @@ def progress_bar(enabled: bool, total: int, label: str) -> Iterator[Reporter]:
 def interrupts_deferred(enabled: bool) -> Iterator[Callable[[], bool]]:
     """While active, Ctrl-C only sets a flag, read between steps: a step is never cut in half.
 
-    Used for the NumPy engine, whose steps are Python code; the Rust engine checks for Ctrl-C
-    between its batches by itself. Only the main thread can install signal handlers; elsewhere
-    this does nothing.
+    Used for engines whose steps are Python code (NumPy); the Rust engine checks for Ctrl-C
+    between its batches by itself (``CHECKS_INTERRUPTS``). Only the main thread can install
+    signal handlers; elsewhere this does nothing.
     """
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield lambda: False

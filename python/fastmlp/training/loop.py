@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from fastmlp import kernels
+from fastmlp.engine import Engine
 from fastmlp.history import History
 from fastmlp.optimizers.schedules import MIN_ADAPTIVE_LR
 from fastmlp.training.epoch import Network, progress_bar, run_epoch
@@ -22,7 +23,8 @@ __all__ = ["train"]
 
 def train(
     network: Network,
-    x: NDArray | kernels.SparseRows,
+    engine: Engine[Any],
+    x: Any,
     labels: NDArray[np.int64],
     train_rows: NDArray[np.int64],
     settings: FitSettings,
@@ -32,7 +34,8 @@ def train(
     progress: bool = False,
     after_epoch: Callable[[History], None] = lambda history: None,
 ) -> History:
-    """Train ``network`` on rows ``train_rows`` of ``(x, labels)`` for up to ``settings.epochs``.
+    """Train ``network`` with ``engine`` on rows ``train_rows`` of ``(x, labels)`` (``x`` as
+    ``engine.training_inputs`` made it) for up to ``settings.epochs``.
 
     Each epoch visits ``train_rows`` in a fresh order from ``rng`` (or as given, without
     shuffling) with the schedule's learning rate, then measures the validation set, if any.
@@ -65,6 +68,7 @@ def train(
             started = time.perf_counter()
             loss, correct = run_epoch(
                 network,
+                engine,
                 x,
                 labels,
                 order,

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
-from fastmlp.optimizers import LR_SCHEDULES, SGD, Optimizer, check_alpha, make_optimizer
+from fastmlp.names import LR_SCHEDULES, MONITORS, LRSchedule, Monitor
+from fastmlp.optimizers import SGD, Optimizer, check_alpha, make_optimizer
 from fastmlp.validation import check_choice, check_positive_int
 
 __all__ = ["MONITORS", "FitSettings", "fit_settings"]
-
-Monitor = Literal["val_loss", "val_accuracy"]
-MONITORS: tuple[Monitor, ...] = ("val_loss", "val_accuracy")
 
 
 @dataclass(frozen=True)
@@ -27,11 +24,11 @@ class FitSettings:
     shuffle: bool = True
     optimizer: Optimizer = field(default_factory=SGD)
     alpha: float = 0.0
-    lr_schedule: str = "constant"
+    lr_schedule: LRSchedule = "constant"
     power_t: float = 0.5
     early_stopping: bool = False
     validation_fraction: float = 0.1
-    monitor: str = "val_loss"
+    monitor: Monitor = "val_loss"
     patience: int = 10
     tol: float = 1e-4
     restore_best: bool = True

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from fastmlp.names import LR_SCHEDULES
 from fastmlp.optimizers import (
     LearningRateSchedule,
     Optimizer,
@@ -120,7 +121,7 @@ class TrainingState:
                 schedule["kind"], float(schedule["lr_init"]), float(schedule["power_t"])
             )
             state.schedule.lr = float(schedule["lr"])
-            if state.schedule.kind not in ("constant", "invscaling", "adaptive") or not (
+            if state.schedule.kind not in LR_SCHEDULES or not (
                 np.isfinite(state.schedule.lr) and state.schedule.lr > 0
             ):
                 raise ValueError(f"schedule: invalid {schedule}")
