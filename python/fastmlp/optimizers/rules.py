@@ -64,11 +64,17 @@ def momentum_update(
 
     v = momentum * v - lr * grad
     param += v                              (nesterov: param += momentum * v - lr * grad)
+
+    Written with in-place operations (fewer temporary arrays), each rounding as the formula's.
     """
-    mu, step = param.dtype.type(momentum), param.dtype.type(lr)
-    velocity[...] = mu * velocity - step * grad
+    mu = param.dtype.type(momentum)
+    scaled_grad = param.dtype.type(lr) * grad
+    velocity *= mu  # v = momentum * v - lr * grad
+    velocity -= scaled_grad
     if nesterov:
-        param += mu * velocity - step * grad
+        step = mu * velocity  # the new v
+        step -= scaled_grad
+        param += step
     else:
         param += velocity
 
@@ -90,12 +96,22 @@ def adam_update(
     v = beta2 * v + (1 - beta2) * grad**2
     lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t)        (in float64)
     param += -lr_t * m / (sqrt(v) + epsilon)
+
+    Written with in-place operations (fewer temporary arrays), each rounding as the formula's.
     """
     dtype = param.dtype.type
-    m[...] = dtype(beta1) * m + dtype(1 - beta1) * grad
-    v[...] = dtype(beta2) * v + dtype(1 - beta2) * (grad**2)
+    m *= dtype(beta1)  # m = beta1 * m + (1 - beta1) * grad
+    m += dtype(1 - beta1) * grad
+    squared = grad * grad  # v = beta2 * v + (1 - beta2) * grad**2
+    squared *= dtype(1 - beta2)
+    v *= dtype(beta2)
+    v += squared
     lr_t = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
-    param += dtype(-lr_t) * m / (np.sqrt(v) + dtype(epsilon))
+    denominator = np.sqrt(v)  # param += -lr_t * m / (sqrt(v) + epsilon)
+    denominator += dtype(epsilon)
+    step = m * dtype(-lr_t)
+    step /= denominator
+    param += step
 
 
 def apply_optimizer(
