@@ -4,7 +4,7 @@ The Rust engine (:mod:`fastmlp.kernels`) and the plain-NumPy reference
 (:mod:`fastmlp.reference`) implement the same functions; :class:`MLP` trains with either.
 """
 
-from fastmlp import datasets, kernels, reference
+from fastmlp import datasets, kernels, optimizers, reference
 from fastmlp._native import __version__ as __version__
 from fastmlp._native import get_num_threads, set_num_threads
 from fastmlp.datasets import one_hot
@@ -21,6 +21,7 @@ __all__ = [
     "get_num_threads",
     "kernels",
     "one_hot",
+    "optimizers",
     "reference",
     "set_num_threads",
 ]
