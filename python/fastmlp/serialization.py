@@ -2,17 +2,15 @@
 
 Layout: ``W0, W1, ...`` (fan_in, fan_out), ``b0, b1, ...`` (fan_out,), and ``metadata``, a
 JSON string with ``format`` = "fastmlp-model", ``version``, ``layer_sizes``, ``activation``,
-``dtype``, ``init`` and the training ``history``. The file is written to a temporary file in
-the target directory, flushed to disk, then renamed over the target: an interrupted or failed
-save leaves any previous file intact.
+``dtype``, ``init`` and the training ``history``. Saving follows :mod:`fastmlp.safe_write`: a
+regular file is replaced atomically (an interrupted or failed save leaves it intact), a symlink
+is written through, anything else (a directory, a device, a read-only file) is refused.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import stat
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -20,6 +18,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from fastmlp.safe_write import write_file
 
 FORMAT = "fastmlp-model"
 VERSION = 1
@@ -31,47 +31,12 @@ def save_parameters(
     biases: list[NDArray],
     metadata: dict[str, Any],
 ) -> Path:
-    """Write parameters and metadata to ``path`` atomically; returns the path written."""
-    target = Path(path)
-    directory = target.parent
-    if not directory.is_dir():
-        raise FileNotFoundError(f"path: the directory {str(directory)!r} does not exist")
+    """Write parameters and metadata to ``path`` (see :mod:`fastmlp.safe_write` for what is
+    replaced, written through or refused); returns the path written."""
     arrays: dict[str, Any] = {f"W{i}": w for i, w in enumerate(weights)}
     arrays.update({f"b{i}": b for i, b in enumerate(biases)})
     arrays["metadata"] = np.array(json.dumps({"format": FORMAT, "version": VERSION, **metadata}))
-    descriptor, temporary = tempfile.mkstemp(
-        dir=directory, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        # mkstemp makes the file private (0o600): give it the mode a plain open() would.
-        os.chmod(temporary, _file_mode(target))
-        with os.fdopen(descriptor, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
-
-
-def _file_mode(target: Path) -> int:
-    """The permissions for ``target``: those of the file it replaces, else 0o666 - umask."""
-    try:
-        return stat.S_IMODE(target.stat().st_mode)
-    except OSError:
-        pass
-    try:  # Linux: read the umask without changing it (os.umask would, for every thread)
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
+    return write_file(path, lambda stream: np.savez(stream, **arrays))
 
 
 def load_parameters(

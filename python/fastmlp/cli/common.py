@@ -13,6 +13,7 @@ import numpy as np
 import fastmlp
 from fastmlp import datasets
 from fastmlp.datasets import Dataset, DatasetNotFoundError
+from fastmlp.safe_write import check_writable
 
 DEFAULT_DATASET = "mnist"
 FALLBACK_DATASET = "mnist-sample"
@@ -227,24 +228,27 @@ def check_images_fit(model: fastmlp.MLP, classes: int | None, where: str) -> Non
 
 
 def check_output_path(option: str, path: str) -> Path:
-    """An output file whose directory exists: checked before a long run, not after it."""
-    target = Path(path).expanduser()
-    if target.is_dir():
-        raise CliError(f"{option} {path}: is a directory; give a file name")
-    if not target.parent.is_dir():
-        raise CliError(f"{option} {path}: the directory {str(target.parent)!r} does not exist")
-    return target
+    """An output file fastmlp may write (see :mod:`fastmlp.safe_write`): a regular file or a
+    new name in an existing, writable directory; checked before a long run, not after it."""
+    try:
+        check_writable(path)
+    except OSError as error:
+        raise CliError(f"{option} {error}") from None
+    return Path(path).expanduser()
 
 
 def check_plot_path(option: str, path: str) -> Path:
-    """A plot file: matplotlib must be importable and the directory must exist."""
+    """A plot file: matplotlib importable, a format it writes, a writable file; returns the
+    name the plot will have (``.png`` appended to a name without an extension)."""
     from fastmlp import plots
 
     try:
-        plots.require_matplotlib()
+        target = plots.output_path(path)
     except ImportError as error:
         raise CliError(f"{option}: {error}") from None
-    return check_output_path(option, path)
+    except ValueError as error:
+        raise CliError(f"{option} {error}") from None
+    return check_output_path(option, str(target))
 
 
 def prepared(images: np.ndarray, model: fastmlp.MLP) -> np.ndarray:
