@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from fastmlp.datasets.npy_reader import Check, NpyHeader, NpzMembers, native_order
 from fastmlp.safe_write import write_file
 
 FORMAT = "fastmlp-model"
 VERSION = 1
+#: The longest metadata string read (the JSON of a model trained for ~100,000 epochs).
+METADATA_MAX_CHARS = 16 << 20
 
 
 def save_parameters(
@@ -44,8 +45,14 @@ def load_parameters(
 ) -> tuple[list[NDArray], list[NDArray], dict[str, Any]]:
     """Read and check a model file: ``(weights, biases, metadata)``.
 
-    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for anything that is
-    not a fastmlp model of this version, or whose arrays do not fit its metadata.
+    Nothing is read on trust: the member names, then the metadata (a bounded JSON string),
+    then each array's ``.npy`` header against the metadata's shapes and dtype, and its
+    declared size, before its data (see :mod:`fastmlp.datasets.npy_reader`). Arrays come
+    back C-ordered, writeable and in native byte order.
+
+    Raises ``FileNotFoundError`` for a missing file, ``ValueError`` for anything that is not
+    a fastmlp model of this version or whose arrays do not fit its metadata, and
+    ``MemoryError`` (naming the file) for a model too large to allocate.
     """
     source = Path(path)
     if not source.is_file():
@@ -56,28 +63,67 @@ def load_parameters(
         raise ValueError(
             f"{source}: not a fastmlp model file (not an .npz archive; MLP.save writes one)"
         )
+    with NpzMembers(source, _damaged) as archive:
+        if "metadata" not in archive.names:
+            raise ValueError(f"{source}: not a fastmlp model file (no 'metadata' entry)")
+        metadata = _read_metadata(archive, source)
+        sizes, dtype = metadata["layer_sizes"], metadata.get("dtype")
+        layers = len(sizes) - 1
+        expected = {f"W{i}" for i in range(layers)} | {f"b{i}" for i in range(layers)}
+        contents = set(archive.names) - {"metadata"}
+        if contents != expected:
+            raise ValueError(
+                f"{source}: expected arrays {sorted(expected)} for layer_sizes {sizes}, "
+                f"got {sorted(contents)}"
+            )
+        weights, biases = [], []
+        for i in range(layers):
+            for name, shape, into in (
+                (f"W{i}", (sizes[i], sizes[i + 1]), weights),
+                (f"b{i}", (sizes[i + 1],), biases),
+            ):
+                array = archive.read(name, _expect(shape, dtype))
+                if not np.isfinite(array).all():
+                    raise ValueError(f"{source}: {name} contains NaN or infinite values")
+                into.append(array)
+    return weights, biases, metadata
+
+
+def _damaged(detail: str) -> str:
+    return f"not a fastmlp model file (not a readable .npz: {detail})"
+
+
+def _expect(shape: tuple[int, ...], dtype: object) -> Check:
+    """A header check: the array the metadata promises, in either byte order."""
+
+    def check(header: NpyHeader) -> None:
+        if header.shape != shape or native_order(header.dtype).name != dtype:
+            raise ValueError(
+                f"should be {dtype} of shape {shape}, "
+                f"got {native_order(header.dtype)} of shape {header.shape}"
+            )
+
+    return check
+
+
+def _read_metadata(archive: NpzMembers, source: Path) -> dict[str, Any]:
+    """The metadata member: a JSON string of at most METADATA_MAX_CHARS, checked."""
+
+    def check(header: NpyHeader) -> None:  # before the string is read
+        chars = header.dtype.itemsize // 4
+        if header.shape != () or header.dtype.kind != "U" or chars > METADATA_MAX_CHARS:
+            raise ValueError(
+                f"should be one JSON string of at most {METADATA_MAX_CHARS:,} characters, "
+                f"got {header.describe()}"
+            )
+
+    text = str(archive.read("metadata", check))
     try:
-        with np.load(source, allow_pickle=False) as archive:
-            contents = {name: archive[name] for name in archive.files}
-    # zipfile: BadZipFile, NotImplementedError (compression), RuntimeError (encryption).
-    except (
-        OSError,
-        ValueError,
-        EOFError,
-        zipfile.BadZipFile,
-        NotImplementedError,
-        RuntimeError,
-        zlib.error,
-    ) as error:
-        raise ValueError(
-            f"{source}: not a fastmlp model file (not a readable .npz: {error})"
-        ) from None
-    if "metadata" not in contents:
-        raise ValueError(f"{source}: not a fastmlp model file (no 'metadata' entry)")
-    try:
-        metadata = json.loads(str(contents.pop("metadata")))
+        metadata = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(f"{source}: the model metadata is not valid JSON: {error}") from None
+    except RecursionError:
+        raise ValueError(f"{source}: the model metadata is nested too deeply") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise ValueError(f"{source}: not a fastmlp model file (format is not {FORMAT!r})")
     if metadata.get("version") != VERSION:
@@ -86,28 +132,10 @@ def load_parameters(
             f"this fastmlp reads version {VERSION}"
         )
     sizes = metadata.get("layer_sizes")
-    if not (isinstance(sizes, list) and len(sizes) >= 2 and all(isinstance(s, int) for s in sizes)):
+    if not (
+        isinstance(sizes, list)
+        and len(sizes) >= 2
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes)
+    ):
         raise ValueError(f"{source}: the metadata's layer_sizes is invalid: {sizes!r}")
-    dtype = metadata.get("dtype")
-    layers = len(sizes) - 1
-    expected = {f"W{i}" for i in range(layers)} | {f"b{i}" for i in range(layers)}
-    if set(contents) != expected:
-        raise ValueError(
-            f"{source}: expected arrays {sorted(expected)} for layer_sizes {sizes}, "
-            f"got {sorted(contents)}"
-        )
-    weights = [contents[f"W{i}"] for i in range(layers)]
-    biases = [contents[f"b{i}"] for i in range(layers)]
-    for i in range(layers):
-        for name, array, shape in (
-            (f"W{i}", weights[i], (sizes[i], sizes[i + 1])),
-            (f"b{i}", biases[i], (sizes[i + 1],)),
-        ):
-            if array.shape != shape or array.dtype.name != dtype:
-                raise ValueError(
-                    f"{source}: {name} should be {dtype} of shape {shape}, "
-                    f"got {array.dtype} of shape {array.shape}"
-                )
-            if not np.isfinite(array).all():
-                raise ValueError(f"{source}: {name} contains NaN or infinite values")
-    return weights, biases, metadata
+    return metadata

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from fastmlp import datasets
-from fastmlp.datasets.dataset import IMAGE_SHAPE, as_images
+from fastmlp.datasets.dataset import IMAGE_SHAPE, PIXELS, as_images
+from fastmlp.datasets.npy_reader import NPY_MAGIC, NpyHeader, NpzMembers, native_order, read_npy
 
 from .common import (
     CliError,
@@ -184,26 +185,41 @@ def _image_array(array: np.ndarray, where: str) -> np.ndarray:
         raise CliError(str(error)) from None
 
 
+def _numpy_images_header(header: NpyHeader) -> None:
+    """Numbers shaped as images, refused by the ``.npy`` header before any data is read."""
+    if header.dtype.kind not in "uif":
+        raise ValueError(
+            f"expected integer or float pixels, got dtype {native_order(header.dtype)}"
+        )
+    shape = header.shape
+    if shape not in (IMAGE_SHAPE, (PIXELS,)) and shape[1:] not in (IMAGE_SHAPE, (PIXELS,)):
+        raise ValueError(f"expected images (n, 28, 28) or (n, 784), got shape {shape}")
+
+
 def read_numpy(path: Path) -> np.ndarray:
-    """Images from a keras-style .npz (``x_test``), a one-array .npz, or a .npy."""
+    """Images from a keras-style .npz (``x_test``), a one-array .npz, or a .npy; headers and
+    sizes are checked before any data is read (:mod:`fastmlp.datasets.npy_reader`)."""
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
+        with open(path, "rb") as stream:
+            is_npy = stream.read(len(NPY_MAGIC)) == NPY_MAGIC
+        if is_npy:
+            return _image_array(read_npy(path, _numpy_images_header), str(path))
+        with NpzMembers(path, lambda detail: f"not a readable NumPy file ({detail})") as loaded:
+            keys = loaded.names
+            if "x_test" in keys:
+                key = "x_test"
+            elif len(keys) == 1:
+                key = keys[0]
+            else:
+                raise CliError(
+                    f"{path}: expected a keras-style .npz with x_test, or a single array; "
+                    f"found {', '.join(keys) or 'no arrays'}"
+                )
+            return _image_array(loaded.read(key, _numpy_images_header), f"{path}: {key}")
+    except (ValueError, MemoryError) as error:
+        raise CliError(str(error)) from None
+    except OSError as error:
         raise CliError(f"{path}: not a readable NumPy file ({error})") from None
-    if isinstance(loaded, np.ndarray):
-        return _image_array(loaded, str(path))
-    with loaded:
-        keys = list(loaded.files)
-        if "x_test" in keys:
-            key = "x_test"
-        elif len(keys) == 1:
-            key = keys[0]
-        else:
-            raise CliError(
-                f"{path}: expected a keras-style .npz with x_test, or a single array; "
-                f"found {', '.join(keys) or 'no arrays'}"
-            )
-        return _image_array(loaded[key], f"{path}: {key}")
 
 
 def read_idx_images(path: Path) -> np.ndarray:
