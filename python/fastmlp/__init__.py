@@ -6,7 +6,7 @@ The Rust engine (:mod:`fastmlp.kernels`) and the plain-NumPy reference
 
 from fastmlp import datasets, kernels, reference
 from fastmlp._native import __version__ as __version__
-from fastmlp._native import get_num_threads, set_num_threads
+from fastmlp._native import get_num_threads, max_num_threads, set_num_threads
 from fastmlp.datasets import one_hot
 from fastmlp.errors import TrainingDivergedError
 from fastmlp.history import History
@@ -20,6 +20,7 @@ __all__ = [
     "datasets",
     "get_num_threads",
     "kernels",
+    "max_num_threads",
     "one_hot",
     "reference",
     "set_num_threads",

@@ -114,8 +114,8 @@ def add_engine_arguments(parser: argparse.ArgumentParser, training: bool = False
         "--threads",
         type=positive_int,
         metavar="N",
-        help="threads of the Rust engine (default: $FASTMLP_NUM_THREADS, else all cores; "
-        "`fastmlp info` shows the count)",
+        help="threads of the Rust engine, at most 4 per core (default: $FASTMLP_NUM_THREADS, "
+        "else all cores; `fastmlp info` shows the count)",
     )
     if training:
         group.add_argument(
@@ -140,8 +140,11 @@ def apply_threads(threads: int | None, engine: str = "rust") -> None:
         elif engine == "rust":
             fastmlp.get_num_threads()
     except (ValueError, RuntimeError) as error:
-        hint = "" if threads is not None else " (fix the variable, or pass --threads N)"
-        raise CliError(f"{error}{hint}") from None
+        if threads is None:
+            raise CliError(f"{error} (fix the variable, or pass --threads N)") from None
+        # the library names its argument (num_threads): name the option instead
+        reason = str(error).removeprefix("num_threads: ")
+        raise CliError(f"--threads {threads}: {reason}") from None
 
 
 # ---- data -----------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kernels::sparse_work_crossover, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(kernels::max_num_threads, m)?)?;
     m.add_class::<sparse_rows::PySparseRows>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
