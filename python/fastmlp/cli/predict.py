@@ -22,6 +22,7 @@ from .common import (
     notice,
     positive_int,
 )
+from .images import read_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 NUMPY_SUFFIXES = (".npz", ".npy")
@@ -31,10 +32,12 @@ inputs:
   IDX file      images as MNIST publishes them (t10k-images-idx3-ubyte, raw or .gz)
   .npz / .npy   a keras-style .npz (its x_test is used) or a single array of images,
                 (n, 28, 28) or (n, 784), uint8 0..255 or floats in [0, 1]
-  image files   PNG, JPEG, ... (needs Pillow); converted to grayscale and, when not
-                28x28, padded to a square and resized. MNIST digits are white on
-                black: pass --invert for dark ink on a light background (a scan or a
-                drawing), else the predictions are meaningless.
+  image files   PNG, JPEG, TIFF, ... (needs Pillow): any mode (8/16-bit gray, float
+                in [0, 1], palette, colour, with transparency as white paper) scaled
+                to [0, 1] and, when not 28x28, padded to a square and resized.
+                MNIST digits are white on black: pass --invert for dark ink on a
+                light background (a scan or a drawing), else the predictions are
+                meaningless.
 
 examples:
   fastmlp predict fastmlp-model.npz t10k-images-idx3-ubyte.gz --limit 5
@@ -113,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     for given in args.inputs:
         labels, images = read_input(given, args.invert, args.limit)
         names += labels
-        if _is_image_file(given) and not args.invert and images.mean() > 127:
+        if _is_image_file(given) and not args.invert and images.mean() > 0.5:
             light.append(Path(given).name)
         try:
             parts.append(datasets.prepare(images, dtype=model.dtype))
@@ -154,7 +157,8 @@ def _class_text(label: int, names: tuple[str, ...] | None) -> str:
 
 
 def read_input(given: str, invert: bool, limit: int | None) -> tuple[list[str], np.ndarray]:
-    """``(names, images)`` from one input file; images (n, 28, 28), uint8 or floats in [0, 1]."""
+    """``(names, images)`` from one input file; images (n, 28, 28), uint8 or floats in [0, 1]
+    (image files: float32, see :mod:`fastmlp.cli.images`)."""
     path = Path(given).expanduser()
     if not path.is_file():
         raise CliError(f"{given}: no such file")
@@ -234,43 +238,3 @@ def read_idx_images(path: Path) -> np.ndarray:
     if array.ndim == 1:
         raise CliError(f"{path}: an IDX labels file; pass the images file")
     return _image_array(array, str(path))
-
-
-def read_image(path: Path, invert: bool) -> np.ndarray:
-    """One image file as uint8 (28, 28): grayscale, padded square, resized, maybe inverted."""
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError:
-        raise CliError(
-            f"{path}: reading image files needs Pillow: pip install pillow "
-            "(or convert the images to a .npy array)"
-        ) from None
-    try:
-        with Image.open(path) as opened:
-            image = opened.convert("RGBA") if "A" in opened.getbands() else opened.copy()
-    except (OSError, UnidentifiedImageError) as error:
-        raise CliError(f"{path}: not a readable image ({error})") from None
-    if image.mode == "RGBA":
-        # transparent pixels are the background: lay the image on white paper
-        paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(paper, image)
-    gray = image.convert("L")
-    if gray.size != IMAGE_SHAPE[::-1]:
-        gray = _square(gray).resize(IMAGE_SHAPE[::-1], Image.Resampling.LANCZOS)
-    pixels = np.asarray(gray, dtype=np.uint8)
-    return 255 - pixels if invert else pixels
-
-
-def _square(gray: Any) -> Any:
-    """Pad to a square with the border's typical color, so resizing keeps the proportions."""
-    from PIL import Image
-
-    width, height = gray.size
-    if width == height:
-        return gray
-    pixels = np.asarray(gray)
-    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    side = max(width, height)
-    canvas = Image.new("L", (side, side), int(np.median(border)))
-    canvas.paste(gray, ((side - width) // 2, (side - height) // 2))
-    return canvas
