@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fastmlp import kernels, reference
+from fastmlp.diagnostics import check_probabilities, warn_if_exploded, warn_if_unscaled
 from fastmlp.errors import TrainingDivergedError
 from fastmlp.history import History
 from fastmlp.initializers import Init, check_init, initial_parameters
@@ -46,6 +47,8 @@ _ENGINE_MODULES: dict[str, ModuleType] = {"rust": kernels, "numpy": reference}
 _INFERENCE_CHUNK = 16384
 # With a progress bar, the Rust engine is called on about this many slices of an epoch.
 _PROGRESS_UPDATES = 50
+# The loss before training, for the check that it did not explode, is measured on these rows.
+_START_ROWS = 1024
 
 
 class MLP:
@@ -142,6 +145,11 @@ class MLP:
             validation_data: ``(x_val, labels_val)`` evaluated after each epoch.
             progress: show a progress bar per epoch with the running loss and accuracy.
 
+        Warns:
+            TrainingWarning: the inputs are far outside the usual range (unscaled pixels), or
+                the loss ended far above its value before training (measured on the first
+                1,024 rows): the learning rate is too large although the loss stayed finite.
+
         Raises:
             TrainingDivergedError: the loss became non-finite; the weights are those of the
                 last good step, ``history_`` holds the finished epochs.
@@ -155,6 +163,8 @@ class MLP:
         if validation_data is not None:
             validation_data = self._check_validation(validation_data)
 
+        warn_if_unscaled("x", x)
+        start = self.evaluate(x[:_START_ROWS], labels[:_START_ROWS])["loss"]
         inputs = self._training_inputs(x)
         history = History()
         for epoch in range(1, epochs + 1):
@@ -177,6 +187,7 @@ class MLP:
                     summary |= {"val_loss": scores["loss"], "val_accuracy": scores["accuracy"]}
                 report(0, summary)
             self.history_.extend(History(**{k: v[-1:] for k, v in history.as_dict().items()}))
+        warn_if_exploded(start, history.loss[-1], self.classes, lr)
         return history
 
     def partial_fit(
@@ -285,15 +296,18 @@ class MLP:
     # ---- inference ------------------------------------------------------------------------
 
     def predict_proba(self, x: NDArray) -> NDArray:
-        """Class probabilities (n, classes) for inputs ``x`` (n, layer_sizes[0])."""
+        """Class probabilities (n, classes) for inputs ``x`` (n, layer_sizes[0]).
+
+        Never NaN: rows whose logits overflow (inputs far larger than any the model was
+        trained on) are a ``ValueError`` naming them.
+        """
         x = check_inputs("x", x, self.layer_sizes[0], self.dtype)
         engine = self._engine()
-        parts = [
-            engine.forward(self.weights, self.biases, x[i : i + _INFERENCE_CHUNK], self.activation)[
-                -1
-            ]
-            for i in range(0, len(x), _INFERENCE_CHUNK)
-        ]
+        parts = []
+        for i in range(0, len(x), _INFERENCE_CHUNK):
+            rows = x[i : i + _INFERENCE_CHUNK]
+            parts.append(engine.forward(self.weights, self.biases, rows, self.activation)[-1])
+            check_probabilities("x", parts[-1], rows, offset=i)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def predict(self, x: NDArray) -> NDArray[np.int64]:

@@ -8,7 +8,8 @@ The command is a function of its arguments, so tests and notebooks call it direc
 
 Exit codes: 0 success; 1 a run that failed on valid input (training diverged, a file could
 not be written); 2 bad arguments or missing/unreadable data or model (argparse's code);
-130 interrupted (Ctrl-C). Errors are one message on stderr, without a traceback.
+130 interrupted (Ctrl-C). Errors are one message on stderr, without a traceback; warnings
+(:class:`fastmlp.TrainingWarning`, ...) one line each, ``fastmlp COMMAND: warning: ...``.
 
 One module per subcommand (``train``, ``evaluate``, ``predict``, ``info``), each with
 ``add_parser(subparsers)`` and ``run(args) -> int``; ``common`` holds what they share.
@@ -21,8 +22,11 @@ import argparse
 import io
 import os
 import sys
+import warnings
+from collections.abc import Callable
 
 import fastmlp
+from fastmlp.errors import TrainingWarning
 
 from . import evaluate, info, predict, train
 from .common import CliError, Parser
@@ -76,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         try:
-            return int(args.run(args))
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", TrainingWarning)
+                warnings.showwarning = _one_line_warning(args.command)  # restored on exit
+                return int(args.run(args))
         except CliError as error:
             print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
             return error.code
@@ -91,6 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `fastmlp predict ... | head`: the reader left early
         _silence_stdout()
         return 1
+
+
+def _one_line_warning(command: str) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints ``fastmlp COMMAND: warning: MESSAGE``."""
+
+    def show(message: Warning | str, *args: object, **kwargs: object) -> None:
+        print(f"{PROG} {command}: warning: {message}", file=sys.stderr, flush=True)
+
+    return show
 
 
 def _silence_stdout() -> None:
