@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as error:  # writing a result failed (disk full, permissions, ...)
             print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
             return 1
+        except (ValueError, MemoryError) as error:  # bad input the subcommand did not word
+            print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
+            return 2
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted", file=sys.stderr)
         return 130

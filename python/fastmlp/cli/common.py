@@ -173,7 +173,7 @@ def load_dataset(
                 "(--dataset mnist downloads it)"
             )
             return sample
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, MemoryError) as error:
             raise CliError(f"MNIST found but unreadable: {error}") from None
     if data_dir is not None and name.strip().lower().replace("_", "-") not in datasets.NAMES:
         raise CliError(
@@ -193,7 +193,7 @@ def load_dataset(
             + f"; --dataset {FALLBACK_DATASET} needs no files."
         )
         raise CliError("\n".join(lines)) from None
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, MemoryError) as error:
         raise CliError(str(error)) from None
 
 
@@ -216,7 +216,7 @@ def load_model(path: str, engine: str) -> fastmlp.MLP:
         raise CliError(
             f"no model file {path!r}; `fastmlp train --output {path}` writes one"
         ) from None
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, MemoryError) as error:
         raise CliError(str(error)) from None
 
 

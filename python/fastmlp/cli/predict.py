@@ -168,6 +168,8 @@ def read_input(given: str, invert: bool, limit: int | None) -> tuple[list[str], 
         images = read_numpy(path)
     else:
         images = read_idx_images(path)
+    if len(images) == 0:
+        raise CliError(f"{given}: no images in it (shape {images.shape})")
     if limit is not None:
         images = images[:limit]
     return [f"{path.name}[{i}]" for i in range(len(images))], images
