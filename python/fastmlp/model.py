@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -90,6 +91,8 @@ class MLP:
         self.input_path = check_choice("input_path", input_path, INPUT_PATHS)
         if seed is not None and not isinstance(seed, (int, np.integer, np.random.Generator)):
             raise TypeError(f"seed: expected an int, None or a numpy Generator, got {seed!r}")
+        if isinstance(seed, (int, np.integer)) and seed < 0:
+            raise ValueError(f"seed: expected a non-negative integer, got {seed}")
         self.seed = seed
         self._rng = np.random.default_rng(seed)
         self.weights, self.biases = initial_parameters(
@@ -155,7 +158,22 @@ class MLP:
                 last good step, ``history_`` holds the finished epochs.
             KeyboardInterrupt: Ctrl-C, within one batch; the weights are those of the last
                 finished step.
+            RuntimeError: the model is being trained by another thread.
         """
+        with _one_fit_at_a_time(self):
+            return self._fit(x, labels, epochs, batch_size, lr, shuffle, validation_data, progress)
+
+    def _fit(
+        self,
+        x: NDArray,
+        labels: NDArray[np.integer],
+        epochs: int,
+        batch_size: int | None,
+        lr: float,
+        shuffle: bool,
+        validation_data: tuple[NDArray, NDArray[np.integer]] | None,
+        progress: bool,
+    ) -> History:
         x, labels = self._check_data(x, labels)
         epochs = check_positive_int("epochs", epochs)
         batch_size = self._check_batch_size(batch_size, len(x))
@@ -388,6 +406,29 @@ class MLP:
                 "(batch_size=None trains on the full batch)"
             )
         return batch_size
+
+
+_FITTING_LOCK = threading.Lock()
+_FITTING: weakref.WeakSet[MLP] = weakref.WeakSet()  # models inside fit (not an attribute:
+# a copy or pickle of a model taken during fit must not inherit it)
+
+
+@contextmanager
+def _one_fit_at_a_time(model: MLP) -> Iterator[None]:
+    """Refuse a second ``fit`` of ``model`` while one runs (from another thread): the engines
+    update the weights in place, so two at once would race (NumPy) or collide (Rust)."""
+    with _FITTING_LOCK:
+        if model in _FITTING:
+            raise RuntimeError(
+                "this model is already being trained by another thread; fit one model from one "
+                "thread at a time (train a copy, copy.deepcopy(model), in each thread)"
+            )
+        _FITTING.add(model)
+    try:
+        yield
+    finally:
+        with _FITTING_LOCK:
+            _FITTING.discard(model)
 
 
 def _no_progress(rows: int, metrics: dict[str, float]) -> None:

@@ -63,6 +63,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0 (a seed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
 def positive_float(text: str) -> float:
     """An argparse type: a finite number > 0."""
     try:
@@ -185,7 +196,9 @@ def load_dataset(
     except DatasetNotFoundError as error:
         # The library's advice is for the Python API (data_dir=..., download=True): give the
         # command line's instead, after its list of the places looked in.
-        lines = [line for line in str(error).splitlines() if not line.startswith("To fix:")]
+        lines = [
+            _cli_words(line) for line in str(error).splitlines() if not line.startswith("To fix:")
+        ]
         lines.append(
             "To fix: put the four IDX files (train-images-idx3-ubyte.gz, ...) in a directory "
             f"and pass --data-dir DIR, or set {datasets.ENV_VAR}=DIR with a {name}/ subfolder"
@@ -195,6 +208,21 @@ def load_dataset(
         raise CliError("\n".join(lines)) from None
     except (OSError, ValueError, MemoryError) as error:
         raise CliError(str(error)) from None
+
+
+#: The library's words for its keyword arguments, and the command line's for the same.
+_OPTION_WORDS = (
+    ("(data_dir argument)", "(--data-dir)"),
+    ("data_dir argument: not given", "--data-dir: not given"),
+    ("Then: download=False, so", "Then: --no-download, so"),
+)
+
+
+def _cli_words(line: str) -> str:
+    """A line of a dataset-not-found message with the options named as on the command line."""
+    for library, option in _OPTION_WORDS:
+        line = line.replace(library, option)
+    return line
 
 
 def describe_dataset(data: Dataset) -> str:

@@ -21,6 +21,7 @@ from .common import (
     check_plot_path,
     describe_dataset,
     load_dataset,
+    non_negative_int,
     positive_float,
     positive_int,
     prepared,
@@ -131,7 +132,7 @@ def add_parser(subparsers: Any) -> None:
     )
     model.add_argument(
         "--seed",
-        type=int,
+        type=non_negative_int,
         default=0,
         help="seeds the initial weights and the shuffling (default: %(default)s)",
     )
@@ -222,7 +223,13 @@ def run(args: argparse.Namespace) -> int:
             input_path=args.input_path,
         )
     except (TypeError, ValueError) as error:
-        raise CliError(str(error)) from None
+        raise CliError(option_named(error)) from None
+    except MemoryError:
+        size = "-".join(map(str, layers))
+        raise CliError(
+            f"--hidden {','.join(map(str, args.hidden)) or 'none'}: a {size} network's "
+            "parameters are more than can be allocated"
+        ) from None
     say(describe_model(model, args))
 
     x = prepared(data.x_train, model)
@@ -239,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
     except fastmlp.TrainingDivergedError as error:
         raise CliError(f"{error} No model saved.", code=1) from None
     except (TypeError, ValueError) as error:  # a setting the model refuses, e.g. --lr
-        raise CliError(str(error)) from None
+        raise CliError(option_named(error)) from None
     train_seconds = sum(history.seconds)
 
     if x_test is not None:
@@ -262,6 +269,26 @@ def run(args: argparse.Namespace) -> int:
     print(f"model saved to {output}")
     save_plots(model, history, data, x_test, plot, grid, say)
     return 0
+
+
+#: The library's argument names and the options that set them.
+OPTIONS = {
+    "lr": "--lr",
+    "batch_size": "--batch-size",
+    "epochs": "--epochs",
+    "seed": "--seed",
+    "init": "--init",
+    "layer_sizes": "--hidden",
+}
+
+
+def option_named(error: Exception) -> str:
+    """The library's message with its leading argument name replaced by the option's."""
+    message = str(error)
+    argument, colon, rest = message.partition(":")
+    if colon and argument in OPTIONS:
+        return f"{OPTIONS[argument]}:{rest}"
+    return message
 
 
 def architecture(model: fastmlp.MLP) -> str:
