@@ -33,6 +33,8 @@ from fastmlp.validation import (
     ENGINES,
     INPUT_PATHS,
     check_choice,
+    check_class_names,
+    check_dataset_name,
     check_dtype,
     check_inputs,
     check_labels,
@@ -99,6 +101,10 @@ class MLP:
             self.layer_sizes, self.init, self.dtype, self._rng
         )
         self.history_ = History()
+        #: The data it was trained on: a name (``"fashion-mnist"``) or a path; ``None`` if
+        #: unknown. Saved with the model; ``fastmlp evaluate`` uses it by default.
+        self.dataset: str | None = None
+        self._class_names: tuple[str, ...] | None = None
 
     # ---- description ----------------------------------------------------------------------
 
@@ -117,6 +123,19 @@ class MLP:
     @property
     def classes(self) -> int:
         return self.layer_sizes[-1]
+
+    @property
+    def class_names(self) -> tuple[str, ...] | None:
+        """The name of each output class (``class_names[label]``), or ``None`` if unknown.
+
+        Saved with the model; ``fastmlp predict`` prints them. Set it to a sequence of
+        ``classes`` strings (e.g. ``dataset.classes``).
+        """
+        return self._class_names
+
+    @class_names.setter
+    def class_names(self, names: object) -> None:
+        self._class_names = check_class_names(names, self.classes)
 
     def _engine(self) -> ModuleType:
         return _ENGINE_MODULES[self.engine]
@@ -355,6 +374,8 @@ class MLP:
             "dtype": self.dtype.name,
             "init": list(self.init),
             "history": self.history_.as_dict(),
+            "dataset": self.dataset,
+            "class_names": None if self.class_names is None else list(self.class_names),
         }
         return save_parameters(path, self.weights, self.biases, metadata)
 
@@ -381,6 +402,11 @@ class MLP:
             model.history_ = History(**{k: list(map(float, v)) for k, v in history.items()})
         except (TypeError, ValueError) as error:
             raise ValueError(f"{path}: invalid training history in the metadata: {error}") from None
+        try:  # absent from files of fastmlp before 0.2: None
+            model.dataset = check_dataset_name(metadata.get("dataset"))
+            model.class_names = metadata.get("class_names")
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: invalid model metadata: {error}") from None
         return model
 
     # ---- argument checks ------------------------------------------------------------------

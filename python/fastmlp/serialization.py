@@ -2,7 +2,9 @@
 
 Layout: ``W0, W1, ...`` (fan_in, fan_out), ``b0, b1, ...`` (fan_out,), and ``metadata``, a
 JSON string with ``format`` = "fastmlp-model", ``version``, ``layer_sizes``, ``activation``,
-``dtype``, ``init`` and the training ``history``. Saving follows :mod:`fastmlp.safe_write`: a
+``dtype``, ``init``, the training ``history`` and, when known, the ``dataset`` it was trained
+on (a name or a path) and its ``class_names`` (older files lack these two: they load as
+``None``). Saving follows :mod:`fastmlp.safe_write`: a
 regular file is replaced atomically (an interrupted or failed save leaves it intact), a symlink
 is written through, anything else (a directory, a device, a read-only file) is refused.
 """

@@ -123,3 +123,23 @@ def check_labels(arg: str, labels: object, rows: int, classes: int) -> NDArray[n
             f"got values from {array.min()} to {array.max()}"
         )
     return np.ascontiguousarray(array, dtype=np.int64)
+
+
+def check_class_names(names: object, classes: int) -> tuple[str, ...] | None:
+    """``None``, or ``classes`` strings as a tuple (a model's ``class_names``)."""
+    if names is None:
+        return None
+    if isinstance(names, (str, bytes)) or not isinstance(names, Sequence):
+        raise TypeError(f"class_names: expected a list of {classes} strings, got {names!r}")
+    if len(names) != classes or not all(isinstance(n, str) for n in names):
+        raise ValueError(
+            f"class_names: expected {classes} names (strings), one per class, got {list(names)!r}"
+        )
+    return tuple(names)
+
+
+def check_dataset_name(name: object) -> str | None:
+    """``None``, or a non-empty string (a model's ``dataset``: a name or a path)."""
+    if name is not None and not (isinstance(name, str) and name):
+        raise ValueError(f"dataset: expected a dataset name or path, got {name!r}")
+    return name

@@ -249,13 +249,43 @@ def load_model(path: str, engine: str) -> fastmlp.MLP:
 
 
 def check_images_fit(model: fastmlp.MLP, classes: int | None, where: str) -> None:
-    """The model takes 28x28 images (784 inputs) and, if given, has ``classes`` outputs."""
+    """The model takes 28x28 images (784 inputs) and, if given, has at least ``classes``
+    outputs (data of fewer classes, say a CSV of digits 0..2, fits a digit model)."""
     if model.layer_sizes[0] != 784:
         raise CliError(
             f"the model takes {model.layer_sizes[0]} inputs, not the 784 pixels of a 28x28 image"
         )
-    if classes is not None and model.classes != classes:
+    if classes is not None and model.classes < classes:
         raise CliError(f"the model has {model.classes} outputs but {where} has {classes} classes")
+
+
+def dataset_reference(given: str | None, data: Dataset) -> str:
+    """What a model records as its dataset: the name of a named dataset (also when chosen by
+    default), else the absolute path it was read from (so that it can be found again)."""
+    if given is None or given.strip().lower().replace("_", "-") in datasets.NAMES:
+        return data.name
+    return str(Path(given).expanduser().resolve())
+
+
+def load_models_dataset(model: fastmlp.MLP, data_dir: str | None, doing: str) -> Dataset:
+    """The dataset ``model`` records, from disk only (never downloaded without --dataset)."""
+    recorded = model.dataset
+    assert recorded is not None
+    named = recorded in datasets.NAMES
+    try:
+        return datasets.load(recorded, data_dir=data_dir if named else None, download=False)
+    except DatasetNotFoundError:
+        raise CliError(
+            f"the model was trained on {recorded}, which is not on disk; pass --dataset "
+            f"{recorded} to download it, or --dataset NAME_OR_PATH for other data"
+        ) from None
+    except FileNotFoundError:
+        raise CliError(
+            f"the model was trained on {recorded}, which no longer exists; pass --dataset "
+            f"NAME_OR_PATH to choose the data for {doing}"
+        ) from None
+    except (OSError, ValueError, MemoryError) as error:
+        raise CliError(f"the model's dataset: {error}") from None
 
 
 def check_output_path(option: str, path: str) -> Path:

@@ -91,7 +91,7 @@ def add_parser(subparsers: Any) -> None:
         type=class_names,
         metavar="NAMES",
         help="print class names: mnist, fashion-mnist, or a comma-separated list "
-        "(default: the class numbers)",
+        "(default: the names the model recorded, else the class numbers)",
     )
     parser.add_argument(
         "--plot", metavar="FILE.png", help="save a grid of the inputs titled with the predictions"
@@ -110,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(
             f"--classes: {len(args.classes)} names for a model with {model.classes} classes"
         )
+    if args.classes is None:
+        args.classes = models_class_names(model)
     names: list[str] = []
     parts: list[np.ndarray] = []
     light: list[str] = []
@@ -143,6 +145,14 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"predictions saved to {plot}")
     return 0
+
+
+def models_class_names(model: Any) -> tuple[str, ...] | None:
+    """The model's class names, unless they are just the class numbers ("0", "1", ...)."""
+    names = model.class_names
+    if names is None or names == tuple(str(c) for c in range(model.classes)):
+        return None
+    return names
 
 
 def _is_image_file(given: str) -> bool:

@@ -19,6 +19,7 @@ from .common import (
     apply_threads,
     check_output_path,
     check_plot_path,
+    dataset_reference,
     describe_dataset,
     load_dataset,
     non_negative_int,
@@ -230,6 +231,8 @@ def run(args: argparse.Namespace) -> int:
             f"--hidden {','.join(map(str, args.hidden)) or 'none'}: a {size} network's "
             "parameters are more than can be allocated"
         ) from None
+    model.dataset = dataset_reference(args.dataset, data)
+    model.class_names = data.classes
     say(describe_model(model, args))
 
     x = prepared(data.x_train, model)

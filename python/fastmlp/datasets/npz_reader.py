@@ -47,7 +47,7 @@ def read_npz(
     Args:
         path: the ``.npz`` file.
         name: the dataset's name; default: the file name without its extension.
-        classes: class names; default: ``"0".."9"`` (more if the labels go higher).
+        classes: class names; default: ``"0"`` up to the largest label.
 
     Returns:
         A :class:`Dataset` with uint8 (n, 28, 28) images and int64 (n,) labels.
