@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 import weakref
@@ -85,6 +86,22 @@ class MLP:
         engine: str = "rust",
         input_path: str = "auto",
     ) -> None:
+        self._configure(layer_sizes, activation, init, dtype, seed, engine, input_path)
+        self.weights, self.biases = initial_parameters(
+            self.layer_sizes, self.init, self.dtype, self._rng
+        )
+
+    def _configure(
+        self,
+        layer_sizes: list[int],
+        activation: str,
+        init: Init,
+        dtype: str | np.dtype | type,
+        seed: int | np.random.Generator | None,
+        engine: str,
+        input_path: str,
+    ) -> None:
+        """Check the settings and set everything but the parameters (``load`` reads those)."""
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.init = check_init(init)
@@ -97,9 +114,6 @@ class MLP:
             raise ValueError(f"seed: expected a non-negative integer, got {seed}")
         self.seed = seed
         self._rng = np.random.default_rng(seed)
-        self.weights, self.biases = initial_parameters(
-            self.layer_sizes, self.init, self.dtype, self._rng
-        )
         self.history_ = History()
         #: The data it was trained on: a name (``"fashion-mnist"``) or a path; ``None`` if
         #: unknown. Saved with the model; ``fastmlp evaluate`` uses it by default.
@@ -165,7 +179,8 @@ class MLP:
             shuffle: visit the rows in a fresh random order each epoch (from the model's
                 generator); else in their given order.
             validation_data: ``(x_val, labels_val)`` evaluated after each epoch.
-            progress: show a progress bar per epoch with the running loss and accuracy.
+            progress: show a progress bar per epoch with the running loss and accuracy (on
+                stderr; when stderr is not a terminal or notebook, a line per epoch instead).
 
         Warns:
             TrainingWarning: the inputs are far outside the usual range (unscaled pixels), or
@@ -383,13 +398,16 @@ class MLP:
     def load(cls, path: str | os.PathLike[str], engine: str = "rust") -> MLP:
         """A model saved by :meth:`save`; ``ValueError`` for anything else."""
         weights, biases, metadata = load_parameters(path)
+        model = cls.__new__(cls)  # built from the file's arrays: no initial weights drawn
         try:
-            model = cls(
+            model._configure(
                 metadata["layer_sizes"],
                 activation=metadata["activation"],
                 init=tuple(metadata.get("init", ["he"])),
                 dtype=metadata["dtype"],
+                seed=None,
                 engine=engine,
+                input_path="auto",
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path}: invalid model metadata: {error}") from None
@@ -469,15 +487,42 @@ def _progress_bar(
     if not enabled:
         yield _no_progress
         return
+    from tqdm import autonotebook, std
     from tqdm.auto import tqdm
 
-    with tqdm(total=total, desc=label, unit="row", unit_scale=True, leave=True) as bar:
+    if autonotebook.tqdm is std.tqdm and not _is_terminal(sys.stderr):
+        # A log file or a pipe: no redraws, one line per epoch when it ends (rows == 0).
+        def line(rows: int, metrics: dict[str, float]) -> None:
+            if rows == 0:
+                print(f"{label}: {_figures(metrics)}", file=sys.stderr, flush=True)
+
+        yield line
+        return
+    # What fits 80 columns: the bar takes the width the figures leave (no row counts or
+    # rates, which would push the validation figures off the line).
+    bar_format = "{percentage:3.0f}%|{bar}| {desc}"
+    with tqdm(
+        total=total, desc=label, leave=True, bar_format=bar_format, dynamic_ncols=True
+    ) as bar:
 
         def report(rows: int, metrics: dict[str, float]) -> None:
             bar.update(rows)
-            bar.set_postfix({k: f"{v:.4f}" for k, v in metrics.items()}, refresh=rows == 0)
+            bar.set_description_str(f"{label} {_figures(metrics)}", refresh=rows == 0)
 
         yield report
+
+
+def _figures(metrics: dict[str, float]) -> str:
+    """``"loss 0.4123 acc 0.8812 val_loss 0.3981 val_acc 0.8890"``."""
+    short = {"accuracy": "acc", "val_accuracy": "val_acc"}
+    return " ".join(f"{short.get(name, name)} {value:.4f}" for name, value in metrics.items())
+
+
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
 
 
 @contextmanager

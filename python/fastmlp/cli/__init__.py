@@ -8,7 +8,9 @@ The command is a function of its arguments, so tests and notebooks call it direc
 
 Exit codes: 0 success; 1 a run that failed on valid input (training diverged, a file could
 not be written); 2 bad arguments or missing/unreadable data or model (argparse's code);
-130 interrupted (Ctrl-C). Errors are one message on stderr, without a traceback; warnings
+130 interrupted (Ctrl-C). A reader that leaves early (``| head``) ends nothing: the output
+is dropped from then on and the run completes (a model is still saved). Errors are one
+message on stderr, without a traceback; warnings
 (:class:`fastmlp.TrainingWarning`, ...) one line each, ``fastmlp COMMAND: warning: ...``.
 
 One module per subcommand (``train``, ``evaluate``, ``predict``, ``info``), each with
@@ -30,6 +32,7 @@ from fastmlp.errors import TrainingWarning
 
 from . import evaluate, info, predict, train
 from .common import CliError, Parser
+from .streams import pipe_safe_streams
 
 __all__ = ["build_parser", "main"]
 
@@ -61,7 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``fastmlp`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    with pipe_safe_streams():
+        return _main(list(sys.argv[1:] if argv is None else argv))
+
+
+def _main(args_list: list[str]) -> int:
     try:
         if args_list[:1] == ["bench"]:
             return _bench(args_list[1:])
@@ -98,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # e.g. `fastmlp predict ... | head`: the reader left early
+    except BrokenPipeError:  # not through sys.stdout (which pipe_safe_streams guards)
         _silence_stdout()
         return 1
 

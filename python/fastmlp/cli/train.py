@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from typing import Any
 
@@ -202,7 +203,8 @@ def run(args: argparse.Namespace) -> int:
     )
     apply_threads(args.threads, args.engine)
     data = load_dataset(args.dataset, args.data_dir, download=not args.no_download)
-    say = (lambda line: None) if args.quiet else print
+    # flushed: the lines before a long training must not wait in a pipe's buffer
+    say = (lambda line: None) if args.quiet else functools.partial(print, flush=True)
     say(describe_dataset(data))
     n_train, n_test = len(data.x_train), len(data.x_test)
     if n_train == 0:
