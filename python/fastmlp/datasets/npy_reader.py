@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -29,7 +30,7 @@ from typing import IO
 
 import numpy as np
 
-__all__ = ["NpyHeader", "NpzMembers", "native_order", "read_npy", "read_npy_stream"]
+__all__ = ["NpyError", "NpyHeader", "NpzMembers", "native_order", "read_npy", "read_npy_stream"]
 
 CHUNK_BYTES = 1 << 20
 #: The first bytes of every ``.npy`` file.
@@ -42,7 +43,13 @@ ZIP_ERRORS = (
     zlib.error,
     NotImplementedError,  # an unknown compression method
     RuntimeError,  # an encrypted member
+    struct.error,  # a record cut short
 )
+
+
+class NpyError(ValueError):
+    """A file or member refused by this module's checks (kept apart from the ``ValueError``
+    zipfile raises for damaged archives, which :class:`NpzMembers` rewords)."""
 
 
 @dataclass(frozen=True)
@@ -84,11 +91,11 @@ def read_header(stream: IO[bytes], where: str) -> NpyHeader:
         else:
             raise ValueError(f"unsupported .npy format version {version}")
     except (ValueError, EOFError, SyntaxError, TypeError) as error:
-        raise ValueError(f"{where}: not a valid .npy array ({error})") from None
+        raise NpyError(f"{where}: not a valid .npy array ({error})") from None
     if any(d < 0 for d in shape):
-        raise ValueError(f"{where}: not a valid .npy array (negative dimension in {shape})")
+        raise NpyError(f"{where}: not a valid .npy array (negative dimension in {shape})")
     if dtype.hasobject:
-        raise ValueError(
+        raise NpyError(
             f"{where}: holds Python objects (dtype {dtype}), which fastmlp never unpickles; "
             "store numbers (e.g. uint8 images, int64 labels)"
         )
@@ -113,18 +120,18 @@ def read_npy_stream(
         try:
             check(header)
         except ValueError as error:
-            raise ValueError(f"{where}: {error}") from None
+            raise NpyError(f"{where}: {error}") from None
     expected = header.size + header.data_bytes
     if declared_bytes is not None and declared_bytes != expected:
         problem = "truncated" if declared_bytes < expected else "longer than its header says"
-        raise ValueError(
+        raise NpyError(
             f"{where}: {problem}: the header declares {header.describe()} "
             f"({expected:,} bytes with the header), the file holds {declared_bytes:,}"
         )
     array = _allocate(header, where)
     _fill(stream, array, header, where)
     if declared_bytes is None and stream.read(1):
-        raise ValueError(f"{where}: trailing bytes after {header.describe()}")
+        raise NpyError(f"{where}: trailing bytes after {header.describe()}")
     if header.fortran_order:
         array = np.ascontiguousarray(array.reshape(header.shape[::-1]).T)
     else:
@@ -152,7 +159,7 @@ def _fill(stream: IO[bytes], array: np.ndarray, header: NpyHeader, where: str) -
     while done < array.nbytes:
         got = stream.readinto(view[done : done + CHUNK_BYTES])  # type: ignore[attr-defined]
         if not got:
-            raise ValueError(
+            raise NpyError(
                 f"{where}: truncated: {header.describe()} needs {array.nbytes:,} bytes of data, "
                 f"found {done:,}"
             )
@@ -190,7 +197,7 @@ class NpzMembers:
         for info in infos:
             if info.filename in seen:
                 self._archive.close()
-                raise ValueError(f"{self.where}: the member {info.filename} appears more than once")
+                raise NpyError(f"{self.where}: the member {info.filename} appears more than once")
             seen.add(info.filename)
         self._infos = {_array_name(info.filename): info for info in infos}
 
@@ -203,7 +210,7 @@ class NpzMembers:
         info = self._infos[name]
         where = f"{self.where}: {name}"
         if not info.filename.endswith(".npy"):
-            raise ValueError(f"{where}: not a .npy array (the member is {info.filename})")
+            raise NpyError(f"{where}: not a .npy array (the member is {info.filename})")
         with self._reading(), self._archive.open(info) as stream:
             return read_npy_stream(stream, where, info.file_size, check)
 
@@ -212,10 +219,10 @@ class NpzMembers:
         """Turn zipfile's and zlib's errors into a ``ValueError`` naming the file."""
         try:
             yield
-        except FileNotFoundError:
+        except (FileNotFoundError, NpyError):
             raise
-        except ZIP_ERRORS as error:
-            raise ValueError(f"{self.where}: {self._damaged(str(error))}") from None
+        except (*ZIP_ERRORS, ValueError) as error:  # e.g. a member name that is not UTF-8
+            raise NpyError(f"{self.where}: {self._damaged(str(error))}") from None
 
     def close(self) -> None:
         self._archive.close()
