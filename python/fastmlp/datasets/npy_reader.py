@@ -90,8 +90,13 @@ def read_header(stream: IO[bytes], where: str) -> NpyHeader:
             shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
         else:
             raise ValueError(f"unsupported .npy format version {version}")
-    except (ValueError, EOFError, SyntaxError, TypeError) as error:
-        raise NpyError(f"{where}: not a valid .npy array ({error})") from None
+    # NumPy parses the header with tokenize and ast.literal_eval, which raise their own
+    # exceptions on malformed text (TokenError, SyntaxError, RecursionError, ...): any
+    # failure here means the header is not valid.
+    except Exception as error:
+        raise NpyError(
+            f"{where}: not a valid .npy array ({type(error).__name__}: {error})"
+        ) from None
     if any(d < 0 for d in shape):
         raise NpyError(f"{where}: not a valid .npy array (negative dimension in {shape})")
     if dtype.hasobject:
