@@ -12,14 +12,17 @@ core computes, on the engine's own threads (:func:`fastmlp.set_num_threads`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fastmlp import _native
+from fastmlp.engine import FloatArray, IntArray
+from fastmlp.names import Activation, InputPath
 
 __all__ = [
+    "CHECKS_INTERRUPTS",
     "SparsePlan",
     "SparseRows",
     "backward",
@@ -36,9 +39,11 @@ __all__ = [
     "tanh",
     "train_epoch",
     "train_epoch_stats",
+    "training_inputs",
 ]
 
-FloatArray = NDArray[np.floating]
+#: ``train_epoch`` stops between batches on Ctrl-C by itself (see :class:`fastmlp.engine.Engine`).
+CHECKS_INTERRUPTS = True
 
 #: Compressed rows of a float array (``SparseRows(x)``): pass as ``x`` to :func:`train_epoch`
 #: to train on the nonzeros without scanning the dense array again each epoch.
@@ -71,14 +76,13 @@ def sparse_plan(x: FloatArray | SparseRows) -> SparsePlan:
 def sparse_work_crossover(threads: int | None = None) -> float:
     """The :func:`sparse_plan` work below which ``input_path="auto"`` takes the sparse path.
 
-    Measured per thread count on this project's benchmark machine (``fastmlp bench
-    --input-paths``; see the README's performance section). ``threads`` defaults to the
-    engine's current count.
+    Read per thread count from ``benchmarks/input_paths.py`` on this project's machine
+    (``benchmarks/README.md``). ``threads`` defaults to the engine's current count.
     """
     return _native.sparse_work_crossover(threads)
 
 
-def preferred_input_path(x: FloatArray | SparseRows) -> str:
+def preferred_input_path(x: FloatArray | SparseRows) -> Literal["dense", "sparse"]:
     """``"sparse"`` or ``"dense"``: the first layer ``input_path="auto"`` takes for ``x``.
 
     Sparse when the :func:`sparse_plan` work of ``x`` is below
@@ -86,6 +90,17 @@ def preferred_input_path(x: FloatArray | SparseRows) -> str:
     the rows of its ``order`` instead of the first rows of ``x``.)
     """
     return _native.preferred_input_path(_c_order("x", x))
+
+
+def training_inputs(x: FloatArray, input_path: InputPath = "auto") -> FloatArray | SparseRows:
+    """``x`` as :func:`train_epoch` should read it over a whole fit: compressed to its
+    nonzeros once (:data:`SparseRows`) where the sparse first layer applies (``"sparse"``, or
+    ``"auto"`` and :func:`preferred_input_path` says so), else ``x`` itself."""
+    if input_path == "dense":
+        return x
+    if input_path == "auto" and preferred_input_path(x) == "dense":
+        return x
+    return SparseRows(x)
 
 
 def _c_order(arg: str, value: Any) -> Any:
@@ -158,7 +173,7 @@ def forward(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
     x: FloatArray,
-    activation: str,
+    activation: Activation,
 ) -> list[FloatArray]:
     """Every layer's output ``[x, a1, ..., aL]`` for ``x`` (n, inputs).
 
@@ -175,7 +190,7 @@ def backward(
     weights: Sequence[FloatArray],
     outputs: Sequence[FloatArray],
     y_onehot: FloatArray,
-    activation: str,
+    activation: Activation,
 ) -> tuple[list[FloatArray], list[FloatArray]]:
     """Gradients ``(weight_grads, bias_grads)`` of the mean cross-entropy.
 
@@ -194,7 +209,7 @@ def sgd_step(
     x: FloatArray,
     y_onehot: FloatArray,
     lr: float,
-    activation: str,
+    activation: Activation,
 ) -> float:
     """One gradient step on the batch ``x`` (n, inputs), ``y_onehot`` (n, classes).
 
@@ -214,21 +229,21 @@ def sgd_step(
 def train_epoch_stats(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
-    x: FloatArray,
-    labels: NDArray[np.integer],
-    order: NDArray[np.integer],
+    x: FloatArray | SparseRows,
+    labels: IntArray,
+    order: IntArray,
     lr: float,
     batch_size: int,
-    activation: str,
+    activation: Activation,
     *,
-    input_path: str = "auto",
+    input_path: InputPath = "auto",
 ) -> tuple[float, int]:
     """:func:`train_epoch`, also returning how many rows were classified right before their step."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
         raise TypeError(f"batch_size: expected an int, got {type(batch_size).__name__}")
     if batch_size < 1:
         raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
-    loss, correct = _native.train_epoch(
+    loss, correct = _native.train_epoch_stats(
         _arrays("weights", weights),
         _arrays("biases", biases),
         _c_order("x", x),
@@ -246,14 +261,14 @@ def train_epoch_stats(
 def train_epoch(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
-    x: FloatArray,
-    labels: NDArray[np.integer],
-    order: NDArray[np.integer],
+    x: FloatArray | SparseRows,
+    labels: IntArray,
+    order: IntArray,
     lr: float,
     batch_size: int,
-    activation: str,
+    activation: Activation,
     *,
-    input_path: str = "auto",
+    input_path: InputPath = "auto",
 ) -> float:
     """One epoch of mini-batch SGD over the rows ``x[order]``, updating in place.
 

@@ -17,7 +17,6 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -25,14 +24,21 @@ from numpy.typing import NDArray
 
 from fastmlp import kernels, reference
 from fastmlp.diagnostics import check_probabilities, warn_if_exploded, warn_if_unscaled
+from fastmlp.engine import Engine
 from fastmlp.errors import TrainingDivergedError
 from fastmlp.history import History
 from fastmlp.initializers import Init, check_init, initial_parameters
-from fastmlp.serialization import load_parameters, save_parameters
-from fastmlp.validation import (
+from fastmlp.names import (
     ACTIVATIONS,
     ENGINES,
     INPUT_PATHS,
+    Activation,
+    DType,
+    EngineName,
+    InputPath,
+)
+from fastmlp.serialization import load_parameters, save_parameters
+from fastmlp.validation import (
     check_choice,
     check_class_names,
     check_dataset_name,
@@ -46,7 +52,7 @@ from fastmlp.validation import (
 
 __all__ = ["MLP"]
 
-_ENGINE_MODULES: dict[str, ModuleType] = {"rust": kernels, "numpy": reference}
+_ENGINE_MODULES: dict[EngineName, Engine[Any]] = {"rust": kernels, "numpy": reference}
 # Rows per forward call in predict/evaluate: bounds the hidden activations' memory.
 _INFERENCE_CHUNK = 16384
 # With a progress bar, the Rust engine is called on about this many slices of an epoch.
@@ -79,12 +85,12 @@ class MLP:
     def __init__(
         self,
         layer_sizes: list[int],
-        activation: str = "relu",
+        activation: Activation = "relu",
         init: Init = "he",
-        dtype: str | np.dtype | type = "float32",
+        dtype: DType | np.dtype | type = "float32",
         seed: int | np.random.Generator | None = None,
-        engine: str = "rust",
-        input_path: str = "auto",
+        engine: EngineName = "rust",
+        input_path: InputPath = "auto",
     ) -> None:
         self._configure(layer_sizes, activation, init, dtype, seed, engine, input_path)
         self.weights, self.biases = initial_parameters(
@@ -94,12 +100,12 @@ class MLP:
     def _configure(
         self,
         layer_sizes: list[int],
-        activation: str,
+        activation: Activation,
         init: Init,
-        dtype: str | np.dtype | type,
+        dtype: DType | np.dtype | type,
         seed: int | np.random.Generator | None,
-        engine: str,
-        input_path: str,
+        engine: EngineName,
+        input_path: InputPath,
     ) -> None:
         """Check the settings and set everything but the parameters (``load`` reads those)."""
         self.layer_sizes = check_layer_sizes(layer_sizes)
@@ -151,7 +157,7 @@ class MLP:
     def class_names(self, names: object) -> None:
         self._class_names = check_class_names(names, self.classes)
 
-    def _engine(self) -> ModuleType:
+    def _engine(self) -> Engine[Any]:
         return _ENGINE_MODULES[self.engine]
 
     # ---- training -------------------------------------------------------------------------
@@ -217,7 +223,7 @@ class MLP:
 
         warn_if_unscaled("x", x)
         start = self.evaluate(x[:_START_ROWS], labels[:_START_ROWS])["loss"]
-        inputs = self._training_inputs(x)
+        inputs = self._engine().training_inputs(x, self.input_path)
         history = History()
         for epoch in range(1, epochs + 1):
             order = self._rng.permutation(len(x)) if shuffle else np.arange(len(x))
@@ -254,19 +260,9 @@ class MLP:
         self.fit(x, labels, epochs=1, batch_size=batch_size, lr=lr, shuffle=shuffle)
         return self
 
-    def _training_inputs(self, x: NDArray) -> NDArray | kernels.SparseRows:
-        """``x`` as the engine will read it for a whole fit: compressed to its nonzeros once
-        when the Rust engine's sparse first layer applies (``input_path``, or ``"auto"`` and
-        :func:`fastmlp.kernels.preferred_input_path` says so)."""
-        if self.engine != "rust" or self.input_path == "dense":
-            return x
-        if self.input_path == "auto" and kernels.preferred_input_path(x) == "dense":
-            return x
-        return kernels.SparseRows(x)
-
     def _train_epoch(
         self,
-        x: NDArray | kernels.SparseRows,
+        x: Any,
         labels: NDArray[np.int64],
         order: NDArray[np.int64],
         batch_size: int,
@@ -274,10 +270,13 @@ class MLP:
         epoch: int,
         report: Callable[[int, dict[str, float]], None],
     ) -> tuple[float, int]:
-        """One epoch, in slices of whole batches; returns (mean loss, correct count)."""
+        """One epoch, in slices of whole batches; returns (mean loss, correct count).
+
+        ``x`` is what the engine's ``training_inputs`` made of the data."""
         engine = self._engine()
+        defer_interrupts = not engine.CHECKS_INTERRUPTS
         n_batches = -(-len(order) // batch_size)
-        if self.engine == "numpy":
+        if defer_interrupts:
             batches_per_call = 1  # lets Ctrl-C stop it between steps (see _interrupts_deferred)
         elif report is _no_progress:
             batches_per_call = n_batches
@@ -286,7 +285,7 @@ class MLP:
         rows_per_call = batches_per_call * batch_size
         snapshot = [a.copy() for a in self.weights + self.biases]
         total_loss, total_correct, seen = 0.0, 0, 0
-        with _interrupts_deferred(self.engine == "numpy") as interrupted:
+        with _interrupts_deferred(defer_interrupts) as interrupted:
             for start in range(0, len(order), rows_per_call):
                 part = order[start : start + rows_per_call]
                 try:
@@ -395,7 +394,7 @@ class MLP:
         return save_parameters(path, self.weights, self.biases, metadata)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], engine: str = "rust") -> MLP:
+    def load(cls, path: str | os.PathLike[str], engine: EngineName = "rust") -> MLP:
         """A model saved by :meth:`save`; ``ValueError`` for anything else."""
         weights, biases, metadata = load_parameters(path)
         model = cls.__new__(cls)  # built from the file's arrays: no initial weights drawn

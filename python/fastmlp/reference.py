@@ -45,12 +45,15 @@ relu' = (a > 0), tanh' = 1 - a**2, sigmoid' = a * (1 - a).
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from numpy.typing import DTypeLike, NDArray
+from numpy.typing import DTypeLike
 
+from fastmlp.engine import FloatArray, IntArray
 from fastmlp.errors import TrainingDivergedError
+from fastmlp.names import INPUT_PATHS, Activation, InputPath
 
 __all__ = [
     "ACTIVATIONS",
+    "CHECKS_INTERRUPTS",
     "backward",
     "cross_entropy",
     "forward",
@@ -65,11 +68,12 @@ __all__ = [
     "tanh_derivative_from_output",
     "train_epoch",
     "train_epoch_stats",
+    "training_inputs",
 ]
 
-FloatArray = NDArray[np.floating]
-IntArray = NDArray[np.integer]
-INPUT_PATHS = ("auto", "dense", "sparse")
+#: Ctrl-C could cut a step of this Python code in half: callers defer it (``MLP.fit`` does).
+CHECKS_INTERRUPTS = False
+
 ElementwiseFn = Callable[[FloatArray], FloatArray]
 
 
@@ -182,8 +186,8 @@ def sigmoid_derivative_from_output(a: FloatArray) -> FloatArray:
     return a * (1 - a)
 
 
-# name -> (activation, its derivative from the activation's output)
-ACTIVATIONS: dict[str, tuple[ElementwiseFn, ElementwiseFn]] = {
+# name (each of fastmlp.names.ACTIVATIONS) -> (activation, its derivative from its output)
+ACTIVATIONS: dict[Activation, tuple[ElementwiseFn, ElementwiseFn]] = {
     "relu": (relu, relu_derivative_from_output),
     "tanh": (tanh, tanh_derivative_from_output),
     "sigmoid": (sigmoid, sigmoid_derivative_from_output),
@@ -327,7 +331,7 @@ def forward(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
     x: FloatArray,
-    activation: str,
+    activation: Activation,
 ) -> list[FloatArray]:
     """Run the network on a batch and keep every layer's output.
 
@@ -362,7 +366,7 @@ def backward(
     weights: Sequence[FloatArray],
     outputs: Sequence[FloatArray],
     y_onehot: FloatArray,
-    activation: str,
+    activation: Activation,
 ) -> tuple[list[FloatArray], list[FloatArray]]:
     """Gradients of the mean cross-entropy with respect to every weight and bias.
 
@@ -414,7 +418,7 @@ def sgd_step(
     x: FloatArray,
     y_onehot: FloatArray,
     lr: float,
-    activation: str,
+    activation: Activation,
 ) -> float:
     """One step of gradient descent on one batch, updating the arrays in place.
 
@@ -456,7 +460,7 @@ def _descend(
     outputs: Sequence[FloatArray],
     y_onehot: FloatArray,
     lr: float,
-    activation: str,
+    activation: Activation,
 ) -> None:
     """The update of :func:`sgd_step` from a finished forward pass: ``W -= lr * dW``."""
     weight_grads, bias_grads = backward(weights, outputs, y_onehot, activation)
@@ -469,6 +473,12 @@ def _descend(
         w -= step * grad_w
     for b, grad_b in zip(biases, bias_grads, strict=True):
         b -= step * grad_b
+
+
+def training_inputs(x: FloatArray, input_path: InputPath = "auto") -> FloatArray:
+    """``x`` itself: this engine always reads the inputs densely (``input_path`` is accepted
+    for the same signature as :func:`fastmlp.kernels.training_inputs`)."""
+    return x
 
 
 def _one_hot(labels: IntArray, n_classes: int, dtype: DTypeLike) -> FloatArray:
@@ -486,9 +496,9 @@ def train_epoch(
     order: IntArray,
     lr: float,
     batch_size: int,
-    activation: str,
+    activation: Activation,
     *,
-    input_path: str = "auto",
+    input_path: InputPath = "auto",
 ) -> float:
     """One epoch of mini-batch SGD over the rows of ``x`` listed in ``order``.
 
@@ -534,9 +544,9 @@ def train_epoch_stats(
     order: IntArray,
     lr: float,
     batch_size: int,
-    activation: str,
+    activation: Activation,
     *,
-    input_path: str = "auto",
+    input_path: InputPath = "auto",
 ) -> tuple[float, int]:
     """:func:`train_epoch`, also returning how many rows were classified right before their step.
 

@@ -12,6 +12,7 @@ import numpy as np
 import fastmlp
 from fastmlp.history import History
 from fastmlp.initializers import check_init
+from fastmlp.names import ACTIVATIONS, DTYPES
 
 from .common import (
     CliError,
@@ -115,7 +116,7 @@ def add_parser(subparsers: Any) -> None:
     )
     model.add_argument(
         "--activation",
-        choices=("relu", "tanh", "sigmoid"),
+        choices=ACTIVATIONS,
         default="relu",
         help="hidden-layer activation (default: %(default)s)",
     )
@@ -128,7 +129,7 @@ def add_parser(subparsers: Any) -> None:
     )
     model.add_argument(
         "--dtype",
-        choices=("float32", "float64"),
+        choices=DTYPES,
         default="float32",
         help="parameters and data (default: %(default)s)",
     )

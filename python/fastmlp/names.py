@@ -1,0 +1,38 @@
+"""Every set of names the API accepts, each written once: a ``Literal`` type and its tuple.
+
+A new choice (an activation, an input path, an optimizer, ...) is added to its ``Literal``
+here; the tuple, the argument checks, the CLI's ``choices=`` and the engines' tests follow.
+The Rust core keeps its own list (``Activation::NAMES``, ``InputPath::NAMES``, exposed as
+``fastmlp._native.ACTIVATIONS`` and ``INPUT_PATHS``); a test checks the two languages agree.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+__all__ = [
+    "ACTIVATIONS",
+    "DTYPES",
+    "ENGINES",
+    "INPUT_PATHS",
+    "Activation",
+    "DType",
+    "EngineName",
+    "InputPath",
+]
+
+#: The hidden layers' activation.
+Activation = Literal["relu", "tanh", "sigmoid"]
+ACTIVATIONS: tuple[Activation, ...] = get_args(Activation)
+
+#: Which engine trains a model: the Rust one (``fastmlp.kernels``) or the NumPy reference.
+EngineName = Literal["rust", "numpy"]
+ENGINES: tuple[EngineName, ...] = get_args(EngineName)
+
+#: How the Rust engine's first layer reads the inputs (the NumPy engine is always dense).
+InputPath = Literal["auto", "dense", "sparse"]
+INPUT_PATHS: tuple[InputPath, ...] = get_args(InputPath)
+
+#: The float types of parameters and data.
+DType = Literal["float32", "float64"]
+DTYPES: tuple[DType, ...] = get_args(DType)
