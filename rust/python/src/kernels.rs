@@ -594,7 +594,9 @@ fn train_epoch_typed<T: Float>(
         })
     });
     match (outcome, interrupt) {
-        (Err(Error::Interrupted { .. }), Some(err)) => Err(err),
+        // Also when the epoch finished before it saw the stop request: check_signals has
+        // consumed the Ctrl-C, so dropping its KeyboardInterrupt would lose it.
+        (Err(Error::Interrupted { .. }) | Ok(_), Some(err)) => Err(err),
         (outcome, _) => core(outcome).map(|o| (o.mean_loss, o.correct)),
     }
 }
