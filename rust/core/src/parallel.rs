@@ -55,7 +55,9 @@ fn check_count(arg: &str, threads: usize) -> Result<usize> {
 pub fn default_num_threads() -> Result<usize> {
     match std::env::var(THREADS_VARIABLE) {
         Ok(text) => match text.trim().parse::<u128>() {
-            Ok(n) if n >= 1 => check_count(THREADS_VARIABLE, usize::try_from(n).unwrap_or(usize::MAX)),
+            Ok(n) if n >= 1 => {
+                check_count(THREADS_VARIABLE, usize::try_from(n).unwrap_or(usize::MAX))
+            }
             _ => Err(Error::value(
                 THREADS_VARIABLE,
                 format!("expected a positive integer, got {text:?}"),
@@ -112,8 +114,14 @@ mod tests {
         assert_eq!(max, THREADS_PER_CORE * available_cores());
         assert_eq!(check_count("n", max), Ok(max));
         let error = check_count("n", max + 1).unwrap_err().to_string();
-        assert!(error.starts_with(&format!("n: expected at most {max} (")), "{error}");
-        assert!(error.contains(&format!("{} cores", available_cores())), "{error}");
+        assert!(
+            error.starts_with(&format!("n: expected at most {max} (")),
+            "{error}"
+        );
+        assert!(
+            error.contains(&format!("{} cores", available_cores())),
+            "{error}"
+        );
         assert!(check_count("n", 0).is_err());
     }
 
