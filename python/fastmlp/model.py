@@ -419,7 +419,7 @@ class MLP:
             model.history_ = History(**{k: list(map(float, v)) for k, v in history.items()})
         except (TypeError, ValueError) as error:
             raise ValueError(f"{path}: invalid training history in the metadata: {error}") from None
-        try:  # absent from files of fastmlp before 0.2: None
+        try:  # absent from older model files: None
             model.dataset = check_dataset_name(metadata.get("dataset"))
             model.class_names = metadata.get("class_names")
         except (TypeError, ValueError) as error:
