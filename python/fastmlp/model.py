@@ -9,7 +9,10 @@ order. Each epoch is handed to an engine (Rust: :mod:`fastmlp.kernels`, NumPy:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fastmlp import kernels, reference
+from fastmlp.diagnostics import check_probabilities, warn_if_exploded, warn_if_unscaled
 from fastmlp.engine import Engine
 from fastmlp.history import History
 from fastmlp.initializers import Init, check_init, initial_parameters
@@ -34,6 +38,7 @@ from fastmlp.names import (
     OptimizerName,
 )
 from fastmlp.optimizers import Optimizer
+from fastmlp.optimizers.rules import l2_penalty
 from fastmlp.serialization import load_parameters, save_parameters
 from fastmlp.training import (
     FitSettings,
@@ -46,6 +51,8 @@ from fastmlp.training import (
 )
 from fastmlp.validation import (
     check_choice,
+    check_class_names,
+    check_dataset_name,
     check_dtype,
     check_inputs,
     check_labels,
@@ -59,6 +66,8 @@ __all__ = ["MLP"]
 _ENGINE_MODULES: dict[EngineName, Engine[Any]] = {"rust": kernels, "numpy": reference}
 # Rows per forward call in predict/evaluate: bounds the hidden activations' memory.
 _INFERENCE_CHUNK = 16384
+# The loss before training, for the check that it did not explode, is measured on these rows.
+_START_ROWS = 1024
 
 
 class MLP:
@@ -92,6 +101,22 @@ class MLP:
         engine: EngineName = "rust",
         input_path: InputPath = "auto",
     ) -> None:
+        self._configure(layer_sizes, activation, init, dtype, seed, engine, input_path)
+        self.weights, self.biases = initial_parameters(
+            self.layer_sizes, self.init, self.dtype, self._rng
+        )
+
+    def _configure(
+        self,
+        layer_sizes: list[int],
+        activation: Activation,
+        init: Init,
+        dtype: DType | np.dtype | type,
+        seed: int | np.random.Generator | None,
+        engine: EngineName,
+        input_path: InputPath,
+    ) -> None:
+        """Check the settings and set everything but the parameters (``load`` reads those)."""
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.init = check_init(init)
@@ -100,15 +125,18 @@ class MLP:
         self.input_path = check_choice("input_path", input_path, INPUT_PATHS)
         if seed is not None and not isinstance(seed, (int, np.integer, np.random.Generator)):
             raise TypeError(f"seed: expected an int, None or a numpy Generator, got {seed!r}")
+        if isinstance(seed, (int, np.integer)) and seed < 0:
+            raise ValueError(f"seed: expected a non-negative integer, got {seed}")
         self.seed = seed
         self._rng = np.random.default_rng(seed)
-        self.weights, self.biases = initial_parameters(
-            self.layer_sizes, self.init, self.dtype, self._rng
-        )
         self.history_ = History()
         #: The optimizer's state, the schedule and the rows trained on: what the next fit
         #: (and a saved model) continues from.
         self.training_state_ = TrainingState()
+        #: The data it was trained on: a name (``"fashion-mnist"``) or a path; ``None`` if
+        #: unknown. Saved with the model; ``fastmlp evaluate`` uses it by default.
+        self.dataset: str | None = None
+        self._class_names: tuple[str, ...] | None = None
 
     # ---- description ----------------------------------------------------------------------
 
@@ -127,6 +155,19 @@ class MLP:
     @property
     def classes(self) -> int:
         return self.layer_sizes[-1]
+
+    @property
+    def class_names(self) -> tuple[str, ...] | None:
+        """The name of each output class (``class_names[label]``), or ``None`` if unknown.
+
+        Saved with the model; ``fastmlp predict`` prints them. Set it to a sequence of
+        ``classes`` strings (e.g. ``dataset.classes``).
+        """
+        return self._class_names
+
+    @class_names.setter
+    def class_names(self, names: object) -> None:
+        self._class_names = check_class_names(names, self.classes)
 
     def _engine(self) -> Engine[Any]:
         return _ENGINE_MODULES[self.engine]
@@ -180,7 +221,8 @@ class MLP:
                 generator); else in their given order.
             validation_data: ``(x_val, labels_val)`` evaluated after each epoch.
             progress: ``True`` shows a progress bar per epoch with the running loss and
-                accuracy; a function is called after each epoch with this call's
+                accuracy (on stderr; when stderr is not a terminal or notebook, a line per
+                epoch instead); a function is called after each epoch with this call's
                 :class:`History` so far (e.g. to print a line).
             optimizer: ``"sgd"`` (with ``momentum``, ``nesterov``), ``"adam"`` (with
                 ``beta1``, ``beta2``, ``epsilon``), or a :class:`fastmlp.optimizers.SGD` /
@@ -210,6 +252,11 @@ class MLP:
             restore_best: with early stopping, end with the weights of the best epoch
                 (``History.best_epoch``), not the last one.
 
+        Warns:
+            TrainingWarning: the inputs are far outside the usual range (unscaled pixels), or
+                the loss ended far above its value before training (measured on the first
+                1,024 rows): the learning rate is too large although the loss stayed finite.
+
         Raises:
             TrainingDivergedError: the loss became non-finite; the weights are those of the
                 last good step, ``history_`` holds the finished epochs.
@@ -218,7 +265,42 @@ class MLP:
             NotImplementedError: ``engine="rust"`` with momentum, Adam or ``alpha``: the Rust
                 engine runs plain SGD only until its optimizer step lands (use
                 ``engine="numpy"``).
+            RuntimeError: the model is being trained by another thread.
         """
+        with _one_fit_at_a_time(self):
+            settings = {
+                "optimizer": optimizer,
+                "momentum": momentum,
+                "nesterov": nesterov,
+                "beta1": beta1,
+                "beta2": beta2,
+                "epsilon": epsilon,
+                "alpha": alpha,
+                "lr_schedule": lr_schedule,
+                "power_t": power_t,
+                "early_stopping": early_stopping,
+                "validation_fraction": validation_fraction,
+                "monitor": monitor,
+                "patience": patience,
+                "tol": tol,
+                "restore_best": restore_best,
+            }
+            return self._fit(
+                x, labels, epochs, batch_size, lr, shuffle, validation_data, progress, settings
+            )
+
+    def _fit(
+        self,
+        x: NDArray,
+        labels: NDArray[np.integer],
+        epochs: int,
+        batch_size: int | None,
+        lr: float,
+        shuffle: bool,
+        validation_data: tuple[NDArray, NDArray[np.integer]] | None,
+        progress: bool | Callable[[History], None],
+        keywords: dict[str, Any],
+    ) -> History:
         x, labels = self._check_data(x, labels)
         epochs = check_positive_int("epochs", epochs)
         batch = self._check_batch_size(batch_size, len(x))
@@ -227,21 +309,7 @@ class MLP:
             batch_size=batch,
             lr=check_learning_rate(lr, self.dtype),
             shuffle=shuffle,
-            optimizer=optimizer,
-            momentum=momentum,
-            nesterov=nesterov,
-            beta1=beta1,
-            beta2=beta2,
-            epsilon=epsilon,
-            alpha=alpha,
-            lr_schedule=lr_schedule,
-            power_t=power_t,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            monitor=monitor,
-            patience=patience,
-            tol=tol,
-            restore_best=restore_best,
+            **keywords,
         )
         if self.engine == "rust":  # until the Rust optimizer step lands (issue 11, phase 2)
             kernels._plain_sgd_only(settings.optimizer, settings.alpha)
@@ -255,6 +323,9 @@ class MLP:
             validation = (x[held_out], labels[held_out])
             settings = self._fit_batches_to(settings, batch_size, len(train_rows))
 
+        warn_if_unscaled("x", x)
+        start = self.evaluate(x[:_START_ROWS], labels[:_START_ROWS])["loss"]
+        start += l2_penalty(self.weights, settings.alpha, settings.batch_size)  # as batches have
         self.training_state_.prepare(settings, self.weights, self.biases)
         first = len(self.history_)
 
@@ -264,7 +335,7 @@ class MLP:
                 progress(history)
 
         engine = self._engine()
-        return train(
+        history = train(
             self,
             engine,
             engine.training_inputs(x, self.input_path),
@@ -277,6 +348,8 @@ class MLP:
             bool(progress) and not callable(progress),
             after_epoch=after_epoch,
         )
+        warn_if_exploded(start, history.loss[-1], self.classes, history.lr[-1])
+        return history
 
     def partial_fit(
         self,
@@ -336,15 +409,18 @@ class MLP:
     # ---- inference ------------------------------------------------------------------------
 
     def predict_proba(self, x: NDArray) -> NDArray:
-        """Class probabilities (n, classes) for inputs ``x`` (n, layer_sizes[0])."""
+        """Class probabilities (n, classes) for inputs ``x`` (n, layer_sizes[0]).
+
+        Never NaN: rows whose logits overflow (inputs far larger than any the model was
+        trained on) are a ``ValueError`` naming them.
+        """
         x = check_inputs("x", x, self.layer_sizes[0], self.dtype)
         engine = self._engine()
-        parts = [
-            engine.forward(self.weights, self.biases, x[i : i + _INFERENCE_CHUNK], self.activation)[
-                -1
-            ]
-            for i in range(0, len(x), _INFERENCE_CHUNK)
-        ]
+        parts = []
+        for i in range(0, len(x), _INFERENCE_CHUNK):
+            rows = x[i : i + _INFERENCE_CHUNK]
+            parts.append(engine.forward(self.weights, self.biases, rows, self.activation)[-1])
+            check_probabilities("x", parts[-1], rows, offset=i)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def predict(self, x: NDArray) -> NDArray[np.int64]:
@@ -378,6 +454,8 @@ class MLP:
             "dtype": self.dtype.name,
             "init": list(self.init),
             "history": self.history_.as_dict(),
+            "dataset": self.dataset,
+            "class_names": None if self.class_names is None else list(self.class_names),
             "training": self.training_state_.metadata(),
             "generator": generator_to_json(self._rng),
         }
@@ -389,13 +467,16 @@ class MLP:
     def load(cls, path: str | os.PathLike[str], engine: EngineName = "rust") -> MLP:
         """A model saved by :meth:`save`; ``ValueError`` for anything else."""
         weights, biases, metadata, extra_arrays = load_parameters(path)
+        model = cls.__new__(cls)  # built from the file's arrays: no initial weights drawn
         try:
-            model = cls(
+            model._configure(
                 metadata["layer_sizes"],
                 activation=metadata["activation"],
                 init=tuple(metadata.get("init", ["he"])),
                 dtype=metadata["dtype"],
+                seed=None,
                 engine=engine,
+                input_path="auto",
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path}: invalid model metadata: {error}") from None
@@ -413,6 +494,11 @@ class MLP:
                 model._rng = generator_from_json(metadata["generator"])
         except (TypeError, ValueError) as error:
             raise ValueError(f"{path}: invalid training state in the metadata: {error}") from None
+        try:  # absent from older model files: None
+            model.dataset = check_dataset_name(metadata.get("dataset"))
+            model.class_names = metadata.get("class_names")
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: invalid model metadata: {error}") from None
         return model
 
     # ---- argument checks ------------------------------------------------------------------
@@ -438,3 +524,26 @@ class MLP:
                 "(batch_size=None trains on the full batch)"
             )
         return batch_size
+
+
+_FITTING_LOCK = threading.Lock()
+_FITTING: weakref.WeakSet[MLP] = weakref.WeakSet()  # models inside fit (not an attribute:
+# a copy or pickle of a model taken during fit must not inherit it)
+
+
+@contextmanager
+def _one_fit_at_a_time(model: MLP) -> Iterator[None]:
+    """Refuse a second ``fit`` of ``model`` while one runs (from another thread): the engines
+    update the weights in place, so two at once would race (NumPy) or collide (Rust)."""
+    with _FITTING_LOCK:
+        if model in _FITTING:
+            raise RuntimeError(
+                "this model is already being trained by another thread; fit one model from one "
+                "thread at a time (train a copy, copy.deepcopy(model), in each thread)"
+            )
+        _FITTING.add(model)
+    try:
+        yield
+    finally:
+        with _FITTING_LOCK:
+            _FITTING.discard(model)

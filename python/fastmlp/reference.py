@@ -207,9 +207,83 @@ ACTIVATIONS: dict[Activation, tuple[ElementwiseFn, ElementwiseFn]] = {
 def _lookup_activation(activation: str) -> tuple[ElementwiseFn, ElementwiseFn]:
     """Return ``(act, act_derivative_from_output)`` for a name, or raise ValueError."""
     if activation not in ACTIVATIONS:
-        allowed = ", ".join(repr(name) for name in ACTIVATIONS)
-        raise ValueError(f"activation must be one of {allowed}, got {activation!r}")
+        _refuse_choice("activation", activation, ACTIVATIONS)
     return ACTIVATIONS[activation]
+
+
+# --------------------------------------------------------------------------
+# Argument checks: the same exception types and messages as the Rust engine,
+# so that both engines refuse the same bad input alike.
+# --------------------------------------------------------------------------
+
+
+def _refuse_choice(arg: str, value: object, allowed: Sequence[str]) -> None:
+    names = ", ".join(f'"{name}"' for name in allowed)
+    raise ValueError(f'{arg}: expected one of [{names}], got "{value}"')
+
+
+def _checked_step(lr: object, dtype: np.dtype) -> np.floating:
+    """``lr`` in the weights' dtype, finite and > 0 there."""
+    try:
+        with np.errstate(over="ignore"):  # too large for the dtype: inf, refused below
+            step = dtype.type(lr)
+    except (TypeError, ValueError, OverflowError):
+        raise TypeError(f"lr: expected a number, got {type(lr).__name__}") from None
+    if not (np.isfinite(step) and step > 0):
+        text = "NaN" if np.isnan(step) else np.format_float_positional(step, trim="-")
+        raise ValueError(f"lr: expected a finite number > 0, got {text}")
+    return step
+
+
+def _checked_indices(arg: str, values: object) -> IntArray:
+    """An integer 1-D array (labels, order), not yet range-checked."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{arg}: expected an integer array, got dtype {array.dtype}")
+    if array.ndim != 1:
+        raise ValueError(f"{arg}: expected a 1-D array, got shape {array.shape}")
+    return array
+
+
+def _check_in_range(arg: str, values: IntArray, limit: int, what: str) -> None:
+    bad = np.flatnonzero((values < 0) | (values >= limit))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"{arg}: expected {what} in [0, {limit}), got {values[i]} at position {i}")
+
+
+def _check_epoch_arguments(
+    weights: Sequence[FloatArray],
+    x: FloatArray,
+    labels: object,
+    order: object,
+    lr: object,
+    batch_size: object,
+    activation: str,
+    input_path: str,
+) -> tuple[IntArray, IntArray, np.floating]:
+    """What :func:`train_epoch` checks before its first step, in the Rust engine's order."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"batch_size: expected an int, got {type(batch_size).__name__}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
+    labels = _checked_indices("labels", labels)
+    order = _checked_indices("order", order)
+    if activation not in ACTIVATIONS:
+        _refuse_choice("activation", activation, ACTIVATIONS)
+    if input_path not in INPUT_PATHS:
+        _refuse_choice("input_path", input_path, INPUT_PATHS)
+    step = _checked_step(lr, weights[0].dtype)
+    rows = x.shape[0]
+    if len(labels) != rows:
+        raise ValueError(
+            f"labels: expected shape ({rows},) (one per row of x), got shape ({len(labels)},)"
+        )
+    if len(order) == 0:
+        raise ValueError("order: expected at least one row index, got none")
+    _check_in_range("labels", labels, weights[-1].shape[1], "class indices")
+    _check_in_range("order", order, rows, "row indices")
+    return labels, order, step
 
 
 # --------------------------------------------------------------------------
@@ -375,7 +449,8 @@ def sgd_step(
         the mean cross-entropy of the batch BEFORE the step, as a Python float.
 
     Raises:
-        ValueError: if ``activation`` is not a known name.
+        ValueError: if ``activation`` is not a known name, ``lr`` is not finite and > 0 in
+            the weights' dtype, or ``y_onehot`` is not (rows of x, classes).
     """
     return train_step(weights, biases, x, y_onehot, lr, activation)
 
@@ -415,8 +490,17 @@ def train_step(
         ``alpha / (2 n) * sum(W**2)``, as a Python float.
 
     Raises:
-        ValueError, TypeError: a bad activation, optimizer, state or alpha.
+        ValueError: if ``activation`` is not a known name, ``lr`` is not finite and > 0 in
+            the weights' dtype, ``y_onehot`` is not (rows of x, classes), or a bad
+            optimizer, state or alpha (TypeError for one of the wrong type).
     """
+    _lookup_activation(activation)
+    _checked_step(lr, weights[0].dtype)
+    expected = (x.shape[0], weights[-1].shape[1])
+    if y_onehot.shape != expected:
+        raise ValueError(
+            f"y_onehot: expected shape {expected} (rows of x, classes), got {y_onehot.shape}"
+        )
     optimizer, state, alpha = check_optimizer_arguments(optimizer, state, alpha, weights, biases)
     outputs = forward(weights, biases, x, activation)
     n = x.shape[0]
@@ -488,9 +572,8 @@ def train_epoch(
         labels: class indices, shape (n,), integers in [0, classes), where
             classes = weights[-1].shape[1].
         order: int64 row indices into ``x``, shape (m,), m >= 1: a permutation,
-            a subset, repeats allowed. Indices are not range-checked here
-            (the callers check them; here NumPy would quietly read a negative
-            index from the end).
+            a subset, repeats allowed; each in [0, n) (checked: NumPy would quietly
+            read a negative index from the end).
         lr: learning rate.
         batch_size: rows per batch, >= 1.
         activation: hidden-layer activation, "relu", "tanh" or "sigmoid".
@@ -502,8 +585,12 @@ def train_epoch(
         the batch's length, ``sum(batch_loss * len(batch)) / len(order)``.
 
     Raises:
-        ValueError: if ``order`` is empty, ``batch_size`` < 1 or ``activation``
-            is not a known name, or a bad optimizer, state or alpha.
+        ValueError: ``order`` empty or out of range, labels out of [0, classes) or
+            not one per row, ``batch_size`` < 1, ``lr`` not finite and > 0, or an
+            unknown ``activation``/``input_path``; the same messages as the Rust
+            engine's, before any step.
+        TypeError: non-integer ``labels``, ``order`` or ``batch_size``.
+        ValueError, TypeError: a bad optimizer, state or alpha.
         TrainingDivergedError: a batch's cross-entropy is not finite; the
             parameters and ``state`` are those before that batch.
     """
@@ -548,14 +635,9 @@ def train_epoch_stats(
         ``(mean_loss, correct)``: the mean loss of :func:`train_epoch`, and the number of rows
         of ``order`` whose largest probability was at their label when their batch was seen.
     """
-    _lookup_activation(activation)
-    if input_path not in INPUT_PATHS:
-        allowed = ", ".join(repr(name) for name in INPUT_PATHS)
-        raise ValueError(f"input_path: expected one of {allowed}, got {input_path!r}")
-    if len(order) == 0:
-        raise ValueError("order must hold at least one row index, got an empty array")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    labels, order, _ = _check_epoch_arguments(
+        weights, x, labels, order, lr, batch_size, activation, input_path
+    )
     optimizer, state, alpha = check_optimizer_arguments(optimizer, state, alpha, weights, biases)
 
     n_classes = weights[-1].shape[1]

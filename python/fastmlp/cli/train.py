@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from typing import Any
 
@@ -21,8 +22,10 @@ from .common import (
     apply_threads,
     check_output_path,
     check_plot_path,
+    dataset_reference,
     describe_dataset,
     load_dataset,
+    non_negative_int,
     positive_float,
     positive_int,
     prepared,
@@ -177,7 +180,7 @@ def add_parser(subparsers: Any) -> None:
     )
     model.add_argument(
         "--seed",
-        type=int,
+        type=non_negative_int,
         default=0,
         help="seeds the initial weights and the shuffling (default: %(default)s)",
     )
@@ -371,7 +374,8 @@ def run(args: argparse.Namespace) -> int:
     check_engine_runs(args)
     apply_threads(args.threads, args.engine)
     data = load_dataset(args.dataset, args.data_dir, download=not args.no_download)
-    say = (lambda line: None) if args.quiet else print
+    # flushed: the lines before a long training must not wait in a pipe's buffer
+    say = (lambda line: None) if args.quiet else functools.partial(print, flush=True)
     say(describe_dataset(data))
     n_train, n_test = len(data.x_train), len(data.x_test)
     if n_train == 0:
@@ -393,7 +397,15 @@ def run(args: argparse.Namespace) -> int:
             input_path=args.input_path,
         )
     except (TypeError, ValueError) as error:
-        raise CliError(str(error)) from None
+        raise CliError(option_named(error)) from None
+    except MemoryError:
+        size = "-".join(map(str, layers))
+        raise CliError(
+            f"--hidden {','.join(map(str, args.hidden)) or 'none'}: a {size} network's "
+            "parameters are more than can be allocated"
+        ) from None
+    model.dataset = dataset_reference(args.dataset, data)
+    model.class_names = data.classes
     say(describe_model(model, args))
 
     x = prepared(data.x_train, model)
@@ -411,7 +423,7 @@ def run(args: argparse.Namespace) -> int:
     except fastmlp.TrainingDivergedError as error:
         raise CliError(f"{error} No model saved.", code=1) from None
     except (TypeError, ValueError) as error:  # a setting the model refuses, e.g. --lr
-        raise CliError(str(error)) from None
+        raise CliError(option_named(error)) from None
     except NotImplementedError as error:  # what an engine cannot run yet
         raise CliError(str(error)) from None
     train_seconds = sum(history.seconds)
@@ -441,6 +453,37 @@ def run(args: argparse.Namespace) -> int:
     print(f"model saved to {output}")
     save_plots(model, history, data, x_test, plot, grid, say)
     return 0
+
+
+#: The library's argument names and the options that set them.
+OPTIONS = {
+    "lr": "--lr",
+    "batch_size": "--batch-size",
+    "epochs": "--epochs",
+    "seed": "--seed",
+    "init": "--init",
+    "layer_sizes": "--hidden",
+    "momentum": "--momentum",
+    "beta1": "--beta1",
+    "beta2": "--beta2",
+    "epsilon": "--epsilon",
+    "alpha": "--alpha",
+    "lr_schedule": "--lr-schedule",
+    "power_t": "--power-t",
+    "validation_fraction": "--validation-fraction",
+    "monitor": "--monitor",
+    "patience": "--patience",
+    "tol": "--tol",
+}
+
+
+def option_named(error: Exception) -> str:
+    """The library's message with its leading argument name replaced by the option's."""
+    message = str(error)
+    argument, colon, rest = message.partition(":")
+    if colon and argument in OPTIONS:
+        return f"{OPTIONS[argument]}:{rest}"
+    return message
 
 
 def architecture(model: fastmlp.MLP) -> str:
@@ -497,8 +540,8 @@ def fit(
 ) -> History:
     """Train, showing bars (then the epoch table), live epoch lines, or nothing (--quiet).
 
-    Epoch by epoch or in one call, the model draws the same orders from its generator, so
-    the result does not depend on how the run is shown.
+    One fit call however the run is shown (the lines come from its per-epoch callback), so
+    early stopping watches the whole run and the result does not depend on the display.
     """
     validated = fit_args["validation_data"] is not None or fit_args["early_stopping"]
     name = "val" if fit_args["early_stopping"] else "test"

@@ -4,6 +4,7 @@ divergence turned into a clear error and Ctrl-C honoured between steps."""
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -145,15 +146,42 @@ def progress_bar(enabled: bool, total: int, label: str) -> Iterator[Reporter]:
     if not enabled:
         yield no_progress
         return
+    from tqdm import autonotebook, std
     from tqdm.auto import tqdm
 
-    with tqdm(total=total, desc=label, unit="row", unit_scale=True, leave=True) as bar:
+    if autonotebook.tqdm is std.tqdm and not _is_terminal(sys.stderr):
+        # A log file or a pipe: no redraws, one line per epoch when it ends (rows == 0).
+        def line(rows: int, metrics: dict[str, float]) -> None:
+            if rows == 0:
+                print(f"{label}: {_figures(metrics)}", file=sys.stderr, flush=True)
+
+        yield line
+        return
+    # What fits 80 columns: the bar takes the width the figures leave (no row counts or
+    # rates, which would push the validation figures off the line).
+    bar_format = "{percentage:3.0f}%|{bar}| {desc}"
+    with tqdm(
+        total=total, desc=label, leave=True, bar_format=bar_format, dynamic_ncols=True
+    ) as bar:
 
         def report(rows: int, metrics: dict[str, float]) -> None:
             bar.update(rows)
-            bar.set_postfix({k: f"{v:.4f}" for k, v in metrics.items()}, refresh=rows == 0)
+            bar.set_description_str(f"{label} {_figures(metrics)}", refresh=rows == 0)
 
         yield report
+
+
+def _figures(metrics: dict[str, float]) -> str:
+    """``"loss 0.4123 acc 0.8812 val_loss 0.3981 val_acc 0.8890"``."""
+    short = {"accuracy": "acc", "val_accuracy": "val_acc"}
+    return " ".join(f"{short.get(name, name)} {value:.4f}" for name, value in metrics.items())
+
+
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
 
 
 @contextmanager
