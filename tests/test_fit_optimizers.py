@@ -359,6 +359,20 @@ BAD_STATES = {
         {"metadata": lambda m: m["history"].__setitem__("best_epoch", 9)},
         "best_epoch",
     ),
+    "state array of a layer it lacks": (
+        {
+            "metadata": lambda m: m["extra_arrays"].append("optimizer.m.W7"),
+            "arrays": lambda a: a.__setitem__("optimizer.m.W7", np.zeros(3, np.float32)),
+        },
+        "unknown 'optimizer.m.W7'",
+    ),
+    "extra array not the optimizer's": (
+        {
+            "metadata": lambda m: m["extra_arrays"].append("payload"),
+            "arrays": lambda a: a.__setitem__("payload", np.zeros(10**6, np.uint8)),
+        },
+        "unknown 'payload'",
+    ),
     "arrays not declared": (
         {"metadata": lambda m: m.__setitem__("extra_arrays", [])},
         "expected arrays",
