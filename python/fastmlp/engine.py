@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fastmlp.names import Activation, InputPath
+from fastmlp.optimizers import Optimizer, OptimizerState
 
 __all__ = ["Engine", "FloatArray", "Inputs", "IntArray"]
 
@@ -92,6 +93,23 @@ class Engine(Protocol[Inputs]):
         """One step ``W -= lr * dW`` in place; the batch's mean loss before the step."""
         ...
 
+    def train_step(
+        self,
+        weights: Sequence[FloatArray],
+        biases: Sequence[FloatArray],
+        x: FloatArray,
+        y_onehot: FloatArray,
+        lr: float,
+        activation: Activation,
+        *,
+        optimizer: Optimizer | None = None,
+        state: OptimizerState | None = None,
+        alpha: float = 0.0,
+    ) -> float:
+        """One step of ``optimizer`` (plain SGD by default) in place, its ``state`` updated in
+        place; the batch's loss before the step, with ``alpha / (2 n) * sum(W**2)``."""
+        ...
+
     def training_inputs(self, x: FloatArray, input_path: InputPath = "auto") -> Inputs:
         """``x`` as the training functions should read it over a whole fit."""
         ...
@@ -108,8 +126,12 @@ class Engine(Protocol[Inputs]):
         activation: Activation,
         *,
         input_path: InputPath = "auto",
+        optimizer: Optimizer | None = None,
+        state: OptimizerState | None = None,
+        alpha: float = 0.0,
     ) -> float:
-        """Mini-batch SGD over ``x[order]``, in place; the mean loss before each step."""
+        """Mini-batch training over ``x[order]`` (plain SGD, or ``optimizer`` with its
+        ``state`` and L2 ``alpha``), in place; the mean loss before each step."""
         ...
 
     def train_epoch_stats(
@@ -124,6 +146,9 @@ class Engine(Protocol[Inputs]):
         activation: Activation,
         *,
         input_path: InputPath = "auto",
+        optimizer: Optimizer | None = None,
+        state: OptimizerState | None = None,
+        alpha: float = 0.0,
     ) -> tuple[float, int]:
         """:meth:`train_epoch`, and how many rows were classified right before their step."""
         ...

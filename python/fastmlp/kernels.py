@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from fastmlp import _native
 from fastmlp.engine import FloatArray, IntArray
 from fastmlp.names import Activation, InputPath
+from fastmlp.optimizers import Optimizer, OptimizerState, check_optimizer_arguments
 
 __all__ = [
     "CHECKS_INTERRUPTS",
@@ -39,6 +40,7 @@ __all__ = [
     "tanh",
     "train_epoch",
     "train_epoch_stats",
+    "train_step",
     "training_inputs",
 ]
 
@@ -127,6 +129,33 @@ def _indices(arg: str, value: object) -> NDArray[np.int64]:
     if array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.int64).max:
         raise ValueError(f"{arg}: values exceed the int64 range")
     return np.require(array, np.int64, ["C", "A"])
+
+
+def _require_plain_sgd(
+    optimizer: object,
+    state: object,
+    alpha: object,
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+) -> None:
+    """Check the optimizer keywords as the reference does, then refuse what the Rust step
+    cannot run yet: it fuses plain SGD only, until its optimizer step lands (issue 11, phase 2;
+    the rules are in ``rust/core/src/optimizer``)."""
+    checked, checked_state, checked_alpha = check_optimizer_arguments(
+        optimizer, state, alpha, _arrays("weights", weights), _arrays("biases", biases)
+    )
+    _plain_sgd_only(checked, checked_alpha, with_state=checked_state is not None)
+
+
+def _plain_sgd_only(optimizer: Optimizer, alpha: float, with_state: bool = False) -> None:
+    """NotImplementedError unless plain SGD without alpha or state (until phase 2)."""
+    if optimizer.slots or alpha != 0.0 or with_state:
+        raise NotImplementedError(
+            "the Rust engine trains with plain SGD only (no momentum, Adam, optimizer state or "
+            f"alpha) until its optimizer step lands; got optimizer={optimizer!r}, "
+            f"alpha={alpha}{', a state' if with_state else ''}. "
+            "Use engine='numpy' (fastmlp.reference) for these meanwhile."
+        )
 
 
 def _learning_rate(lr: object) -> float:
@@ -226,6 +255,29 @@ def sgd_step(
     )
 
 
+def train_step(
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+    x: FloatArray,
+    y_onehot: FloatArray,
+    lr: float,
+    activation: Activation,
+    *,
+    optimizer: Optimizer | None = None,
+    state: OptimizerState | None = None,
+    alpha: float = 0.0,
+) -> float:
+    """One step of ``optimizer`` (plain SGD by default) on the batch ``x``, ``y_onehot``.
+
+    Updates the parameters and ``state`` in place and returns the batch's loss before the
+    step, with the L2 term ``alpha / (2 n) * sum(W**2)``. Today the Rust engine runs plain SGD
+    without ``alpha`` only: anything else is a ``NotImplementedError`` (use
+    :func:`fastmlp.reference.train_step`).
+    """
+    _require_plain_sgd(optimizer, state, alpha, weights, biases)
+    return sgd_step(weights, biases, x, y_onehot, lr, activation)
+
+
 def train_epoch_stats(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
@@ -237,8 +289,12 @@ def train_epoch_stats(
     activation: Activation,
     *,
     input_path: InputPath = "auto",
+    optimizer: Optimizer | None = None,
+    state: OptimizerState | None = None,
+    alpha: float = 0.0,
 ) -> tuple[float, int]:
     """:func:`train_epoch`, also returning how many rows were classified right before their step."""
+    _require_plain_sgd(optimizer, state, alpha, weights, biases)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
         raise TypeError(f"batch_size: expected an int, got {type(batch_size).__name__}")
     if batch_size < 1:
@@ -269,6 +325,9 @@ def train_epoch(
     activation: Activation,
     *,
     input_path: InputPath = "auto",
+    optimizer: Optimizer | None = None,
+    state: OptimizerState | None = None,
+    alpha: float = 0.0,
 ) -> float:
     """One epoch of mini-batch SGD over the rows ``x[order]``, updating in place.
 
@@ -285,7 +344,22 @@ def train_epoch(
     same result up to the order of floating-point sums. ``x`` may also be a
     :data:`SparseRows` built once from the dense array, which saves the sparse path a scan of
     ``x`` per call.
+
+    ``optimizer``, ``state`` and ``alpha`` are :func:`fastmlp.reference.train_epoch`'s; today
+    the Rust engine runs plain SGD without ``alpha`` only, and raises ``NotImplementedError``
+    for anything else.
     """
     return train_epoch_stats(
-        weights, biases, x, labels, order, lr, batch_size, activation, input_path=input_path
+        weights,
+        biases,
+        x,
+        labels,
+        order,
+        lr,
+        batch_size,
+        activation,
+        input_path=input_path,
+        optimizer=optimizer,
+        state=state,
+        alpha=alpha,
     )[0]
