@@ -216,3 +216,24 @@ def test_a_run_notes_the_optimizers_this_fastmlp_lacks() -> None:
     text = out.getvalue()
     assert "not timed: rust with adam: the installed fastmlp has no fastmlp.optimizers" in text
     assert f"{TRAIN}-adam" not in text
+
+
+def test_optimizer_rows_end_to_end() -> None:
+    """With this fastmlp's optimizers: the reference's rows for each rule, each engine's
+    ratio to its plain-SGD epoch; the Rust engine's rows too, or a note saying why not."""
+    if getattr(fastmlp, "optimizers", None) is None:
+        pytest.skip("this fastmlp has no fastmlp.optimizers")
+    out = io.StringIO()
+    args = ["--quick", "--threads", "1", "--no-memory", "--configs", TRAIN]
+    assert bench.main([*args, "--engines", "rust,numpy", "--optimizers", "sgd,adam"], out=out) == 0
+    text = out.getvalue()
+    table = text[text.index("Optimizers, each engine's epoch") :].splitlines()[4:]
+    rows = {cells[2]: cells for cells in (line.split() for line in table) if len(cells) == 5}
+    assert rows["numpy"][:2] == [TRAIN, "1"] and float(rows["numpy"][4]) > 0
+    lines = [[c for c in line.split() if c != bench.BUSY_MARK] for line in text.splitlines()]
+    rust_adam = any(cells[:3] == [f"{TRAIN}-adam", "1", "rust"] for cells in lines)
+    assert ("rust" in rows) == rust_adam
+    if not rust_adam:
+        assert "not timed: rust with adam:" in text
+    else:
+        assert "differs from numpy" not in text  # the same rule, the same losses

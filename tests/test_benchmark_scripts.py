@@ -111,16 +111,19 @@ def test_time_to_accuracy_quick(tmp_path: Path) -> None:
     args = ["--quick", "--threads", "1", "--recipes", ",".join(recipes)]
     text, report = run_script("time_to_accuracy", args, tmp_path)
     rows = {row[0]: row for row in table(text, "recipe")}
-    ran = ["fastmlp-sgd", "sklearn-sgd", *(["fastmlp-adam"] if fit_has("optimizer") else [])]
-    assert set(rows) == set(ran)
+    assert set(rows) - {"fastmlp-adam"} == {"fastmlp-sgd", "sklearn-sgd"}
+    # Adam runs where this fastmlp has it; else a note says why (no keyword, or the Rust
+    # engine's NotImplementedError until its optimizer step lands).
+    adam_notes = [line for line in text.splitlines() if line.startswith("- Note: fastmlp-adam")]
+    assert ("fastmlp-adam" in rows) != bool(adam_notes)
+    if not fit_has("optimizer"):
+        assert "MLP.fit has no optimizer keyword" in adam_notes[0]
     assert rows["fastmlp-sgd"][1] == "SGD, lr 0.1" and rows["sklearn-sgd"][1] == "SGD, lr 0.1"
     for row in rows.values():
         epochs, seconds, spread, per_epoch, accuracy, over_torch = row[2:]
         assert epochs in ("1", "2") or epochs == "not within 2"
         assert positive(per_epoch) and 0 < float(accuracy) <= 1 and over_torch == "—"
         assert (seconds == "—") == (epochs == "not within 2") and spread in ("0%", "—")
-    if not fit_has("optimizer"):
-        assert "fastmlp-adam skipped: the installed fastmlp's MLP.fit has no optimizer" in text
     assert report["settings"]["target"] == 0.5 and report["settings"]["max_epochs"] == 2
     for entry in report["recipes"]:
         (run,) = entry["runs"]  # one round
