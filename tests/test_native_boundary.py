@@ -2,9 +2,9 @@
 
 Every function of the engine contract is called through both layers: ``fastmlp.kernels`` (which
 copies read-only inputs to C order and converts labels/order to int64) and ``fastmlp._native``
-directly. Errors must be ``TypeError``/``ValueError`` naming the argument, never a PyO3
-``PanicException`` (a ``BaseException``); where odd input gives a result, it is the oracle's
-(``fastmlp.reference``); arrays updated
+directly. Errors must be ``TypeError``/``ValueError`` naming the argument (README.md, "When
+things go wrong"), never a PyO3 ``PanicException`` (a ``BaseException``); where odd input gives a
+result, it is the oracle's (``fastmlp.reference``); arrays updated
 in place must be C-contiguous, writeable and distinct; the GIL is released while Rust computes;
 Ctrl-C and divergence stop training with the weights of the last good step.
 """
@@ -49,10 +49,10 @@ FUNCTIONS = [
     "train_epoch",
     "train_epoch_stats",
 ]
-# (layer, function): every function of fastmlp.kernels, and each of _native's (train_epoch_stats
-# is kernels.py's; _native.train_epoch returns the stats).
+# (layer, function): every function of fastmlp.kernels, and each of _native's (train_epoch is
+# kernels.py's: the first item of _native.train_epoch_stats).
 CALLERS = [("kernels", f) for f in FUNCTIONS] + [
-    ("_native", f) for f in FUNCTIONS if f != "train_epoch_stats"
+    ("_native", f) for f in FUNCTIONS if f != "train_epoch"
 ]
 LAYERS = {"kernels": kernels, "_native": _native}
 IN_PLACE = ["sgd_step", "train_epoch", "train_epoch_stats"]
@@ -307,7 +307,7 @@ def test_non_integer_labels_or_order_are_a_type_error(layer, name, arg, bad):
 def test_native_wants_int64_indices_and_kernels_converts_them(arg):
     args = make_args("train_epoch", np.float64)
     args[arg] = args[arg].astype(np.int32)
-    err = fails(_native.train_epoch, args, TypeError)
+    err = fails(_native.train_epoch_stats, args, TypeError)
     assert names(err, arg) and "int64" in str(err) and "int32" in str(err), str(err)
     expected_args = make_args("train_epoch", np.float64)
     expected = kernels.train_epoch(**expected_args)
@@ -478,7 +478,7 @@ def test_kernels_reads_any_layout_of_read_only_inputs(name, path, layout, dtype)
     [
         pytest.param(name, path, layout, id=f"{name}-{path}-{layout}")
         for name in FUNCTIONS
-        if name != "train_epoch_stats"
+        if name != "train_epoch"
         for path in read_only_inputs(name)
         for layout in layouts_of(path)
     ],
@@ -761,12 +761,6 @@ def outcome_of(call: Callable[..., Any], args: dict[str, Any]) -> tuple[Any, Exc
         return None, err
 
 
-def oracle_of(layer: str, name: str) -> Callable[..., Any]:
-    """The reference function computing what ``layer.name`` returns."""
-    native_stats = (layer, name) == ("_native", "train_epoch")
-    return getattr(reference, "train_epoch_stats" if native_stats else name)
-
-
 def assert_close(actual: Any, expected: Any) -> None:
     """Equal within one computation's tolerance (float32), NaN where the other has NaN."""
     if isinstance(expected, (list, tuple)):
@@ -803,7 +797,7 @@ def check_odd_input(layer: str, name: str, path: str, odd: Callable[[Any], Any],
     oracle_args = make_args(name, np.float32)
     put(oracle_args, path, odd(get(oracle_args, path)))
     try:
-        expected = oracle_of(layer, name)(**oracle_args)
+        expected = getattr(reference, name)(**oracle_args)
     except Exception:
         expected = expected_without_oracle(layer, name, label)
         oracle_args = make_args(name, np.float32)
@@ -901,7 +895,7 @@ def big_training(seed: int, rows: int = 20_000, hidden: int = 128) -> dict[str, 
 
 def test_train_epoch_releases_the_gil():
     args = big_training(0)
-    assert_ran_beside(run_beside(lambda: _native.train_epoch(**args)))
+    assert_ran_beside(run_beside(lambda: _native.train_epoch_stats(**args)))
 
 
 def test_a_busy_python_thread_barely_slows_training_on_the_main_thread():
@@ -914,13 +908,13 @@ def test_a_busy_python_thread_barely_slows_training_on_the_main_thread():
     try:
         alone = big_training(0)
         start = time.perf_counter()
-        _native.train_epoch(**alone)
+        _native.train_epoch_stats(**alone)
         seconds_alone = time.perf_counter() - start
 
         beside = big_training(0)
         spinner.start()
         start = time.perf_counter()
-        _native.train_epoch(**beside)
+        _native.train_epoch_stats(**beside)
         seconds_beside = time.perf_counter() - start
     finally:
         stop.set()

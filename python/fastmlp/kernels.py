@@ -12,16 +12,21 @@ core computes, on the engine's own threads (:func:`fastmlp.set_num_threads`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fastmlp import _native
+from fastmlp.engine import FloatArray, IntArray
+from fastmlp.names import INPUT_PATHS, Activation, InputPath
+from fastmlp.optimizers import Optimizer, OptimizerState, check_optimizer_arguments
 
 __all__ = [
+    "CHECKS_INTERRUPTS",
     "SparsePlan",
     "SparseRows",
+    "TrainingInputs",
     "backward",
     "cross_entropy",
     "forward",
@@ -36,9 +41,12 @@ __all__ = [
     "tanh",
     "train_epoch",
     "train_epoch_stats",
+    "train_step",
+    "training_inputs",
 ]
 
-FloatArray = NDArray[np.floating]
+#: ``train_epoch`` stops between batches on Ctrl-C by itself (see :class:`fastmlp.engine.Engine`).
+CHECKS_INTERRUPTS = True
 
 #: Compressed rows of a float array (``SparseRows(x)``): pass as ``x`` to :func:`train_epoch`
 #: to train on the nonzeros without scanning the dense array again each epoch.
@@ -71,27 +79,55 @@ def sparse_plan(x: FloatArray | SparseRows) -> SparsePlan:
 def sparse_work_crossover(threads: int | None = None) -> float:
     """The :func:`sparse_plan` work below which ``input_path="auto"`` takes the sparse path.
 
-    The default, measured per thread count on this project's benchmark machine (``fastmlp
-    bench --input-paths``; see the README's performance section): an epoch on the sparse path
-    takes about work / crossover of the dense path's time. ``threads`` defaults to the
-    engine's current count. Measured elsewhere, pass your own as ``sparse_work_crossover`` to
-    :func:`preferred_input_path` or :class:`fastmlp.MLP`.
+    The default, read per thread count from ``benchmarks/input_paths.py`` on this project's
+    machine (``benchmarks/README.md``): an epoch on the sparse path takes about work /
+    crossover of the dense path's time. ``threads`` defaults to the engine's current count.
+    Measured elsewhere, pass your own as ``sparse_work_crossover`` to
+    :func:`preferred_input_path`, :func:`training_inputs` or :class:`fastmlp.MLP`.
     """
     return _native.sparse_work_crossover(threads)
 
 
 def preferred_input_path(
     x: FloatArray | SparseRows, *, sparse_work_crossover: float | None = None
-) -> str:
+) -> Literal["dense", "sparse"]:
     """``"sparse"`` or ``"dense"``: the faster first layer for ``x`` compressed once.
 
     Sparse when the :func:`sparse_plan` work of ``x`` is below ``sparse_work_crossover``
-    (default: :func:`sparse_work_crossover` for the engine's current threads). This is the
-    decision :meth:`fastmlp.MLP.fit` takes once per fit, for inputs it compresses once; a
-    :func:`train_epoch` call with ``input_path="auto"`` decides per call, and for a dense
-    array also counts compressing it for that call.
+    (default: :func:`sparse_work_crossover` for the engine's current threads). The decision
+    :func:`training_inputs` takes once per fit; a :func:`train_epoch` call given ``"auto"``
+    and a bare array decides per call, and also counts compressing the array for that call.
     """
     return _native.preferred_input_path(_c_order("x", x), sparse_work_crossover)
+
+
+class TrainingInputs(NamedTuple):
+    """``x`` as :func:`training_inputs` made it for a whole fit, with the first layer's path
+    it decided: pass it as ``x`` to :func:`train_epoch`, whose ``"auto"`` then takes that path
+    on every call instead of deciding again."""
+
+    #: C-ordered rows (n, features) for the dense path, or their :data:`SparseRows`.
+    x: FloatArray | SparseRows
+    input_path: Literal["dense", "sparse"]
+
+
+def training_inputs(
+    x: FloatArray, input_path: InputPath = "auto", *, sparse_work_crossover: float | None = None
+) -> FloatArray | SparseRows | TrainingInputs:
+    """``x`` as :func:`train_epoch` should read it over a whole fit, the path decided once:
+    C-ordered (a Fortran-ordered or strided ``x`` is copied here, not on every call), and
+    compressed to its nonzeros (:data:`SparseRows`) where the sparse first layer applies
+    (``"sparse"``, or ``"auto"`` and :func:`preferred_input_path` with
+    ``sparse_work_crossover`` says so). Returns a :class:`TrainingInputs` (typed as any of
+    this engine's training inputs, as the engine contract has it)."""
+    x = _c_order("x", x)
+    if input_path == "auto":
+        input_path = preferred_input_path(x, sparse_work_crossover=sparse_work_crossover)
+    if input_path == "sparse":
+        return TrainingInputs(SparseRows(x), "sparse")
+    if input_path == "dense":
+        return TrainingInputs(x, "dense")
+    raise ValueError(f"input_path: expected one of {INPUT_PATHS}, got {input_path!r}")
 
 
 def _c_order(arg: str, value: Any) -> Any:
@@ -118,6 +154,33 @@ def _indices(arg: str, value: object) -> NDArray[np.int64]:
     if array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.int64).max:
         raise ValueError(f"{arg}: values exceed the int64 range")
     return np.require(array, np.int64, ["C", "A"])
+
+
+def _require_plain_sgd(
+    optimizer: object,
+    state: object,
+    alpha: object,
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+) -> None:
+    """Check the optimizer keywords as the reference does, then refuse what the Rust step
+    cannot run yet: it fuses plain SGD only, until its optimizer step lands (issue 11, phase 2;
+    the rules are in ``rust/core/src/optimizer``)."""
+    checked, checked_state, checked_alpha = check_optimizer_arguments(
+        optimizer, state, alpha, _arrays("weights", weights), _arrays("biases", biases)
+    )
+    _plain_sgd_only(checked, checked_alpha, with_state=checked_state is not None)
+
+
+def _plain_sgd_only(optimizer: Optimizer, alpha: float, with_state: bool = False) -> None:
+    """NotImplementedError unless plain SGD without alpha or state (until phase 2)."""
+    if optimizer.slots or alpha != 0.0 or with_state:
+        raise NotImplementedError(
+            "the Rust engine trains with plain SGD only (no momentum, Adam, optimizer state or "
+            f"alpha) until its optimizer step lands; got optimizer={optimizer!r}, "
+            f"alpha={alpha}{', a state' if with_state else ''}. "
+            "Use engine='numpy' (fastmlp.reference) for these meanwhile."
+        )
 
 
 def _learning_rate(lr: object) -> float:
@@ -164,7 +227,7 @@ def forward(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
     x: FloatArray,
-    activation: str,
+    activation: Activation,
 ) -> list[FloatArray]:
     """Every layer's output ``[x, a1, ..., aL]`` for ``x`` (n, inputs).
 
@@ -181,7 +244,7 @@ def backward(
     weights: Sequence[FloatArray],
     outputs: Sequence[FloatArray],
     y_onehot: FloatArray,
-    activation: str,
+    activation: Activation,
 ) -> tuple[list[FloatArray], list[FloatArray]]:
     """Gradients ``(weight_grads, bias_grads)`` of the mean cross-entropy.
 
@@ -200,7 +263,7 @@ def sgd_step(
     x: FloatArray,
     y_onehot: FloatArray,
     lr: float,
-    activation: str,
+    activation: Activation,
 ) -> float:
     """One gradient step on the batch ``x`` (n, inputs), ``y_onehot`` (n, classes).
 
@@ -217,24 +280,53 @@ def sgd_step(
     )
 
 
-def train_epoch_stats(
+def train_step(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
     x: FloatArray,
-    labels: NDArray[np.integer],
-    order: NDArray[np.integer],
+    y_onehot: FloatArray,
+    lr: float,
+    activation: Activation,
+    *,
+    optimizer: Optimizer | None = None,
+    state: OptimizerState | None = None,
+    alpha: float = 0.0,
+) -> float:
+    """One step of ``optimizer`` (plain SGD by default) on the batch ``x``, ``y_onehot``.
+
+    Updates the parameters and ``state`` in place and returns the batch's loss before the
+    step, with the L2 term ``alpha / (2 n) * sum(W**2)``. Today the Rust engine runs plain SGD
+    without ``alpha`` only: anything else is a ``NotImplementedError`` (use
+    :func:`fastmlp.reference.train_step`).
+    """
+    _require_plain_sgd(optimizer, state, alpha, weights, biases)
+    return sgd_step(weights, biases, x, y_onehot, lr, activation)
+
+
+def train_epoch_stats(
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+    x: FloatArray | SparseRows | TrainingInputs,
+    labels: IntArray,
+    order: IntArray,
     lr: float,
     batch_size: int,
-    activation: str,
+    activation: Activation,
     *,
-    input_path: str = "auto",
+    input_path: InputPath = "auto",
+    optimizer: Optimizer | None = None,
+    state: OptimizerState | None = None,
+    alpha: float = 0.0,
 ) -> tuple[float, int]:
     """:func:`train_epoch`, also returning how many rows were classified right before their step."""
+    _require_plain_sgd(optimizer, state, alpha, weights, biases)
+    if isinstance(x, TrainingInputs):
+        x, input_path = x.x, (x.input_path if input_path == "auto" else input_path)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
         raise TypeError(f"batch_size: expected an int, got {type(batch_size).__name__}")
     if batch_size < 1:
         raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
-    loss, correct = _native.train_epoch(
+    loss, correct = _native.train_epoch_stats(
         _arrays("weights", weights),
         _arrays("biases", biases),
         _c_order("x", x),
@@ -252,14 +344,17 @@ def train_epoch_stats(
 def train_epoch(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
-    x: FloatArray,
-    labels: NDArray[np.integer],
-    order: NDArray[np.integer],
+    x: FloatArray | SparseRows | TrainingInputs,
+    labels: IntArray,
+    order: IntArray,
     lr: float,
     batch_size: int,
-    activation: str,
+    activation: Activation,
     *,
-    input_path: str = "auto",
+    input_path: InputPath = "auto",
+    optimizer: Optimizer | None = None,
+    state: OptimizerState | None = None,
+    alpha: float = 0.0,
 ) -> float:
     """One epoch of mini-batch SGD over the rows ``x[order]``, updating in place.
 
@@ -276,9 +371,24 @@ def train_epoch(
     also pay, for a dense ``x``, for compressing all of ``x`` first). Both paths give the
     same result up to the order of floating-point sums. ``x`` may also be a
     :data:`SparseRows` built once from the dense array, which saves the sparse path that
-    compression per call; :meth:`fastmlp.MLP.fit` does so, deciding the path once per fit
-    (:func:`preferred_input_path`).
+    compression per call, or what :func:`training_inputs` made of it, whose path ``"auto"``
+    takes as decided (:meth:`fastmlp.MLP.fit` decides so once per fit).
+
+    ``optimizer``, ``state`` and ``alpha`` are :func:`fastmlp.reference.train_epoch`'s; today
+    the Rust engine runs plain SGD without ``alpha`` only, and raises ``NotImplementedError``
+    for anything else.
     """
     return train_epoch_stats(
-        weights, biases, x, labels, order, lr, batch_size, activation, input_path=input_path
+        weights,
+        biases,
+        x,
+        labels,
+        order,
+        lr,
+        batch_size,
+        activation,
+        input_path=input_path,
+        optimizer=optimizer,
+        state=state,
+        alpha=alpha,
     )[0]

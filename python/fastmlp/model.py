@@ -9,28 +9,50 @@ order. Each epoch is handed to an engine (Rust: :mod:`fastmlp.kernels`, NumPy:
 from __future__ import annotations
 
 import os
-import signal
 import threading
-import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fastmlp import kernels, reference
-from fastmlp.errors import TrainingDivergedError
+from fastmlp.diagnostics import check_probabilities, warn_if_exploded, warn_if_unscaled
+from fastmlp.engine import Engine
 from fastmlp.history import History
 from fastmlp.initializers import Init, check_init, initial_parameters
-from fastmlp.serialization import load_parameters, save_parameters
-from fastmlp.validation import (
+from fastmlp.names import (
     ACTIVATIONS,
     ENGINES,
     INPUT_PATHS,
+    Activation,
+    DType,
+    EngineName,
+    InputPath,
+    LRSchedule,
+    Monitor,
+    OptimizerName,
+)
+from fastmlp.optimizers import Optimizer
+from fastmlp.optimizers.rules import l2_penalty
+from fastmlp.serialization import load_parameters, save_parameters
+from fastmlp.training import (
+    FitSettings,
+    TrainingState,
+    fit_settings,
+    generator_from_json,
+    generator_to_json,
+    stratified_holdout,
+    train,
+)
+from fastmlp.validation import (
     check_choice,
+    check_class_names,
+    check_dataset_name,
     check_dtype,
     check_inputs,
     check_labels,
@@ -41,11 +63,11 @@ from fastmlp.validation import (
 
 __all__ = ["MLP"]
 
-_ENGINE_MODULES: dict[str, ModuleType] = {"rust": kernels, "numpy": reference}
+_ENGINE_MODULES: dict[EngineName, Engine[Any]] = {"rust": kernels, "numpy": reference}
 # Rows per forward call in predict/evaluate: bounds the hidden activations' memory.
 _INFERENCE_CHUNK = 16384
-# With a progress bar, the Rust engine is called on about this many slices of an epoch.
-_PROGRESS_UPDATES = 50
+# The loss before training, for the check that it did not explode, is measured on these rows.
+_START_ROWS = 1024
 
 
 class MLP:
@@ -75,38 +97,52 @@ class MLP:
     def __init__(
         self,
         layer_sizes: list[int],
-        activation: str = "relu",
+        activation: Activation = "relu",
         init: Init = "he",
-        dtype: str | np.dtype | type = "float32",
+        dtype: DType | np.dtype | type = "float32",
         seed: int | np.random.Generator | None = None,
-        engine: str = "rust",
-        input_path: str = "auto",
+        engine: EngineName = "rust",
+        input_path: InputPath = "auto",
         sparse_work_crossover: float | None = None,
     ) -> None:
+        self._configure(layer_sizes, activation, init, dtype, seed, engine, input_path)
+        self.sparse_work_crossover = _check_crossover(sparse_work_crossover)
+        self.weights, self.biases = initial_parameters(
+            self.layer_sizes, self.init, self.dtype, self._rng
+        )
+
+    def _configure(
+        self,
+        layer_sizes: list[int],
+        activation: Activation,
+        init: Init,
+        dtype: DType | np.dtype | type,
+        seed: int | np.random.Generator | None,
+        engine: EngineName,
+        input_path: InputPath,
+    ) -> None:
+        """Check the settings and set everything but the parameters (``load`` reads those)."""
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.init = check_init(init)
         self.dtype = check_dtype(dtype)
         self.engine = check_choice("engine", engine, ENGINES)
         self.input_path = check_choice("input_path", input_path, INPUT_PATHS)
-        if sparse_work_crossover is not None and not (
-            isinstance(sparse_work_crossover, (int, float, np.integer, np.floating))
-            and not isinstance(sparse_work_crossover, bool)
-            and 0 <= sparse_work_crossover < np.inf
-        ):
-            raise ValueError(
-                "sparse_work_crossover: expected None or a finite number >= 0, "
-                f"got {sparse_work_crossover!r}"
-            )
-        self.sparse_work_crossover = sparse_work_crossover
+        self.sparse_work_crossover: float | None = None
         if seed is not None and not isinstance(seed, (int, np.integer, np.random.Generator)):
             raise TypeError(f"seed: expected an int, None or a numpy Generator, got {seed!r}")
+        if isinstance(seed, (int, np.integer)) and seed < 0:
+            raise ValueError(f"seed: expected a non-negative integer, got {seed}")
         self.seed = seed
         self._rng = np.random.default_rng(seed)
-        self.weights, self.biases = initial_parameters(
-            self.layer_sizes, self.init, self.dtype, self._rng
-        )
         self.history_ = History()
+        #: The optimizer's state, the schedule and the rows trained on: what the next fit
+        #: (and a saved model) continues from.
+        self.training_state_ = TrainingState()
+        #: The data it was trained on: a name (``"fashion-mnist"``) or a path; ``None`` if
+        #: unknown. Saved with the model; ``fastmlp evaluate`` uses it by default.
+        self.dataset: str | None = None
+        self._class_names: tuple[str, ...] | None = None
 
     # ---- description ----------------------------------------------------------------------
 
@@ -126,7 +162,20 @@ class MLP:
     def classes(self) -> int:
         return self.layer_sizes[-1]
 
-    def _engine(self) -> ModuleType:
+    @property
+    def class_names(self) -> tuple[str, ...] | None:
+        """The name of each output class (``class_names[label]``), or ``None`` if unknown.
+
+        Saved with the model; ``fastmlp predict`` prints them. Set it to a sequence of
+        ``classes`` strings (e.g. ``dataset.classes``).
+        """
+        return self._class_names
+
+    @class_names.setter
+    def class_names(self, names: object) -> None:
+        self._class_names = check_class_names(names, self.classes)
+
+    def _engine(self) -> Engine[Any]:
         return _ENGINE_MODULES[self.engine]
 
     # ---- training -------------------------------------------------------------------------
@@ -140,59 +189,174 @@ class MLP:
         lr: float = 0.1,
         shuffle: bool = True,
         validation_data: tuple[NDArray, NDArray[np.integer]] | None = None,
-        progress: bool = False,
+        progress: bool | Callable[[History], None] = False,
+        *,
+        optimizer: OptimizerName | Optimizer = "sgd",
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        alpha: float = 0.0,
+        lr_schedule: LRSchedule = "constant",
+        power_t: float = 0.5,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        monitor: Monitor = "val_loss",
+        patience: int = 10,
+        tol: float = 1e-4,
+        restore_best: bool = True,
     ) -> History:
-        """Train with mini-batch SGD and return this call's :class:`History`.
+        """Train and return this call's :class:`History`.
+
+        The optimizer's rules, the L2 penalty and the schedules are scikit-learn's
+        (``MLPClassifier``'s ``solver``, ``alpha``, ``learning_rate``, ...). Repeated calls
+        continue where the last one stopped: the optimizer's state, the learning rate the
+        schedule reached and the rows trained on carry over (``training_state_``, also saved
+        with the model), so ``fit(epochs=2)`` twice is ``fit(epochs=4)``. Early stopping and
+        the adaptive schedule watch each call afresh.
 
         Args:
             x: inputs (n, layer_sizes[0]) of the model's dtype, e.g. from
                 :func:`fastmlp.datasets.prepare`; never converted.
             labels: integer classes (n,) in [0, classes).
-            epochs: passes over the data, >= 1.
+            epochs: passes over the data, >= 1 (fewer when early stopping ends training).
             batch_size: rows per step, 1..n; ``None`` for full-batch gradient descent.
-            lr: learning rate, > 0.
+            lr: learning rate, > 0 (Adam's base rate, e.g. 1e-3).
             shuffle: visit the rows in a fresh random order each epoch (from the model's
                 generator); else in their given order.
             validation_data: ``(x_val, labels_val)`` evaluated after each epoch.
-            progress: show a progress bar per epoch with the running loss and accuracy.
+            progress: ``True`` shows a progress bar per epoch with the running loss and
+                accuracy (on stderr; when stderr is not a terminal or notebook, a line per
+                epoch instead); a function is called after each epoch with this call's
+                :class:`History` so far (e.g. to print a line).
+            optimizer: ``"sgd"`` (with ``momentum``, ``nesterov``), ``"adam"`` (with
+                ``beta1``, ``beta2``, ``epsilon``), or a :class:`fastmlp.optimizers.SGD` /
+                :class:`~fastmlp.optimizers.Adam` object.
+            momentum: SGD's momentum in [0, 1]; 0 is plain SGD.
+            nesterov: Nesterov's momentum.
+            beta1, beta2, epsilon: Adam's moment decays, in [0, 1), and its epsilon, > 0.
+            alpha: L2 penalty on the weights (not the biases), >= 0: each batch's loss gains
+                ``alpha / (2 n) * sum(W**2)``.
+            lr_schedule: ``"constant"``; ``"invscaling"``, ``lr / (t + 1) ** power_t`` from
+                the end of each epoch, ``t`` the rows trained on so far; ``"adaptive"``,
+                ``lr`` divided by 5 each time more than ``patience`` epochs pass without an
+                improvement of at least ``tol`` (training stops when that would start from
+                ``lr <= 1e-6``).
+            power_t: ``invscaling``'s exponent, >= 0.
+            early_stopping: stop once more than ``patience`` epochs pass without ``monitor``
+                improving by at least ``tol``. The validation set is ``validation_data``,
+                else a stratified ``validation_fraction`` of the rows, held out (drawn from
+                the model's generator before the epochs).
+            validation_fraction: the rows held out for early stopping, in (0, 1).
+            monitor: ``"val_loss"`` or ``"val_accuracy"``: what early stopping and the
+                adaptive schedule watch when there is a validation set (without one: the
+                training loss).
+            patience: epochs without improvement tolerated, >= 1 (scikit-learn's
+                ``n_iter_no_change``).
+            tol: the least change of ``monitor`` that counts as an improvement, >= 0.
+            restore_best: with early stopping, end with the weights of the best epoch
+                (``History.best_epoch``), not the last one.
+
+        Warns:
+            TrainingWarning: the inputs are far outside the usual range (unscaled pixels), or
+                the loss ended far above its value before training (measured on the first
+                1,024 rows): the learning rate is too large although the loss stayed finite.
 
         Raises:
             TrainingDivergedError: the loss became non-finite; the weights are those of the
                 last good step, ``history_`` holds the finished epochs.
             KeyboardInterrupt: Ctrl-C, within one batch; the weights are those of the last
                 finished step.
+            NotImplementedError: ``engine="rust"`` with momentum, Adam or ``alpha``: the Rust
+                engine runs plain SGD only until its optimizer step lands (use
+                ``engine="numpy"``).
+            RuntimeError: the model is being trained by another thread.
         """
+        with _one_fit_at_a_time(self):
+            settings = {
+                "optimizer": optimizer,
+                "momentum": momentum,
+                "nesterov": nesterov,
+                "beta1": beta1,
+                "beta2": beta2,
+                "epsilon": epsilon,
+                "alpha": alpha,
+                "lr_schedule": lr_schedule,
+                "power_t": power_t,
+                "early_stopping": early_stopping,
+                "validation_fraction": validation_fraction,
+                "monitor": monitor,
+                "patience": patience,
+                "tol": tol,
+                "restore_best": restore_best,
+            }
+            return self._fit(
+                x, labels, epochs, batch_size, lr, shuffle, validation_data, progress, settings
+            )
+
+    def _fit(
+        self,
+        x: NDArray,
+        labels: NDArray[np.integer],
+        epochs: int,
+        batch_size: int | None,
+        lr: float,
+        shuffle: bool,
+        validation_data: tuple[NDArray, NDArray[np.integer]] | None,
+        progress: bool | Callable[[History], None],
+        keywords: dict[str, Any],
+    ) -> History:
         x, labels = self._check_data(x, labels)
         epochs = check_positive_int("epochs", epochs)
-        batch_size = self._check_batch_size(batch_size, len(x))
-        lr = check_learning_rate(lr, self.dtype)
+        batch = self._check_batch_size(batch_size, len(x))
+        settings = fit_settings(
+            epochs=epochs,
+            batch_size=batch,
+            lr=check_learning_rate(lr, self.dtype),
+            shuffle=shuffle,
+            **keywords,
+        )
+        if self.engine == "rust":  # until the Rust optimizer step lands (issue 11, phase 2)
+            kernels._plain_sgd_only(settings.optimizer, settings.alpha)
+        validation = None
         if validation_data is not None:
-            validation_data = self._check_validation(validation_data)
+            validation = self._check_validation(validation_data)
+        train_rows = np.arange(len(x), dtype=np.int64)
+        if settings.early_stopping and validation is None:
+            fraction = settings.validation_fraction
+            train_rows, held_out = stratified_holdout(labels, fraction, self._rng)
+            validation = (x[held_out], labels[held_out])
+            settings = self._fit_batches_to(settings, batch_size, len(train_rows))
 
-        inputs, input_path = self._training_inputs(x)
-        if validation_data is not None and self.engine == "rust":
-            validation_data = (_c_ordered(validation_data[0]), validation_data[1])
-        history = History()
-        for epoch in range(1, epochs + 1):
-            order = self._rng.permutation(len(x)) if shuffle else np.arange(len(x))
-            label = f"epoch {epoch}/{epochs}"
-            with _progress_bar(progress, len(order), label) as report:
-                started = time.perf_counter()
-                loss, correct = self._train_epoch(
-                    (inputs, input_path), labels, order, batch_size, lr, epoch, report
-                )
-                seconds = time.perf_counter() - started
-                history.loss.append(loss)
-                history.accuracy.append(correct / len(order))
-                history.seconds.append(seconds)
-                summary = {"loss": loss, "accuracy": correct / len(order)}
-                if validation_data is not None:
-                    scores = self.evaluate(*validation_data)
-                    history.val_loss.append(scores["loss"])
-                    history.val_accuracy.append(scores["accuracy"])
-                    summary |= {"val_loss": scores["loss"], "val_accuracy": scores["accuracy"]}
-                report(0, summary)
-            self.history_.extend(History(**{k: v[-1:] for k, v in history.as_dict().items()}))
+        warn_if_unscaled("x", x)
+        start = self.evaluate(x[:_START_ROWS], labels[:_START_ROWS])["loss"]
+        start += l2_penalty(self.weights, settings.alpha, settings.batch_size)  # as batches have
+        self.training_state_.prepare(settings, self.weights, self.biases)
+        first = len(self.history_)
+
+        def after_epoch(history: History) -> None:
+            self.history_.append_last_epoch(history, first)
+            if callable(progress):
+                progress(history)
+
+        engine = self._engine()
+        history = train(
+            self,
+            engine,
+            engine.training_inputs(
+                x, self.input_path, sparse_work_crossover=self.sparse_work_crossover
+            ),
+            labels,
+            train_rows,
+            settings,
+            self.training_state_,
+            self._rng,
+            validation,
+            bool(progress) and not callable(progress),
+            after_epoch=after_epoch,
+        )
+        warn_if_exploded(start, history.loss[-1], self.classes, history.lr[-1])
         return history
 
     def partial_fit(
@@ -202,118 +366,69 @@ class MLP:
         batch_size: int | None = 128,
         lr: float = 0.1,
         shuffle: bool = True,
+        *,
+        optimizer: OptimizerName | Optimizer = "sgd",
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        alpha: float = 0.0,
+        lr_schedule: LRSchedule = "constant",
+        power_t: float = 0.5,
     ) -> MLP:
-        """One epoch of :meth:`fit`; returns the model (its ``history_`` gains the epoch)."""
-        self.fit(x, labels, epochs=1, batch_size=batch_size, lr=lr, shuffle=shuffle)
+        """One epoch of :meth:`fit`; returns the model (its ``history_`` gains the epoch).
+
+        The optimizer's state and the schedule continue from call to call as in :meth:`fit`;
+        the adaptive schedule watches each call afresh, so it never lowers the rate here.
+        """
+        self.fit(
+            x,
+            labels,
+            epochs=1,
+            batch_size=batch_size,
+            lr=lr,
+            shuffle=shuffle,
+            optimizer=optimizer,
+            momentum=momentum,
+            nesterov=nesterov,
+            beta1=beta1,
+            beta2=beta2,
+            epsilon=epsilon,
+            alpha=alpha,
+            lr_schedule=lr_schedule,
+            power_t=power_t,
+        )
         return self
 
-    def _training_inputs(self, x: NDArray) -> tuple[NDArray | kernels.SparseRows, str]:
-        """``x`` as the engine will read it for a whole fit, and the input path, both decided
-        once: for the Rust engine C-ordered, and compressed to its nonzeros where the sparse
-        first layer applies (``input_path``, or ``"auto"`` and
-        :func:`fastmlp.kernels.preferred_input_path` says so)."""
-        if self.engine != "rust":
-            return x, self.input_path
-        x = _c_ordered(x)
-        path = self.input_path
-        if path == "auto":
-            path = kernels.preferred_input_path(x, sparse_work_crossover=self.sparse_work_crossover)
-        return (kernels.SparseRows(x) if path == "sparse" else x), path
-
-    def _train_epoch(
-        self,
-        inputs: tuple[NDArray | kernels.SparseRows, str],
-        labels: NDArray[np.int64],
-        order: NDArray[np.int64],
-        batch_size: int,
-        lr: float,
-        epoch: int,
-        report: Callable[[int, dict[str, float]], None],
-    ) -> tuple[float, int]:
-        """One epoch, in slices of whole batches; returns (mean loss, correct count)."""
-        x, input_path = inputs
-        engine = self._engine()
-        n_batches = -(-len(order) // batch_size)
-        if self.engine == "numpy":
-            batches_per_call = 1  # lets Ctrl-C stop it between steps (see _interrupts_deferred)
-        elif report is _no_progress:
-            batches_per_call = n_batches
-        else:
-            batches_per_call = max(1, -(-n_batches // _PROGRESS_UPDATES))
-        rows_per_call = batches_per_call * batch_size
-        snapshot = [a.copy() for a in self.weights + self.biases]
-        total_loss, total_correct, seen = 0.0, 0, 0
-        with _interrupts_deferred(self.engine == "numpy") as interrupted:
-            for start in range(0, len(order), rows_per_call):
-                part = order[start : start + rows_per_call]
-                try:
-                    loss, correct = engine.train_epoch_stats(
-                        self.weights,
-                        self.biases,
-                        x,
-                        labels,
-                        part,
-                        lr,
-                        batch_size,
-                        self.activation,
-                        input_path=input_path,
-                    )
-                except TrainingDivergedError as error:
-                    reverted = self._keep_last_good(snapshot)
-                    kept = "at the start of the epoch" if reverted else "before that batch"
-                    batch = start // batch_size + (error.batch or 0)
-                    raise TrainingDivergedError(
-                        f"training diverged in epoch {epoch}, batch {batch} (0-based): the loss "
-                        f"is {error.loss}. The weights are those {kept}. Try a "
-                        f"smaller learning rate than lr={lr}.",
-                        batch=batch,
-                        loss=error.loss,
-                        epoch=epoch,
-                    ) from None
-                if not all(np.isfinite(a).all() for a in self.weights + self.biases):
-                    # A step overflowed although the losses seen so far were finite.
-                    self._keep_last_good(snapshot)
-                    batch = (start + len(part) - 1) // batch_size
-                    raise TrainingDivergedError(
-                        f"training diverged in epoch {epoch}: by batch {batch} (0-based) a step "
-                        "made the weights NaN or infinite. The weights are those at the start of "
-                        f"the epoch. Try a smaller learning rate than lr={lr}.",
-                        batch=batch,
-                        loss=float("nan"),
-                        epoch=epoch,
-                    )
-                total_loss += loss * len(part)
-                total_correct += correct
-                seen += len(part)
-                report(len(part), {"loss": total_loss / seen, "accuracy": total_correct / seen})
-                if interrupted():
-                    raise KeyboardInterrupt
-        return total_loss / len(order), total_correct
-
-    def _keep_last_good(self, snapshot: list[NDArray]) -> bool:
-        """After a divergence: if a step left non-finite values, go back to the epoch start.
-
-        Returns whether it did.
-        """
-        parameters = self.weights + self.biases
-        if all(np.isfinite(a).all() for a in parameters):
-            return False
-        for array, saved in zip(parameters, snapshot, strict=True):
-            array[...] = saved
-        return True
+    @staticmethod
+    def _fit_batches_to(settings: FitSettings, batch_size: int | None, rows: int) -> FitSettings:
+        """``settings`` with its batch size checked against the ``rows`` left to train on."""
+        if batch_size is None:
+            return replace(settings, batch_size=rows)
+        if settings.batch_size > rows:
+            raise ValueError(
+                f"batch_size: expected at most the {rows} rows left to train on after "
+                f"holding out validation_fraction={settings.validation_fraction}, got "
+                f"{settings.batch_size}"
+            )
+        return settings
 
     # ---- inference ------------------------------------------------------------------------
 
     def predict_proba(self, x: NDArray) -> NDArray:
-        """Class probabilities (n, classes) for inputs ``x`` (n, layer_sizes[0])."""
+        """Class probabilities (n, classes) for inputs ``x`` (n, layer_sizes[0]).
+
+        Never NaN: rows whose logits overflow (inputs far larger than any the model was
+        trained on) are a ``ValueError`` naming them.
+        """
         x = check_inputs("x", x, self.layer_sizes[0], self.dtype)
         engine = self._engine()
-        parts = [
-            engine.forward(self.weights, self.biases, x[i : i + _INFERENCE_CHUNK], self.activation)[
-                -1
-            ]
-            for i in range(0, len(x), _INFERENCE_CHUNK)
-        ]
+        parts = []
+        for i in range(0, len(x), _INFERENCE_CHUNK):
+            rows = x[i : i + _INFERENCE_CHUNK]
+            parts.append(engine.forward(self.weights, self.biases, rows, self.activation)[-1])
+            check_probabilities("x", parts[-1], rows, offset=i)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def predict(self, x: NDArray) -> NDArray[np.int64]:
@@ -336,39 +451,62 @@ class MLP:
     # ---- persistence ----------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the model to ``path`` (an .npz with JSON metadata), atomically."""
+        """Write the model to ``path`` (an .npz with JSON metadata), atomically.
+
+        With the parameters go the training history, the optimizer's settings and state, the
+        schedule and the random generator's state: a loaded model trains on exactly as this
+        one would."""
         metadata: dict[str, Any] = {
             "layer_sizes": self.layer_sizes,
             "activation": self.activation,
             "dtype": self.dtype.name,
             "init": list(self.init),
             "history": self.history_.as_dict(),
+            "dataset": self.dataset,
+            "class_names": None if self.class_names is None else list(self.class_names),
+            "training": self.training_state_.metadata(),
+            "generator": generator_to_json(self._rng),
         }
-        return save_parameters(path, self.weights, self.biases, metadata)
+        return save_parameters(
+            path, self.weights, self.biases, metadata, self.training_state_.arrays()
+        )
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], engine: str = "rust") -> MLP:
+    def load(cls, path: str | os.PathLike[str], engine: EngineName = "rust") -> MLP:
         """A model saved by :meth:`save`; ``ValueError`` for anything else."""
-        weights, biases, metadata = load_parameters(path)
+        weights, biases, metadata, extra_arrays = load_parameters(path)
+        model = cls.__new__(cls)  # built from the file's arrays: no initial weights drawn
         try:
-            model = cls(
+            model._configure(
                 metadata["layer_sizes"],
                 activation=metadata["activation"],
                 init=tuple(metadata.get("init", ["he"])),
                 dtype=metadata["dtype"],
+                seed=None,
                 engine=engine,
+                input_path="auto",
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path}: invalid model metadata: {error}") from None
         model.weights = [np.ascontiguousarray(w) for w in weights]
         model.biases = [np.ascontiguousarray(b) for b in biases]
-        history = metadata.get("history") or {}
         try:
-            if not isinstance(history, dict):
-                raise TypeError(f"expected a mapping, got {type(history).__name__}")
-            model.history_ = History(**{k: list(map(float, v)) for k, v in history.items()})
+            model.history_ = History.from_dict(metadata.get("history") or {})
         except (TypeError, ValueError) as error:
             raise ValueError(f"{path}: invalid training history in the metadata: {error}") from None
+        try:
+            model.training_state_ = TrainingState.from_saved(
+                metadata.get("training") or {}, extra_arrays, model.weights, model.biases
+            )
+            if metadata.get("generator") is not None:
+                model._rng = generator_from_json(metadata["generator"])
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: invalid training state in the metadata: {error}") from None
+        try:  # absent from older model files: None
+            model.dataset = check_dataset_name(metadata.get("dataset"))
+            model.class_names = metadata.get("class_names")
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: invalid model metadata: {error}") from None
         return model
 
     # ---- argument checks ------------------------------------------------------------------
@@ -381,7 +519,9 @@ class MLP:
         if not (isinstance(data, (tuple, list)) and len(data) == 2):
             raise TypeError("validation_data: expected a pair (x_val, labels_val)")
         x = check_inputs("validation_data[0]", data[0], self.layer_sizes[0], self.dtype)
-        return x, check_labels("validation_data[1]", data[1], len(x), self.classes)
+        labels = check_labels("validation_data[1]", data[1], len(x), self.classes)
+        # Read once an epoch: made C-ordered once for the fit, not copied by every call.
+        return np.require(x, requirements=["C", "A"]), labels
 
     @staticmethod
     def _check_batch_size(batch_size: object, rows: int) -> int:
@@ -396,53 +536,35 @@ class MLP:
         return batch_size
 
 
-def _c_ordered(x: NDArray) -> NDArray:
-    """``x`` itself if C-ordered and aligned, else such a copy: made once per fit, not per call."""
-    return np.require(x, requirements=["C", "A"])
+_FITTING_LOCK = threading.Lock()
+_FITTING: weakref.WeakSet[MLP] = weakref.WeakSet()  # models inside fit (not an attribute:
+# a copy or pickle of a model taken during fit must not inherit it)
 
 
-def _no_progress(rows: int, metrics: dict[str, float]) -> None:
-    """The progress reporter when there is no bar."""
-
-
-@contextmanager
-def _progress_bar(
-    enabled: bool, total: int, label: str
-) -> Iterator[Callable[[int, dict[str, float]], None]]:
-    """A reporter ``(rows_done, metrics)`` that drives a tqdm bar, or does nothing."""
-    if not enabled:
-        yield _no_progress
-        return
-    from tqdm.auto import tqdm
-
-    with tqdm(total=total, desc=label, unit="row", unit_scale=True, leave=True) as bar:
-
-        def report(rows: int, metrics: dict[str, float]) -> None:
-            bar.update(rows)
-            bar.set_postfix({k: f"{v:.4f}" for k, v in metrics.items()}, refresh=rows == 0)
-
-        yield report
+def _check_crossover(value: object) -> float | None:
+    """``sparse_work_crossover``: ``None`` or a finite number >= 0."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"sparse_work_crossover: expected None or a number, got {value!r}")
+    if not 0 <= value < np.inf:
+        raise ValueError(f"sparse_work_crossover: expected a finite number >= 0, got {value}")
+    return float(value)
 
 
 @contextmanager
-def _interrupts_deferred(enabled: bool) -> Iterator[Callable[[], bool]]:
-    """While active, Ctrl-C only sets a flag, read between steps: a step is never cut in half.
-
-    Used for the NumPy engine, whose steps are Python code; the Rust engine checks for Ctrl-C
-    between its batches by itself. Only the main thread can install signal handlers; elsewhere
-    this does nothing.
-    """
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-    pressed = threading.Event()
-    previous = signal.getsignal(signal.SIGINT)
-
-    def handler(signum: int, frame: object) -> None:
-        pressed.set()
-
-    signal.signal(signal.SIGINT, handler)
+def _one_fit_at_a_time(model: MLP) -> Iterator[None]:
+    """Refuse a second ``fit`` of ``model`` while one runs (from another thread): the engines
+    update the weights in place, so two at once would race (NumPy) or collide (Rust)."""
+    with _FITTING_LOCK:
+        if model in _FITTING:
+            raise RuntimeError(
+                "this model is already being trained by another thread; fit one model from one "
+                "thread at a time (train a copy, copy.deepcopy(model), in each thread)"
+            )
+        _FITTING.add(model)
     try:
-        yield pressed.is_set
+        yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        with _FITTING_LOCK:
+            _FITTING.discard(model)

@@ -4,21 +4,22 @@ and what was given."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid")
-ENGINES = ("rust", "numpy")
-INPUT_PATHS = ("auto", "dense", "sparse")
-DTYPES = ("float32", "float64")
+from fastmlp.names import DTYPES
+
+Name = TypeVar("Name", bound=str)
 
 
-def check_choice(arg: str, value: object, allowed: Sequence[str]) -> str:
-    """``value`` if it is one of ``allowed``, else a ValueError listing them."""
+def check_choice(arg: str, value: object, allowed: Sequence[Name]) -> Name:
+    """``value`` if it is one of ``allowed`` (a tuple of :mod:`fastmlp.names`), else a
+    ValueError listing them."""
     if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{arg}: expected one of {', '.join(map(repr, allowed))}, got {value!r}")
-    return value
+    return cast(Name, value)
 
 
 def check_dtype(dtype: object) -> np.dtype:
@@ -81,14 +82,20 @@ def check_inputs(arg: str, x: object, features: int, dtype: np.dtype) -> NDArray
             "fastmlp.datasets.prepare(images) makes one"
         )
     if x.dtype != dtype:
-        hint = (
-            "; fastmlp.datasets.prepare(images, dtype=...) scales uint8 images to [0, 1]"
-            if x.dtype.kind in "ui"
-            else f"; convert with {arg}.astype(np.{dtype.name}) or build the model with "
-            f"dtype='{x.dtype.name}'"
-            if x.dtype.kind == "f"
-            else ""
-        )
+        convert = f"convert with {arg}.astype(np.{dtype.name})"
+        if x.dtype.kind in "ui":
+            hint = "; fastmlp.datasets.prepare(images, dtype=...) scales uint8 images to [0, 1]"
+        elif x.dtype.newbyteorder("=") == dtype:  # the model's type, in the other byte order
+            raise TypeError(
+                f"{arg}: expected dtype {dtype.name} (the model's) in this machine's byte "
+                f"order, got {x.dtype.str} (byte order swapped); {convert}"
+            )
+        elif x.dtype.kind == "f" and x.dtype.newbyteorder("=").name in DTYPES:
+            hint = f"; {convert} or build the model with dtype='{x.dtype.name}'"
+        elif x.dtype.kind == "f":  # float16, longdouble: no model has those
+            hint = f"; {convert} (models are float32 or float64)"
+        else:
+            hint = ""
         raise TypeError(f"{arg}: expected dtype {dtype.name} (the model's), got {x.dtype}{hint}")
     if x.ndim != 2 or x.shape[1] != features:
         raise ValueError(
@@ -117,3 +124,23 @@ def check_labels(arg: str, labels: object, rows: int, classes: int) -> NDArray[n
             f"got values from {array.min()} to {array.max()}"
         )
     return np.ascontiguousarray(array, dtype=np.int64)
+
+
+def check_class_names(names: object, classes: int) -> tuple[str, ...] | None:
+    """``None``, or ``classes`` strings as a tuple (a model's ``class_names``)."""
+    if names is None:
+        return None
+    if isinstance(names, (str, bytes)) or not isinstance(names, Sequence):
+        raise TypeError(f"class_names: expected a list of {classes} strings, got {names!r}")
+    if len(names) != classes or not all(isinstance(n, str) for n in names):
+        raise ValueError(
+            f"class_names: expected {classes} names (strings), one per class, got {list(names)!r}"
+        )
+    return tuple(names)
+
+
+def check_dataset_name(name: object) -> str | None:
+    """``None``, or a non-empty string (a model's ``dataset``: a name or a path)."""
+    if name is not None and not (isinstance(name, str) and name):
+        raise ValueError(f"dataset: expected a dataset name or path, got {name!r}")
+    return name

@@ -13,6 +13,7 @@ pub mod error;
 mod first_layer;
 pub mod matmul;
 pub mod network;
+pub mod optimizer;
 pub mod parallel;
 pub mod real;
 pub mod simd;

@@ -40,8 +40,12 @@ pub enum Inputs<'a, T> {
 /// hands out (`rayon::yield_now`) instead of going to sleep between them: waking a sleeping
 /// worker costs more than a batch's parallel products save (benchmarks/README.md). The
 /// pollers stop when `work` returns; one that lands on this thread (while it waits inside
-/// `work` for a stolen job) returns at once.
+/// `work` for a stolen job) returns at once. With more threads than cores the pollers would
+/// take turns on the cores with the work itself: then they sleep as usual.
 fn with_threads_awake<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    if !parallel::may_spin(rayon::current_num_threads()) {
+        return work();
+    }
     let done = AtomicBool::new(false);
     let this_thread = rayon::current_thread_index();
     rayon::scope(|scope| {

@@ -20,7 +20,7 @@ fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
 
 /// Runs `work(stop)` with the GIL released. `work` looks at `stop` between its steps and
 /// returns `Error::Interrupted` once it is set; on Python's main thread a Ctrl-C sets it, and
-/// the `KeyboardInterrupt` is raised when `work` has stopped. Elsewhere there is no signal to
+/// the `KeyboardInterrupt` is raised when `work` has stopped (or finished). Elsewhere there is no signal to
 /// watch for, and `work` runs on this thread.
 pub fn run_interruptibly<R: Send>(
     py: Python<'_>,
@@ -59,7 +59,9 @@ pub fn run_interruptibly<R: Send>(
         })
     });
     match (outcome, interrupt) {
-        (Err(Error::Interrupted { .. }), Some(err)) => Err(err),
+        // Also when the work finished before it saw the stop request: check_signals has
+        // consumed the Ctrl-C, so dropping its KeyboardInterrupt would lose it.
+        (Err(Error::Interrupted { .. }) | Ok(_), Some(err)) => Err(err),
         (outcome, _) => core(outcome),
     }
 }

@@ -17,7 +17,9 @@ mod softmax;
 mod sparse;
 mod train;
 
+use fastmlp_core::{Activation, InputPath};
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -30,13 +32,17 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(network::forward, m)?)?;
     m.add_function(wrap_pyfunction!(network::backward, m)?)?;
     m.add_function(wrap_pyfunction!(train::sgd_step, m)?)?;
-    m.add_function(wrap_pyfunction!(train::train_epoch, m)?)?;
+    m.add_function(wrap_pyfunction!(train::train_epoch_stats, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::sparse_plan, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::preferred_input_path, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::sparse_work_crossover, m)?)?;
     m.add_function(wrap_pyfunction!(parallel::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(parallel::get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(parallel::max_num_threads, m)?)?;
     m.add_class::<sparse::PySparseRows>()?;
+    // The names the core accepts, for the test that Python's lists (fastmlp.names) agree.
+    m.add("ACTIVATIONS", PyTuple::new(m.py(), Activation::NAMES)?)?;
+    m.add("INPUT_PATHS", PyTuple::new(m.py(), InputPath::NAMES)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -30,3 +30,9 @@ pub fn set_num_threads(n: i64) -> PyResult<()> {
 pub fn get_num_threads() -> PyResult<usize> {
     core(parallel::num_threads())
 }
+
+/// The largest count `set_num_threads` accepts (a multiple of the available cores).
+#[pyfunction]
+pub fn max_num_threads() -> usize {
+    parallel::max_num_threads()
+}

@@ -68,7 +68,7 @@ pub fn sgd_step(
     })
 }
 
-/// The arrays of a `train_epoch` call, as Python passed them.
+/// The arrays of a `train_epoch_stats` call, as Python passed them.
 struct EpochArrays<'a, 'py> {
     weights: &'a Bound<'py, PyAny>,
     biases: &'a Bound<'py, PyAny>,
@@ -77,7 +77,7 @@ struct EpochArrays<'a, 'py> {
     order: &'a Bound<'py, PyAny>,
 }
 
-/// The other arguments of a `train_epoch` call, checked.
+/// The other arguments of a `train_epoch_stats` call, checked.
 struct EpochSettings {
     lr: f64,
     batch_size: usize,
@@ -149,9 +149,9 @@ fn train_epoch_typed<T: Float>(
 #[pyo3(signature = (weights, biases, x, labels, order, lr, batch_size, activation, input_path = "auto"))]
 #[expect(
     clippy::too_many_arguments,
-    reason = "the Python signature of the engine contract's train_epoch"
+    reason = "the Python signature of the engine contract's train_epoch_stats"
 )]
-pub fn train_epoch(
+pub fn train_epoch_stats(
     py: Python<'_>,
     weights: &Bound<'_, PyAny>,
     biases: &Bound<'_, PyAny>,

@@ -1,0 +1,162 @@
+"""The engine contract, defined once: what :mod:`fastmlp.kernels` (Rust) and
+:mod:`fastmlp.reference` (NumPy) both provide, with the same names, parameters and defaults.
+
+``tests/test_engine_contract.py`` checks both modules against :class:`Engine`, at run time
+(``inspect.signature``) and with mypy (a module satisfies a ``Protocol`` structurally).
+Shapes: ``x`` (n, features), ``weights[l]`` (fan_in, fan_out), ``biases[l]`` (fan_out,),
+``y_onehot`` and probabilities (n, classes); one float dtype per call, float32 or float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, TypeVar, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fastmlp.names import Activation, InputPath
+from fastmlp.optimizers import Optimizer, OptimizerState
+
+__all__ = ["Engine", "FloatArray", "Inputs", "IntArray"]
+
+FloatArray = NDArray[np.floating]
+IntArray = NDArray[np.integer]
+
+#: What an engine's training functions read as ``x``: a float array (n, features), or the
+#: engine's own form of one made by :meth:`Engine.training_inputs` (Rust: ``TrainingInputs``,
+#: the rows, compressed or not, and the input path decided for them).
+Inputs = TypeVar("Inputs")
+
+
+@runtime_checkable
+class Engine(Protocol[Inputs]):
+    """An engine module: the functions of the contract (README, "Engines")."""
+
+    #: True when ``train_epoch`` itself stops between batches on Ctrl-C, keeping the last
+    #: finished step (Rust); False when the caller must defer Ctrl-C to keep a step whole
+    #: (NumPy: its steps are Python code that an interrupt could cut in half).
+    CHECKS_INTERRUPTS: bool
+
+    def matmul(self, a: FloatArray, b: FloatArray) -> FloatArray:
+        """``a @ b`` for ``a`` (m, k) and ``b`` (k, n); returns (m, n)."""
+        ...
+
+    def relu(self, z: FloatArray) -> FloatArray:
+        """``max(z, 0)`` elementwise."""
+        ...
+
+    def tanh(self, z: FloatArray) -> FloatArray:
+        """``tanh(z)`` elementwise."""
+        ...
+
+    def sigmoid(self, z: FloatArray) -> FloatArray:
+        """``1 / (1 + exp(-z))`` elementwise, without overflow."""
+        ...
+
+    def softmax(self, z: FloatArray) -> FloatArray:
+        """Row-wise softmax of logits (n, classes), stable for any finite values."""
+        ...
+
+    def cross_entropy(self, p: FloatArray, y_onehot: FloatArray) -> float:
+        """Mean over rows of ``-sum(y * log(max(p, tiny)))``; finite for p = 0."""
+        ...
+
+    def forward(
+        self,
+        weights: Sequence[FloatArray],
+        biases: Sequence[FloatArray],
+        x: FloatArray,
+        activation: Activation,
+    ) -> list[FloatArray]:
+        """Every layer's output ``[x, a1, ..., aL]``; ``aL`` (n, classes) are probabilities."""
+        ...
+
+    def backward(
+        self,
+        weights: Sequence[FloatArray],
+        outputs: Sequence[FloatArray],
+        y_onehot: FloatArray,
+        activation: Activation,
+    ) -> tuple[list[FloatArray], list[FloatArray]]:
+        """``(weight_grads, bias_grads)`` of the mean cross-entropy, from ``forward``'s outputs."""
+        ...
+
+    def sgd_step(
+        self,
+        weights: Sequence[FloatArray],
+        biases: Sequence[FloatArray],
+        x: FloatArray,
+        y_onehot: FloatArray,
+        lr: float,
+        activation: Activation,
+    ) -> float:
+        """One step ``W -= lr * dW`` in place; the batch's mean loss before the step."""
+        ...
+
+    def train_step(
+        self,
+        weights: Sequence[FloatArray],
+        biases: Sequence[FloatArray],
+        x: FloatArray,
+        y_onehot: FloatArray,
+        lr: float,
+        activation: Activation,
+        *,
+        optimizer: Optimizer | None = None,
+        state: OptimizerState | None = None,
+        alpha: float = 0.0,
+    ) -> float:
+        """One step of ``optimizer`` (plain SGD by default) in place, its ``state`` updated in
+        place; the batch's loss before the step, with ``alpha / (2 n) * sum(W**2)``."""
+        ...
+
+    def training_inputs(
+        self,
+        x: FloatArray,
+        input_path: InputPath = "auto",
+        *,
+        sparse_work_crossover: float | None = None,
+    ) -> Inputs:
+        """``x`` as the training functions should read it over a whole fit, the input path
+        (``"auto"`` with ``sparse_work_crossover``) decided once for it."""
+        ...
+
+    def train_epoch(
+        self,
+        weights: Sequence[FloatArray],
+        biases: Sequence[FloatArray],
+        x: Inputs,
+        labels: IntArray,
+        order: IntArray,
+        lr: float,
+        batch_size: int,
+        activation: Activation,
+        *,
+        input_path: InputPath = "auto",
+        optimizer: Optimizer | None = None,
+        state: OptimizerState | None = None,
+        alpha: float = 0.0,
+    ) -> float:
+        """Mini-batch training over ``x[order]`` (plain SGD, or ``optimizer`` with its
+        ``state`` and L2 ``alpha``), in place; the mean loss before each step."""
+        ...
+
+    def train_epoch_stats(
+        self,
+        weights: Sequence[FloatArray],
+        biases: Sequence[FloatArray],
+        x: Inputs,
+        labels: IntArray,
+        order: IntArray,
+        lr: float,
+        batch_size: int,
+        activation: Activation,
+        *,
+        input_path: InputPath = "auto",
+        optimizer: Optimizer | None = None,
+        state: OptimizerState | None = None,
+        alpha: float = 0.0,
+    ) -> tuple[float, int]:
+        """:meth:`train_epoch`, and how many rows were classified right before their step."""
+        ...
