@@ -6,8 +6,8 @@
 //! Plain SGD, fused into the products that compute the gradient (which is never stored):
 //! `update_weight_rows` for a piece of a dense layer, `update_biases` for the biases, and the
 //! sparse kernels' update (scale = -lr) for W[0] on the sparse path, which
-//! `first_layer::update_weights` runs by ranges of inputs. A rule with state (momentum, Adam)
-//! replaces these three.
+//! `first_layer::update_weights` runs by ranges of inputs. A rule with state (momentum, Adam:
+//! `optimizer::StepRule` on each range) takes the place of these three.
 
 use crate::error::Result;
 use crate::first_layer;
