@@ -17,13 +17,13 @@ pub mod real;
 pub mod simd;
 pub mod softmax;
 pub mod sparse;
-pub mod sparse_groups;
 mod step;
 pub mod train;
+mod workspace;
 
 pub use activation::Activation;
 pub use architecture::Architecture;
 pub use error::{Error, Result};
 pub use real::Real;
-pub use sparse::SparseRows;
-pub use train::{sgd_step, train_epoch, EpochOutcome, InputPath, Inputs, Workspace};
+pub use sparse::{InputPath, SparseRows};
+pub use train::{sgd_step, train_epoch, EpochOutcome, Inputs, Workspace};

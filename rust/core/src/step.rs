@@ -27,14 +27,13 @@
 
 use crate::activation::Activation;
 use crate::architecture::Architecture;
-use crate::buffer;
 use crate::error::{Error, Result};
 use crate::matmul::{matmul_serial_into, MatMut, MatRef, Update};
 use crate::network::column_sums;
 use crate::real::Real;
 use crate::softmax::{softmax_loss_delta, BatchOutcome, Targets};
-use crate::sparse::{SparseBatch, SparseRows};
-use crate::sparse_groups::RowGroups;
+use crate::sparse::{update_first_layer, InputRanges, SparseBatch, SparseRows};
+use crate::workspace::{RowBlock, Workspace};
 use rayon::prelude::*;
 
 /// Each block gets at least this many rows: smaller ones cost more to hand out than they save.
@@ -146,154 +145,6 @@ enum FirstLayer<'a, T> {
     Sparse,
 }
 
-/// One thread's rows of the batch and everything computed from them.
-#[derive(Debug, Clone, Default)]
-struct RowBlock<T> {
-    /// The most rows the buffers hold.
-    capacity: usize,
-    /// Rows in the current batch (0: this block has none).
-    rows: usize,
-    /// The block's input rows where they must be gathered: (capacity, inputs).
-    x: Vec<T>,
-    labels: Vec<usize>,
-    /// outputs[l] = a[l+1]: (capacity, sizes[l+1]).
-    outputs: Vec<Vec<T>>,
-    /// deltas[l] = delta[l+1] = d loss / d (a[l] @ W[l] + b[l]): (capacity, sizes[l+1]).
-    deltas: Vec<Vec<T>>,
-    /// bias_sums[l] = column sums of deltas[l]: (sizes[l+1],).
-    bias_sums: Vec<Vec<T>>,
-}
-
-impl<T: Real> RowBlock<T> {
-    fn try_new(arch: &Architecture, capacity: usize) -> Result<Self> {
-        let widths = &arch.sizes()[1..];
-        let per_layer = |what: &str, rows: usize| {
-            widths
-                .iter()
-                .map(|&width| buffer::zeros(what, rows, width))
-                .collect::<Result<Vec<_>>>()
-        };
-        let mut labels = Vec::new();
-        labels
-            .try_reserve_exact(capacity)
-            .map_err(|_| Error::OutOfMemory {
-                what: format!("labels of a batch of {capacity}"),
-                bytes: capacity as u128 * std::mem::size_of::<usize>() as u128,
-            })?;
-        Ok(RowBlock {
-            capacity,
-            rows: 0,
-            x: Vec::new(),
-            labels,
-            outputs: per_layer("layer outputs of a batch", capacity)?,
-            deltas: per_layer("layer deltas of a batch", capacity)?,
-            bias_sums: per_layer("bias gradient", 1)?,
-        })
-    }
-}
-
-/// One thread's range of the inputs on the sparse path: the batch's nonzeros in it, their
-/// share of the first layer's product, and (in phase 2) the update of its rows of W[0].
-#[derive(Debug, Clone, Default)]
-struct InputRange<T> {
-    first: usize,
-    last: usize,
-    groups: RowGroups<T>,
-    /// (capacity, sizes[1]): x[:, first..last] @ W[0][first..last, :].
-    partial: Vec<T>,
-}
-
-/// Reusable buffers for batches of up to `capacity` rows of one architecture, one block of
-/// rows per thread.
-#[derive(Debug, Clone)]
-pub struct Workspace<T> {
-    sizes: Vec<usize>,
-    capacity: usize,
-    blocks: Vec<RowBlock<T>>,
-    /// The sparse path's ranges of inputs, one per thread (empty on the dense paths).
-    ranges: Vec<InputRange<T>>,
-}
-
-impl<T: Real> Workspace<T> {
-    /// An empty workspace: the first step sizes it for its batch and the pool's threads.
-    pub fn new(arch: &Architecture, capacity: usize) -> Self {
-        Workspace {
-            sizes: arch.sizes().to_vec(),
-            capacity,
-            blocks: Vec::new(),
-            ranges: Vec::new(),
-        }
-    }
-
-    /// A workspace already sized for batches of `capacity` rows in one block, or
-    /// `Error::OutOfMemory` when its buffers do not fit.
-    pub fn try_new(arch: &Architecture, capacity: usize) -> Result<Self> {
-        let mut workspace = Workspace::new(arch, capacity);
-        workspace.fit(arch, capacity, 1)?;
-        Ok(workspace)
-    }
-
-    /// Grow (never shrink) so that batches of `rows` rows fit in `blocks` blocks; a no-op
-    /// once sized. Fails with `Error::OutOfMemory` instead of aborting.
-    pub(crate) fn fit(&mut self, arch: &Architecture, rows: usize, blocks: usize) -> Result<()> {
-        let capacity = rows.max(self.capacity);
-        let per_block = capacity.div_ceil(blocks.max(1));
-        let sized = self.sizes == arch.sizes()
-            && self.blocks.len() == blocks
-            && self.blocks.iter().all(|b| b.capacity >= per_block)
-            && self.capacity >= rows;
-        if !sized {
-            self.sizes = arch.sizes().to_vec();
-            self.capacity = capacity;
-            self.blocks = (0..blocks)
-                .map(|_| RowBlock::try_new(arch, per_block))
-                .collect::<Result<_>>()?;
-        }
-        Ok(())
-    }
-
-    /// The sparse path's ranges of inputs, `boundaries[t]..boundaries[t + 1]` for thread t,
-    /// in groups of `group_rows` rows, with room for batches of the workspace's capacity
-    /// (call after `fit`).
-    pub(crate) fn fit_sparse(
-        &mut self,
-        arch: &Architecture,
-        boundaries: &[usize],
-        group_rows: usize,
-    ) -> Result<()> {
-        let (inputs, fan_out) = (arch.inputs(), arch.fan_out(0));
-        self.ranges
-            .resize_with(boundaries.len().saturating_sub(1), InputRange::default);
-        for (range, bounds) in self.ranges.iter_mut().zip(boundaries.windows(2)) {
-            (range.first, range.last) = (bounds[0], bounds[1]);
-            let span = range.last - range.first;
-            let groups = &range.groups;
-            if groups.inputs() != inputs
-                || groups.capacity() < self.capacity
-                || groups.span() < span
-                || groups.group_rows() != group_rows
-            {
-                range.groups = RowGroups::try_new(inputs, self.capacity, span, group_rows)?;
-            }
-            if range.partial.len() < self.capacity * fan_out {
-                range.partial =
-                    buffer::zeros("a share of the first layer", self.capacity, fan_out)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Room for gathered input rows in every block (dense paths only).
-    pub(crate) fn fit_inputs(&mut self, inputs: usize) -> Result<()> {
-        for block in &mut self.blocks {
-            if block.x.len() < block.capacity * inputs {
-                block.x = buffer::zeros("the batch's input rows", block.capacity, inputs)?;
-            }
-        }
-        Ok(())
-    }
-}
-
 /// The number of row blocks for a batch of `rows` on the current pool.
 pub(crate) fn blocks_for(rows: usize) -> usize {
     rayon::current_num_threads()
@@ -324,16 +175,10 @@ pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
 
     // Phase 0, by inputs (sparse path): each range's share of the first layer's product.
     if let BatchRows::Sparse { matrix, order } = batch {
-        let weight = weights[0].as_ref();
-        let fan_out = arch.fan_out(0);
-        ranges.par_iter_mut().try_for_each(|range| -> Result<()> {
-            let sparse = SparseBatch { matrix, order };
-            range.groups.build(sparse, range.first, range.last)?;
-            range.groups.forward(&mut range.partial, weight, fan_out);
-            Ok(())
-        })?;
+        let sparse = SparseBatch { matrix, order };
+        ranges.share_products(sparse, weights[0].as_ref(), arch.fan_out(0))?;
     }
-    let ranges: &[InputRange<T>] = ranges;
+    let ranges: &InputRanges<T> = ranges;
 
     // Phase 1, by rows: forward, loss and deltas of each block.
     let shared_weights: &[W] = weights;
@@ -423,7 +268,14 @@ pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
                 &blocks[block].deltas[0][local * fan_out..(local + 1) * fan_out]
             };
             let weight = &mut first_weight[0].as_mut()[..arch.inputs() * fan_out];
-            update_sparse_first_layer(ranges, weight, &delta_row, fan_out, minus_lr, update_deeper)
+            update_first_layer(
+                ranges.as_slice(),
+                weight,
+                &delta_row,
+                fan_out,
+                minus_lr,
+                update_deeper,
+            )
         }
         _ => weights
             .par_iter_mut()
@@ -453,7 +305,7 @@ fn block_forward_backward<T: Real, W: AsRef<[T]>>(
     batch: BatchRows<'_, T>,
     targets: Option<&[T]>,
     (start, batch_rows): (usize, usize),
-    ranges: &[InputRange<T>],
+    ranges: &InputRanges<T>,
     activation: Activation,
     block: &mut RowBlock<T>,
 ) -> Result<BatchOutcome> {
@@ -477,21 +329,7 @@ fn block_forward_backward<T: Real, W: AsRef<[T]>>(
         let weight = MatRef::row_major(weights[l].as_ref(), fan_in, fan_out)?;
         match (l, first) {
             // Phase 0 left each range's share of rows start..start + rows: sum them.
-            (0, FirstLayer::Sparse) => {
-                let shares = start * fan_out..(start + rows) * fan_out;
-                let (first_range, others) = ranges.split_first().ok_or_else(|| {
-                    Error::value(
-                        "input_path",
-                        "the sparse path's input ranges were not set up",
-                    )
-                })?;
-                out.copy_from_slice(&first_range.partial[shares.clone()]);
-                for range in others {
-                    for (o, &p) in out.iter_mut().zip(&range.partial[shares.clone()]) {
-                        *o += p;
-                    }
-                }
-            }
+            (0, FirstLayer::Sparse) => ranges.sum_shares(out, start, rows, fan_out)?,
             (0, FirstLayer::Dense(a)) => matmul_serial_into(
                 MatMut::row_major(out, rows, fan_out)?,
                 a,
@@ -634,73 +472,4 @@ fn update_weight_rows<T: Real>(
         }
     }
     Ok(())
-}
-
-/// Phase 2 on the sparse path: W[0] by ranges (`update_by_ranges`) and, alongside,
-/// `update_deeper` for the layers above.
-///
-/// Each range of W[0] must be updated on the thread that read it in phase 0, where
-/// `par_iter_mut` gave this thread the first half of the ranges and a thief the rest.
-/// rayon::join runs its first closure here and leaves the second to a thief, who takes the
-/// oldest job: so the second half of the ranges is offered first, then the deeper layers,
-/// which this thread takes back after its own ranges.
-fn update_sparse_first_layer<'d, T: Real + 'd>(
-    ranges: &[InputRange<T>],
-    weight: &mut [T],
-    delta_row: &(impl Fn(usize) -> &'d [T] + Sync),
-    fan_out: usize,
-    minus_lr: T,
-    update_deeper: impl FnOnce() -> Result<()> + Send,
-) -> Result<()> {
-    let (low, high) = ranges.split_at(ranges.len() / 2);
-    let (low_rows, high_rows) = match high.first() {
-        Some(range) => weight.split_at_mut((range.first - ranges[0].first) * fan_out),
-        None => (weight, &mut [][..]),
-    };
-    let (((), deeper_done), ()) = rayon::join(
-        || {
-            rayon::join(
-                || update_by_ranges(low, low_rows, delta_row, fan_out, minus_lr),
-                update_deeper,
-            )
-        },
-        || update_by_ranges(high, high_rows, delta_row, fan_out, minus_lr),
-    );
-    deeper_done
-}
-
-/// Phase 2 for the sparse first layer: each range of inputs adds its groups' update to its
-/// rows of W[0] (`weight` holds rows ranges[0].first.. of W[0]), one range per thread, the
-/// thread that computed its share of the forward product in phase 0. `delta_row(r)` is row r
-/// of the batch's delta[1].
-fn update_by_ranges<'d, T: Real + 'd>(
-    ranges: &[InputRange<T>],
-    weight: &mut [T],
-    delta_row: &(impl Fn(usize) -> &'d [T] + Sync),
-    fan_out: usize,
-    minus_lr: T,
-) {
-    match ranges {
-        [] => {}
-        [range] => {
-            let rows_of_range = &mut weight[..(range.last - range.first) * fan_out];
-            range.groups.update_range(
-                rows_of_range,
-                range.first,
-                range.last,
-                delta_row,
-                fan_out,
-                minus_lr,
-            )
-        }
-        _ => {
-            let (low, high) = ranges.split_at(ranges.len() / 2);
-            let (low_rows, high_rows) =
-                weight.split_at_mut((high[0].first - low[0].first) * fan_out);
-            rayon::join(
-                || update_by_ranges(low, low_rows, delta_row, fan_out, minus_lr),
-                || update_by_ranges(high, high_rows, delta_row, fan_out, minus_lr),
-            );
-        }
-    }
 }

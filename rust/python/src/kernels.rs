@@ -9,6 +9,7 @@ use crate::errors::{no_panic, to_py_err};
 use crate::sparse_rows::{AnySparseRows, PySparseRows, SparseFloat};
 use fastmlp_core::matmul::MatRef;
 use fastmlp_core::softmax as output_layer;
+use fastmlp_core::sparse::{self, SparsePlan};
 use fastmlp_core::{network, parallel, train, Activation, Architecture, Error, InputPath, Inputs};
 use numpy::{
     Element, PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn,
@@ -657,13 +658,13 @@ pub fn train_epoch(
 /// Rows of x that `sparse_plan` samples (as train_epoch samples the first rows of its order).
 const SAMPLE_ROWS: usize = 512;
 
-fn sparse_plan_typed<T: SparseFloat>(x: &Bound<'_, PyAny>) -> PyResult<train::SparsePlan> {
+fn sparse_plan_typed<T: SparseFloat>(x: &Bound<'_, PyAny>) -> PyResult<SparsePlan> {
     if let Ok(rows) = x.cast::<PySparseRows>() {
         let matrix = T::rows_of(&rows.get().rows).ok_or_else(|| {
             PyTypeError::new_err(format!("x: expected SparseRows of dtype {}", T::NAME))
         })?;
         let order: Vec<i64> = (0..matrix.rows().min(SAMPLE_ROWS) as i64).collect();
-        return Ok(train::plan_sparse_path(
+        return Ok(sparse::plan_sparse_path(
             Inputs::Sparse(matrix),
             &order,
             matrix.inputs(),
@@ -672,14 +673,14 @@ fn sparse_plan_typed<T: SparseFloat>(x: &Bound<'_, PyAny>) -> PyResult<train::Sp
     let array = readonly::<T>("x", x, Some(2), T::NAME)?;
     let (rows, width) = shape2(&array);
     let order: Vec<i64> = (0..rows.min(SAMPLE_ROWS) as i64).collect();
-    Ok(train::plan_sparse_path(
+    Ok(sparse::plan_sparse_path(
         Inputs::Dense(slice(&array)?),
         &order,
         width,
     ))
 }
 
-fn plan_for(x: &Bound<'_, PyAny>) -> PyResult<train::SparsePlan> {
+fn plan_for(x: &Bound<'_, PyAny>) -> PyResult<SparsePlan> {
     match precision_of_inputs(x)? {
         Precision::F32 => sparse_plan_typed::<f32>(x),
         Precision::F64 => sparse_plan_typed::<f64>(x),
@@ -714,7 +715,7 @@ pub fn sparse_work_crossover(threads: Option<i64>) -> PyResult<f64> {
             PyValueError::new_err(format!("threads: expected a positive integer, got {n}"))
         })?,
     };
-    Ok(train::sparse_work_crossover(threads))
+    Ok(sparse::sparse_work_crossover(threads))
 }
 
 // ---- threads ------------------------------------------------------------------------------
