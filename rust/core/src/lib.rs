@@ -18,6 +18,7 @@ pub mod simd;
 pub mod softmax;
 pub mod sparse;
 mod step;
+mod step_rule;
 pub mod train;
 mod workspace;
 
@@ -26,4 +27,6 @@ pub use architecture::Architecture;
 pub use error::{Error, Result};
 pub use real::Real;
 pub use sparse::{InputPath, SparseRows};
-pub use train::{sgd_step, train_epoch, EpochOutcome, Inputs, Workspace};
+pub use train::{
+    sgd_step, train_epoch, train_epoch_with, train_step, Epoch, EpochOutcome, Inputs, Workspace,
+};

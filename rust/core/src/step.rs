@@ -30,9 +30,13 @@ use crate::architecture::Architecture;
 use crate::error::{Error, Result};
 use crate::matmul::{matmul_serial_into, MatMut, MatRef, Update};
 use crate::network::column_sums;
+use crate::optimizer::Descent;
 use crate::real::Real;
 use crate::softmax::{softmax_loss_delta, BatchOutcome, Targets};
-use crate::sparse::{update_first_layer, InputRanges, SparseBatch, SparseRows};
+use crate::sparse::{
+    update_first_layer, InputRange, InputRanges, MatrixRows, SparseBatch, SparseRows,
+};
+use crate::step_rule::update_by_rule;
 use crate::workspace::{RowBlock, Workspace};
 use rayon::prelude::*;
 
@@ -152,8 +156,9 @@ pub(crate) fn blocks_for(rows: usize) -> usize {
         .max(1)
 }
 
-/// One SGD step on `batch` with `targets`; returns what the output layer measured *before*
-/// the step. If the loss is not finite the parameters are left as they were and
+/// One SGD step on `batch` with `targets`, or a step of `descent`'s optimizer (which counts
+/// it); returns what the output layer measured *before* the step, with the L2 term. If the
+/// loss is not finite the parameters (and the state) are left as they were and
 /// `Error::Diverged { batch: 0, .. }` is returned. The workspace must have been fitted for
 /// this batch (`Workspace::fit`, then `fit_inputs` where rows are gathered or `fit_sparse`
 /// for compressed rows read as they are); call inside the engine's pool.
@@ -167,10 +172,16 @@ pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     lr: T,
     activation: Activation,
     workspace: &mut Workspace<T>,
+    descent: Option<&mut Descent<'_, T>>,
 ) -> Result<BatchOutcome> {
     let inputs = arch.inputs();
     let rows = batch.rows(inputs);
-    let Workspace { blocks, ranges, .. } = workspace;
+    let Workspace {
+        blocks,
+        ranges,
+        gradients,
+        ..
+    } = workspace;
     let per_block = rows.div_ceil(blocks.len().max(1)).max(1);
 
     // Phase 0, by inputs (sparse path): each range's share of the first layer's product.
@@ -236,6 +247,60 @@ pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
             loss: outcome.loss_sum / rows as f64,
         });
     }
+    let mut outcome = outcome;
+
+    // With an optimizer's rule (momentum, Adam, L2): phase 2 in step_rule.rs.
+    if let Some(descent) = descent {
+        let plan = descent.begin_step(rows, weights)?;
+        outcome.loss_sum += plan.l2_loss * rows as f64;
+        if let Some(rule) = plan.rule {
+            let blocks: &[RowBlock<T>] = blocks;
+            let weight_rows = |l: usize, gradient: &mut [T], first: usize, last: usize| {
+                update_weight_rows(
+                    arch,
+                    l,
+                    gradient,
+                    first,
+                    last,
+                    batch,
+                    blocks,
+                    rows,
+                    per_block,
+                    T::one(),
+                )
+            };
+            let bias = |l: usize, gradient: &mut [T]| {
+                for (j, g) in gradient.iter_mut().enumerate() {
+                    *g = blocks
+                        .iter()
+                        .filter(|k| k.rows > 0)
+                        .map(|k| k.bias_sums[l][j])
+                        .sum();
+                }
+            };
+            let fan_out = arch.fan_out(0);
+            let delta_row = |r: usize| {
+                // r < rows: block r / per_block holds batch row r.
+                let (block, local) = (r / per_block, r % per_block);
+                &blocks[block].deltas[0][local * fan_out..(local + 1) * fan_out]
+            };
+            let sparse = matches!(batch, BatchRows::Sparse { .. })
+                .then_some((ranges.as_slice(), &delta_row));
+            update_by_rule(
+                arch,
+                weights,
+                biases,
+                &rule,
+                descent.layers_mut(),
+                gradients,
+                &weight_rows,
+                bias,
+                sparse,
+                &|l| rows_per_piece(arch, l, rows),
+            )?;
+            return Ok(outcome);
+        }
+    }
 
     // Phase 2, by weights: W[l] += -lr * sum over blocks of a_b[l].T @ delta_b[l+1].
     let minus_lr = -lr;
@@ -267,15 +332,15 @@ pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
                 let (block, local) = (r / per_block, r % per_block);
                 &blocks[block].deltas[0][local * fan_out..(local + 1) * fan_out]
             };
-            let weight = &mut first_weight[0].as_mut()[..arch.inputs() * fan_out];
-            update_first_layer(
-                ranges.as_slice(),
-                weight,
-                &delta_row,
-                fan_out,
-                minus_lr,
-                update_deeper,
-            )
+            let weight = MatrixRows {
+                values: &mut first_weight[0].as_mut()[..arch.inputs() * fan_out],
+                row_len: fan_out,
+            };
+            let update_range = |range: &InputRange<T>, rows: MatrixRows<'_, T>| {
+                range.add_product(rows.values, delta_row, fan_out, minus_lr);
+                Ok(())
+            };
+            update_first_layer(ranges.as_slice(), weight, &update_range, update_deeper)
         }
         _ => weights
             .par_iter_mut()
@@ -389,6 +454,17 @@ fn block_forward_backward<T: Real, W: AsRef<[T]>>(
     Ok(outcome)
 }
 
+/// Rows of W[l] one task of phase 2 updates: all of them where the layer is small.
+fn rows_per_piece(arch: &Architecture, l: usize, batch_rows: usize) -> usize {
+    let (fan_in, fan_out) = (arch.fan_in(l), arch.fan_out(l));
+    let rows = if fan_in * fan_out * batch_rows < MIN_PARALLEL_UPDATE {
+        fan_in
+    } else {
+        fan_in.div_ceil(rayon::current_num_threads().max(1))
+    };
+    rows.max(1)
+}
+
 /// Phase 2 for W[l] on the dense products: split into one range of rows per thread where it
 /// is big enough to be worth it.
 #[allow(clippy::too_many_arguments)]
@@ -403,11 +479,7 @@ fn update_layer<T: Real>(
     minus_lr: T,
 ) -> Result<()> {
     let (fan_in, fan_out) = (arch.fan_in(l), arch.fan_out(l));
-    let rows_per_piece = if fan_in * fan_out * batch_rows < MIN_PARALLEL_UPDATE {
-        fan_in
-    } else {
-        fan_in.div_ceil(rayon::current_num_threads().max(1))
-    };
+    let rows_per_piece = rows_per_piece(arch, l, batch_rows);
     weight[..fan_in * fan_out]
         .par_chunks_mut(rows_per_piece.max(1) * fan_out)
         .enumerate()

@@ -5,6 +5,7 @@ use crate::activation::Activation;
 use crate::architecture::Architecture;
 use crate::error::{Error, Result};
 use crate::network::check_targets;
+use crate::optimizer::Descent;
 use crate::parallel;
 use crate::real::Real;
 use crate::softmax::BatchOutcome;
@@ -79,13 +80,46 @@ pub fn sgd_step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     activation: Activation,
     workspace: &mut Workspace<T>,
 ) -> Result<f64> {
+    train_step(
+        arch,
+        weights,
+        biases,
+        x,
+        y,
+        lr.to_f64(),
+        activation,
+        None,
+        workspace,
+    )
+}
+
+/// One step of `descent`'s optimizer (plain SGD without one) on `x` (rows, inputs) against
+/// targets `y` (rows, classes); updates the parameters and the state in place and returns
+/// the mean loss *before* the step, with the L2 term `alpha / (2 n) * sum(W^2)`.
+#[allow(clippy::too_many_arguments)]
+pub fn train_step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
+    arch: &Architecture,
+    weights: &mut [W],
+    biases: &mut [W],
+    x: &[T],
+    y: &[T],
+    lr: f64,
+    activation: Activation,
+    mut descent: Option<&mut Descent<'_, T>>,
+    workspace: &mut Workspace<T>,
+) -> Result<f64> {
     arch.check_params(weights, biases)?;
+    let (lr, lr_exact) = (T::from_f64(lr), lr);
     check_learning_rate(lr)?;
     let rows = Architecture::rows_of("x", x, arch.inputs())?;
     if rows == 0 {
         return Err(Error::value("x", "expected at least one row, got 0"));
     }
     check_targets(y, rows, arch.classes())?;
+    if let Some(descent) = descent.as_deref_mut() {
+        descent.set_lr(lr_exact);
+        workspace.fit_gradients(arch)?;
+    }
     let pool = parallel::pool()?;
     let outcome = pool.install(|| {
         workspace.fit(arch, rows, blocks_for(rows))?;
@@ -98,6 +132,7 @@ pub fn sgd_step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
             lr,
             activation,
             workspace,
+            descent,
         )
     })?;
     Ok(outcome.loss_sum / rows as f64)
@@ -168,6 +203,56 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     workspace: &mut Workspace<T>,
     after_batch: &mut (dyn FnMut(usize) -> Result<()> + Send),
 ) -> Result<EpochOutcome> {
+    let epoch = Epoch {
+        inputs,
+        labels,
+        order,
+        lr: lr.to_f64(),
+        batch_size,
+        activation,
+        input_path,
+    };
+    train_epoch_with(arch, weights, biases, epoch, None, workspace, after_batch)
+}
+
+/// What an epoch trains on and how: `train_epoch`'s arguments besides the parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct Epoch<'a, T> {
+    pub inputs: Inputs<'a, T>,
+    pub labels: &'a [i64],
+    pub order: &'a [i64],
+    /// The learning rate as the caller gave it (rounded to T for the updates; Adam's
+    /// lr_t is computed from it in f64).
+    pub lr: f64,
+    pub batch_size: usize,
+    pub activation: Activation,
+    pub input_path: InputPath,
+}
+
+/// `train_epoch` with an optimizer: each batch a step of `descent`'s rule (momentum,
+/// Nesterov, Adam, L2), its state updated in place and its step count advanced once per
+/// step taken; plain SGD without `descent`. The mean loss includes each batch's L2 term.
+/// A diverged or interrupted epoch leaves the parameters and the state of the last
+/// finished step.
+pub fn train_epoch_with<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
+    arch: &Architecture,
+    weights: &mut [W],
+    biases: &mut [W],
+    epoch: Epoch<'_, T>,
+    mut descent: Option<&mut Descent<'_, T>>,
+    workspace: &mut Workspace<T>,
+    after_batch: &mut (dyn FnMut(usize) -> Result<()> + Send),
+) -> Result<EpochOutcome> {
+    let Epoch {
+        inputs,
+        labels,
+        order,
+        lr,
+        batch_size,
+        activation,
+        input_path,
+    } = epoch;
+    let (lr, lr_exact) = (T::from_f64(lr), lr);
     arch.check_params(weights, biases)?;
     check_learning_rate(lr)?;
     let width = arch.inputs();
@@ -222,6 +307,10 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
         _ => None,
     };
     let capacity = batch_size.min(order.len());
+    if let Some(descent) = descent.as_deref_mut() {
+        descent.set_lr(lr_exact);
+        workspace.fit_gradients(arch)?;
+    }
 
     let mut run_batches = || -> Result<BatchOutcome> {
         workspace.fit(arch, capacity, blocks_for(capacity))?;
@@ -250,7 +339,15 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
                 order: batch,
             };
             let outcome = step(
-                arch, weights, biases, rows, targets, lr, activation, workspace,
+                arch,
+                weights,
+                biases,
+                rows,
+                targets,
+                lr,
+                activation,
+                workspace,
+                descent.as_deref_mut(),
             );
             let outcome = match outcome {
                 Err(Error::Diverged { loss, .. }) => {

@@ -6,8 +6,10 @@ use crate::arrays::{
     items, precision_of, readonly, readwrite, shape2, shape_text, slice, Precision,
 };
 use crate::errors::{no_panic, to_py_err};
+use crate::optimizer::{optimizer_of, BorrowedState};
 use crate::sparse_rows::{AnySparseRows, PySparseRows, SparseFloat};
 use fastmlp_core::matmul::MatRef;
+use fastmlp_core::optimizer::Optimizer;
 use fastmlp_core::softmax as output_layer;
 use fastmlp_core::sparse::{self, SparsePlan};
 use fastmlp_core::{network, parallel, train, Activation, Architecture, Error, InputPath, Inputs};
@@ -421,8 +423,41 @@ pub fn backward<'py>(
 
 // ---- training -----------------------------------------------------------------------------
 
+/// The optimizer arguments as Python passed them, checked but not yet borrowed.
+pub struct OptimizerArgs<'a, 'py> {
+    optimizer: Optimizer,
+    step: Option<&'a Bound<'py, PyAny>>,
+    slots: Option<&'a Bound<'py, PyAny>>,
+    alpha: f64,
+}
+
+impl<'a, 'py> OptimizerArgs<'a, 'py> {
+    fn new(
+        optimizer: Option<&'a Bound<'py, PyAny>>,
+        step: Option<&'a Bound<'py, PyAny>>,
+        slots: Option<&'a Bound<'py, PyAny>>,
+        alpha: f64,
+    ) -> PyResult<Self> {
+        if !(alpha.is_finite() && alpha >= 0.0) {
+            return Err(PyValueError::new_err(format!(
+                "alpha: expected a finite number >= 0, got {alpha}"
+            )));
+        }
+        Ok(OptimizerArgs {
+            optimizer: optimizer_of(optimizer)?,
+            step,
+            slots,
+            alpha,
+        })
+    }
+
+    fn borrow<T: Float>(&self) -> PyResult<BorrowedState<'py, T>> {
+        BorrowedState::borrow(self.optimizer, self.alpha, self.step, self.slots)
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
-fn sgd_step_typed<T: Float>(
+fn train_step_typed<T: Float>(
     py: Python<'_>,
     weights: &Bound<'_, PyAny>,
     biases: &Bound<'_, PyAny>,
@@ -430,6 +465,7 @@ fn sgd_step_typed<T: Float>(
     y: &Bound<'_, PyAny>,
     lr: f64,
     activation: Activation,
+    optimizer: &OptimizerArgs<'_, '_>,
 ) -> PyResult<f64> {
     let x_array = readonly::<T>("x", x, Some(2), T::NAME)?;
     let y_array = readonly::<T>("y_onehot", y, Some(2), T::NAME)?;
@@ -442,13 +478,14 @@ fn sgd_step_typed<T: Float>(
             arch.classes()
         )));
     }
+    let mut state = optimizer.borrow::<T>()?;
     let (xs, ys) = (slice(&x_array)?, slice(&y_array)?);
     let (mut ws, mut bs) = (slices_mut(&mut w)?, slices_mut(&mut b)?);
-    let lr = T::from_f64(lr);
+    let mut descent = state.descent(&arch)?;
     core(py.detach(|| {
-        // Empty: sgd_step sizes it, with a MemoryError rather than an abort if it cannot.
+        // Empty: train_step sizes it, with a MemoryError rather than an abort if it cannot.
         let mut workspace = train::Workspace::new(&arch, 0);
-        train::sgd_step(
+        train::train_step(
             &arch,
             &mut ws,
             &mut bs,
@@ -456,6 +493,7 @@ fn sgd_step_typed<T: Float>(
             ys,
             lr,
             activation,
+            descent.as_mut(),
             &mut workspace,
         )
     }))
@@ -472,15 +510,39 @@ pub fn sgd_step(
     lr: f64,
     activation: &str,
 ) -> PyResult<f64> {
+    train_step(
+        py, weights, biases, x, y_onehot, lr, activation, None, None, None, 0.0,
+    )
+}
+
+/// One step of the optimizer (plain SGD by default) on (x, y_onehot); updates the
+/// parameters and the state in place; the loss before it, with the L2 term.
+#[pyfunction]
+#[pyo3(signature = (weights, biases, x, y_onehot, lr, activation, optimizer = None, step = None, slots = None, alpha = 0.0))]
+#[allow(clippy::too_many_arguments)]
+pub fn train_step(
+    py: Python<'_>,
+    weights: &Bound<'_, PyAny>,
+    biases: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
+    y_onehot: &Bound<'_, PyAny>,
+    lr: f64,
+    activation: &str,
+    optimizer: Option<&Bound<'_, PyAny>>,
+    step: Option<&Bound<'_, PyAny>>,
+    slots: Option<&Bound<'_, PyAny>>,
+    alpha: f64,
+) -> PyResult<f64> {
     no_panic(|| {
         let activation = activation_of(activation)?;
+        let optimizer = OptimizerArgs::new(optimizer, step, slots, alpha)?;
         match precision_of("x", x)? {
-            Precision::F32 => {
-                sgd_step_typed::<f32>(py, weights, biases, x, y_onehot, lr, activation)
-            }
-            Precision::F64 => {
-                sgd_step_typed::<f64>(py, weights, biases, x, y_onehot, lr, activation)
-            }
+            Precision::F32 => train_step_typed::<f32>(
+                py, weights, biases, x, y_onehot, lr, activation, &optimizer,
+            ),
+            Precision::F64 => train_step_typed::<f64>(
+                py, weights, biases, x, y_onehot, lr, activation, &optimizer,
+            ),
         }
     })
 }
@@ -507,6 +569,7 @@ fn train_epoch_typed<T: Float>(
     batch_size: usize,
     activation: Activation,
     input_path: InputPath,
+    optimizer: &OptimizerArgs<'_, '_>,
 ) -> PyResult<(f64, usize)> {
     // x is a dense array, or rows compressed beforehand (SparseRows).
     let compressed = x.cast::<PySparseRows>().ok();
@@ -535,9 +598,10 @@ fn train_epoch_typed<T: Float>(
             ))
         }
     };
+    let mut state = optimizer.borrow::<T>()?;
     let (labels, order) = (slice(&labels)?, slice(&order)?);
     let (mut ws, mut bs) = (slices_mut(&mut w)?, slices_mut(&mut b)?);
-    let lr = T::from_f64(lr);
+    let mut descent = state.descent(&arch)?;
     let mut interrupt: Option<PyErr> = None;
     let main_thread = on_main_thread(py)?;
     let stop = AtomicBool::new(false);
@@ -549,10 +613,7 @@ fn train_epoch_typed<T: Float>(
                 true => Err(Error::Interrupted { batches: batch + 1 }),
                 false => Ok(()),
             };
-            train::train_epoch(
-                &arch,
-                &mut ws,
-                &mut bs,
+            let epoch = train::Epoch {
                 inputs,
                 labels,
                 order,
@@ -560,6 +621,13 @@ fn train_epoch_typed<T: Float>(
                 batch_size,
                 activation,
                 input_path,
+            };
+            train::train_epoch_with(
+                &arch,
+                &mut ws,
+                &mut bs,
+                epoch,
+                descent.as_mut(),
                 &mut workspace,
                 &mut stop_requested,
             )
@@ -617,7 +685,8 @@ fn precision_of_inputs(x: &Bound<'_, PyAny>) -> PyResult<Precision> {
 /// Returns (mean per-sample loss before each step, number of rows predicted right).
 /// `input_path`: "auto" (by the input's group fill), "dense" or "sparse" first layer.
 #[pyfunction]
-#[pyo3(name = "train_epoch_stats", signature = (weights, biases, x, labels, order, lr, batch_size, activation, input_path = "auto"))]
+/// `optimizer`, `step`, `slots`, `alpha`: the optimizer's settings and state (optimizer.rs).
+#[pyo3(name = "train_epoch_stats", signature = (weights, biases, x, labels, order, lr, batch_size, activation, input_path = "auto", optimizer = None, step = None, slots = None, alpha = 0.0))]
 #[allow(clippy::too_many_arguments)]
 pub fn train_epoch(
     py: Python<'_>,
@@ -630,8 +699,13 @@ pub fn train_epoch(
     batch_size: i64,
     activation: &str,
     input_path: &str,
+    optimizer: Option<&Bound<'_, PyAny>>,
+    step: Option<&Bound<'_, PyAny>>,
+    slots: Option<&Bound<'_, PyAny>>,
+    alpha: f64,
 ) -> PyResult<(f64, usize)> {
     no_panic(|| {
+        let optimizer = OptimizerArgs::new(optimizer, step, slots, alpha)?;
         let activation = activation_of(activation)?;
         let input_path = core(input_path.parse::<InputPath>())?;
         let batch_size = usize::try_from(batch_size)
@@ -645,9 +719,11 @@ pub fn train_epoch(
         match precision_of_inputs(x)? {
             Precision::F32 => train_epoch_typed::<f32>(
                 py, weights, biases, x, labels, order, lr, batch_size, activation, input_path,
+                &optimizer,
             ),
             Precision::F64 => train_epoch_typed::<f64>(
                 py, weights, biases, x, labels, order, lr, batch_size, activation, input_path,
+                &optimizer,
             ),
         }
     })
