@@ -26,7 +26,9 @@ class SparseRows:
 
 _Float = np.float32 | np.float64
 #: ("sgd", momentum, nesterov) or ("adam", beta1, beta2, epsilon)
-_OptimizerSettings = tuple[Literal["sgd"], float, bool] | tuple[Literal["adam"], float, float, float]
+_OptimizerSettings = (
+    tuple[Literal["sgd"], float, bool] | tuple[Literal["adam"], float, float, float]
+)
 
 def matmul(a: NDArray[_Float], b: NDArray[_Float]) -> NDArray[_Float]: ...
 def relu(z: NDArray[_Float]) -> NDArray[_Float]: ...
