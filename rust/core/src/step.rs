@@ -266,7 +266,7 @@ pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
                     blocks,
                     rows,
                     per_block,
-                    T::one(),
+                    Update::Overwrite,
                 )
             };
             let bias = |l: usize, gradient: &mut [T]| {
@@ -496,13 +496,14 @@ fn update_layer<T: Real>(
                 blocks,
                 batch_rows,
                 per_block,
-                minus_lr,
+                Update::AddScaled(minus_lr),
             )
         })
 }
 
 /// Phase 2 for rows `first..last` of W[l] (`weight_rows`): add every block's
-/// `-lr * a_b[l][:, first..last].T @ delta_b[l+1]`.
+/// `-lr * a_b[l][:, first..last].T @ delta_b[l+1]` (`first_update` AddScaled(-lr)), or
+/// write their sum, those rows' gradient (`first_update` Overwrite).
 #[allow(clippy::too_many_arguments)]
 fn update_weight_rows<T: Real>(
     arch: &Architecture,
@@ -514,9 +515,15 @@ fn update_weight_rows<T: Real>(
     blocks: &[RowBlock<T>],
     batch_rows: usize,
     per_block: usize,
-    minus_lr: T,
+    first_update: Update<T>,
 ) -> Result<()> {
     let (fan_in, fan_out) = (arch.fan_in(l), arch.fan_out(l));
+    // The first block's product lands as `first_update` says, the others are added to it.
+    let mut update = first_update;
+    let scale = match first_update {
+        Update::Overwrite => T::one(),
+        Update::AddScaled(scale) => scale,
+    };
     for (b, block) in blocks.iter().enumerate().filter(|(_, k)| k.rows > 0) {
         let rows = block.rows;
         let start = (b * per_block).min(batch_rows);
@@ -539,9 +546,10 @@ fn update_weight_rows<T: Real>(
                 MatMut::row_major(weight_rows, last - first, fan_out)?,
                 a.t().row_range(first, last),
                 MatRef::row_major(delta, rows, fan_out)?,
-                Update::AddScaled(minus_lr),
+                update,
             )?,
         }
+        update = Update::AddScaled(scale);
     }
     Ok(())
 }

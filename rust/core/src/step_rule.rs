@@ -4,7 +4,8 @@
 //! its update stays fused into the products (`step.rs`).
 //!
 //!   dense layer l   rows first..last:  g = a[l][:, first..last].T @ delta[l+1]   (the pieces
-//!                   plain SGD adds to W directly), then W, v (or m, v) from g
+//!                   plain SGD adds to W directly, written to a buffer), then W, v (or m, v)
+//!                   from g, while the piece is still in cache
 //!   sparse W[0]     range t:  g = x[:, range t].T @ delta[1] over a zeroed buffer, then the
 //!                   rule over every row of the range: with momentum, Adam or L2 the rows
 //!                   the batch did not touch move too
@@ -23,8 +24,8 @@ use rayon::prelude::*;
 
 /// Update every parameter of the network by `rule` (see the module's comment).
 ///
-/// `weight_rows(l, buffer, first, last)` adds rows first..last of W[l]'s gradient to
-/// `buffer` (zeroed; dense layers); `bias_gradient(l, buffer)` writes b[l]'s gradient; `sparse` holds
+/// `weight_rows(l, buffer, first, last)` writes rows first..last of W[l]'s gradient into
+/// `buffer` (dense layers); `bias_gradient(l, buffer)` writes b[l]'s gradient; `sparse` holds
 /// the sparse first layer's ranges and `delta_row(r)`, row r of delta[1] (None on the dense
 /// paths); `rows_per_piece(l)` is how many rows of W[l] one task updates.
 #[allow(clippy::too_many_arguments)]
@@ -131,7 +132,6 @@ fn update_dense_layer<T: Real>(
         .zip(gradient.par_chunks_mut(rows_per_piece * fan_out))
         .try_for_each(|(mut piece, g)| {
             let first = piece.first();
-            g.fill(T::zero());
             weight_rows(l, g, first, first + piece.rows())?;
             let (w, slots) = piece.parts();
             rule.update_weights(w, Gradient::Values(g), slots)
