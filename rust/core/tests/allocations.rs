@@ -122,6 +122,9 @@ fn an_epoch_allocates_nothing_but_gemm_packing_buffers() {
     }
 }
 
+/// One array per layer.
+type PerLayer = Vec<Vec<f32>>;
+
 /// Allocations between the end of the first batch and the end of the last of a second
 /// epoch (the first sizes the workspace): the batch loop alone, without the epoch's setup.
 #[allow(clippy::too_many_arguments)]
@@ -147,7 +150,7 @@ fn batch_loop_allocations(
     let mut biases: Vec<Vec<f32>> = (0..arch.layers())
         .map(|l| vec![0.0; arch.fan_out(l)])
         .collect();
-    let mut slots: Vec<(Vec<Vec<f32>>, Vec<Vec<f32>>)> = (0..optimizer.slots())
+    let mut slots: Vec<(PerLayer, PerLayer)> = (0..optimizer.slots())
         .map(|_| {
             (
                 weights.iter().map(|w| vec![0.0; w.len()]).collect(),

@@ -33,6 +33,9 @@ const RULES: [(Optimizer, f64); 6] = [
     (ADAM, 0.05),
 ];
 
+/// One array per layer.
+type PerLayer<T> = Vec<Vec<T>>;
+
 /// A network's parameters and an optimizer's state arrays, owned.
 #[derive(Clone, PartialEq, Debug)]
 struct Model<T> {
@@ -40,7 +43,7 @@ struct Model<T> {
     biases: Vec<Vec<T>>,
     step: i64,
     /// One (weights, biases) pair per slot.
-    slots: Vec<(Vec<Vec<T>>, Vec<Vec<T>>)>,
+    slots: Vec<(PerLayer<T>, PerLayer<T>)>,
 }
 
 impl<T: Real> Model<T> {

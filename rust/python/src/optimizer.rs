@@ -41,15 +41,15 @@ pub fn optimizer_of(settings: Option<&Bound<'_, PyAny>>) -> PyResult<Optimizer> 
     Ok(optimizer)
 }
 
+/// One slot's arrays for the weights (or the biases), borrowed for update in place.
+type Borrowed<'py, T> = Vec<PyReadwriteArrayDyn<'py, T>>;
+
 /// The state arrays, borrowed for update in place: the step count and each slot's arrays.
 pub struct BorrowedState<'py, T: Element> {
     optimizer: Optimizer,
     alpha: f64,
     step: Option<PyReadwriteArrayDyn<'py, i64>>,
-    slots: Vec<(
-        Vec<PyReadwriteArrayDyn<'py, T>>,
-        Vec<PyReadwriteArrayDyn<'py, T>>,
-    )>,
+    slots: Vec<(Borrowed<'py, T>, Borrowed<'py, T>)>,
     /// The step count of plain SGD with L2 and no state.
     uncounted: i64,
 }
