@@ -11,10 +11,15 @@ Conventions
 * A network with L layers is ``weights[0..L-1]`` and ``biases[0..L-1]``;
   ``weights[l]`` has shape ``(fan_in, fan_out)`` and ``biases[l]`` has shape
   ``(fan_out,)``. The last ``fan_out`` is the number of classes.
-* Hidden layers use one activation, ``"relu"``, ``"tanh"`` or ``"sigmoid"``.
-  The output layer is always softmax, and the loss is the mean cross-entropy
-  over the batch. With a single weight matrix (no hidden layer) the network is
-  softmax regression.
+* Hidden layers use one activation, ``"relu"``, ``"tanh"``, ``"sigmoid"`` or
+  ``"identity"``. The output layer is softmax by default, and the loss is the
+  mean cross-entropy over the batch. With a single weight matrix (no hidden
+  layer) the network is softmax regression. ``output="logistic"`` (multi-label),
+  ``"identity"`` (regression) and ``"exp"`` (Poisson) pair other output layers
+  with their losses, and ``sample_weight`` weighs the rows of the mean loss: see
+  :mod:`fastmlp.reference_outputs`.
+* ``x`` may also be a ``scipy.sparse`` matrix (CSR): ``x @ W`` and ``x.T @ delta``
+  are then sparse products.
 * float32 and float64 are both supported. Every function computes in the
   dtype of its inputs and returns that dtype: nothing is silently upcast.
 
@@ -39,7 +44,14 @@ Backward (the delta recursion of Nielsen's ``network.py``, ``delta_l = dJ/dz_l``
 
 The derivative of each activation is written as a function of the layer's
 OUTPUT ``a`` (which the forward pass keeps), not of ``z``:
-relu' = (a > 0), tanh' = 1 - a**2, sigmoid' = a * (1 - a).
+relu' = (a > 0), tanh' = 1 - a**2, sigmoid' = a * (1 - a), identity' = 1.
+
+With another output kind and per-row weights s_i, the output layer and
+``delta_L`` change (every pair below is a canonical link, so the form stays)::
+
+    out     = softmax | logistic | identity | exp (z_L)
+    J       = sum_i s_i * loss(out_i, y_i) / sum_i s_i
+    delta_L = s_i * (out_i - y_i) / sum_i s_i
 """
 
 from collections.abc import Callable, Sequence
@@ -48,13 +60,24 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from fastmlp.errors import TrainingDivergedError
+from fastmlp.reference_outputs import (
+    OUTPUTS,
+    check_output,
+    output_activation,
+    output_delta,
+    output_loss,
+)
 
 __all__ = [
     "ACTIVATIONS",
+    "OUTPUTS",
     "backward",
     "cross_entropy",
     "forward",
+    "identity",
+    "identity_derivative_from_output",
     "matmul",
+    "output_loss",
     "relu",
     "relu_derivative_from_output",
     "sgd_step",
@@ -181,11 +204,36 @@ def sigmoid_derivative_from_output(a: FloatArray) -> FloatArray:
     return a * (1 - a)
 
 
+def identity(z: FloatArray) -> FloatArray:
+    """No activation: ``z`` itself (a linear layer, e.g. a bottleneck).
+
+    Args:
+        z: any shape, float32 or float64.
+
+    Returns:
+        ``z`` (not a copy).
+    """
+    return z
+
+
+def identity_derivative_from_output(a: FloatArray) -> FloatArray:
+    """Return identity's derivative: 1 everywhere.
+
+    Args:
+        a: any shape, float32 or float64.
+
+    Returns:
+        ones of the same shape and dtype as ``a``.
+    """
+    return np.ones_like(a)
+
+
 # name -> (activation, its derivative from the activation's output)
 ACTIVATIONS: dict[str, tuple[ElementwiseFn, ElementwiseFn]] = {
     "relu": (relu, relu_derivative_from_output),
     "tanh": (tanh, tanh_derivative_from_output),
     "sigmoid": (sigmoid, sigmoid_derivative_from_output),
+    "identity": (identity, identity_derivative_from_output),
 }
 
 
@@ -253,6 +301,8 @@ def forward(
     biases: Sequence[FloatArray],
     x: FloatArray,
     activation: str,
+    *,
+    output: str = "softmax",
 ) -> list[FloatArray]:
     """Run the network on a batch and keep every layer's output.
 
@@ -260,24 +310,28 @@ def forward(
         weights: L arrays, ``weights[l]`` of shape (fan_in, fan_out).
         biases: L arrays, ``biases[l]`` of shape (fan_out,).
         x: inputs, shape (n, features), features = weights[0].shape[0].
-        activation: hidden-layer activation, "relu", "tanh" or "sigmoid".
+        activation: hidden-layer activation, "relu", "tanh", "sigmoid" or "identity".
+        output: the output layer, "softmax" (class probabilities), "logistic",
+            "identity" or "exp" (:mod:`fastmlp.reference_outputs`).
 
     Returns:
         ``outputs``, a list of L + 1 arrays, all in x's dtype:
         ``outputs[0]`` is ``x`` itself (not a copy), ``outputs[l]`` of shape
         (n, weights[l-1].shape[1]) is the output of layer l, and
-        ``outputs[L]`` of shape (n, classes) holds the class probabilities.
+        ``outputs[L]`` of shape (n, classes) holds the class probabilities
+        (with ``output="softmax"``).
 
     Raises:
-        ValueError: if ``activation`` is not a known name.
+        ValueError: if ``activation`` or ``output`` is not a known name.
     """
     act, _ = _lookup_activation(activation)
+    check_output(output)
     last = len(weights) - 1
     outputs = [x]
     for layer, (w, b) in enumerate(zip(weights, biases, strict=True)):
         z = outputs[-1] @ w + b  # (n, fan_out)
         if layer == last:
-            outputs.append(softmax(z))  # (n, classes)
+            outputs.append(output_activation(z, output))  # (n, classes)
         else:
             outputs.append(act(z))  # (n, fan_out)
     return outputs
@@ -288,6 +342,9 @@ def backward(
     outputs: Sequence[FloatArray],
     y_onehot: FloatArray,
     activation: str,
+    *,
+    output: str = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> tuple[list[FloatArray], list[FloatArray]]:
     """Gradients of the mean cross-entropy with respect to every weight and bias.
 
@@ -299,23 +356,25 @@ def backward(
     Args:
         weights: L arrays, ``weights[l]`` of shape (fan_in, fan_out).
         outputs: the L + 1 arrays returned by :func:`forward` for this batch.
-        y_onehot: targets, shape (n, classes), same dtype as the outputs.
+        y_onehot: targets, shape (n, classes), same dtype as the outputs (for other
+            outputs than softmax: the targets of :mod:`fastmlp.reference_outputs`).
         activation: the hidden-layer activation used in the forward pass.
+        output: the output layer used in the forward pass; its loss is differentiated.
+        sample_weight: (n,) non-negative row weights of the mean loss, or None (all 1).
 
     Returns:
         ``(weight_grads, bias_grads)``: two lists of L arrays with the same
         shapes and dtype as ``weights`` and the biases.
 
     Raises:
-        ValueError: if ``activation`` is not a known name.
+        ValueError: if ``activation`` or ``output`` is not a known name.
     """
     _, act_derivative = _lookup_activation(activation)
-    n = outputs[0].shape[0]
     weight_grads: list[FloatArray] = []  # filled from the last layer down,
     bias_grads: list[FloatArray] = []  # reversed at the end
 
     p = outputs[-1]  # (n, classes)
-    delta = (p - y_onehot) / n  # (n, classes)
+    delta = output_delta(p, y_onehot, output, sample_weight)  # (p - y) / n: (n, classes)
     for layer in reversed(range(len(weights))):
         a_in = outputs[layer]  # (n, fan_in): the input of this layer
         weight_grads.append(a_in.T @ delta)  # (fan_in, fan_out)
@@ -340,6 +399,9 @@ def sgd_step(
     y_onehot: FloatArray,
     lr: float,
     activation: str,
+    *,
+    output: str = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> float:
     """One step of gradient descent on one batch, updating the arrays in place.
 
@@ -353,17 +415,19 @@ def sgd_step(
         x: inputs, shape (n, features), same dtype as the weights.
         y_onehot: targets, shape (n, classes), same dtype.
         lr: learning rate; it is converted to the weights' dtype first.
-        activation: hidden-layer activation, "relu", "tanh" or "sigmoid".
+        activation: hidden-layer activation, "relu", "tanh", "sigmoid" or "identity".
+        output: the output layer and its loss (:mod:`fastmlp.reference_outputs`).
+        sample_weight: (n,) non-negative row weights of the mean loss, or None.
 
     Returns:
-        the mean cross-entropy of the batch BEFORE the step, as a Python float.
+        the mean loss of the batch BEFORE the step, as a Python float.
 
     Raises:
-        ValueError: if ``activation`` is not a known name.
+        ValueError: if ``activation`` or ``output`` is not a known name.
     """
-    outputs = forward(weights, biases, x, activation)
-    loss = cross_entropy(outputs[-1], y_onehot)
-    _descend(weights, biases, outputs, y_onehot, lr, activation)
+    outputs = forward(weights, biases, x, activation, output=output)
+    loss = output_loss(outputs[-1], y_onehot, output, sample_weight)
+    _descend(weights, biases, outputs, y_onehot, lr, activation, output, sample_weight)
     return loss
 
 
@@ -374,9 +438,13 @@ def _descend(
     y_onehot: FloatArray,
     lr: float,
     activation: str,
+    output: str = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> None:
     """The update of :func:`sgd_step` from a finished forward pass: ``W -= lr * dW``."""
-    weight_grads, bias_grads = backward(weights, outputs, y_onehot, activation)
+    weight_grads, bias_grads = backward(
+        weights, outputs, y_onehot, activation, output=output, sample_weight=sample_weight
+    )
 
     # A NumPy float64 scalar times a float32 array gives float64, so convert lr
     # to the weights' dtype: the whole update then happens in that dtype.
@@ -406,6 +474,8 @@ def train_epoch(
     activation: str,
     *,
     input_path: str = "auto",
+    output: str = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> float:
     """One epoch of mini-batch SGD over the rows of ``x`` listed in ``order``.
 
@@ -418,14 +488,18 @@ def train_epoch(
         biases: L arrays, ``biases[l]`` of shape (fan_out,); updated in place.
         x: inputs, shape (n, features), same dtype as the weights.
         labels: class indices, shape (n,), integers in [0, classes), where
-            classes = weights[-1].shape[1].
+            classes = weights[-1].shape[1]. For any other ``output`` than
+            softmax: the target rows (n, outputs) in x's dtype.
         order: int64 row indices into ``x``, shape (m,), m >= 1: a permutation,
             a subset, repeats allowed. Indices are not range-checked here
             (the callers check them; here NumPy would quietly read a negative
             index from the end).
         lr: learning rate.
         batch_size: rows per batch, >= 1.
-        activation: hidden-layer activation, "relu", "tanh" or "sigmoid".
+        activation: hidden-layer activation, "relu", "tanh", "sigmoid" or "identity".
+        output: the output layer and its loss (:mod:`fastmlp.reference_outputs`).
+        sample_weight: (n,) non-negative row weights, or None; each batch's loss is
+            the weighted mean over its rows.
 
     Returns:
         the mean loss per sample over the epoch, as a Python float: each
@@ -437,7 +511,17 @@ def train_epoch(
             is not a known name.
     """
     return train_epoch_stats(
-        weights, biases, x, labels, order, lr, batch_size, activation, input_path=input_path
+        weights,
+        biases,
+        x,
+        labels,
+        order,
+        lr,
+        batch_size,
+        activation,
+        input_path=input_path,
+        output=output,
+        sample_weight=sample_weight,
     )[0]
 
 
@@ -452,6 +536,8 @@ def train_epoch_stats(
     activation: str,
     *,
     input_path: str = "auto",
+    output: str = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> tuple[float, int]:
     """:func:`train_epoch`, also returning how many rows were classified right before their step.
 
@@ -460,9 +546,12 @@ def train_epoch_stats(
 
     Returns:
         ``(mean_loss, correct)``: the mean loss of :func:`train_epoch`, and the number of rows
-        of ``order`` whose largest probability was at their label when their batch was seen.
+        of ``order`` whose largest probability was at their label when their batch was seen
+        (``output="logistic"``: whose every output was on the right side of 0.5;
+        ``"identity"`` and ``"exp"``: 0).
     """
     _lookup_activation(activation)
+    check_output(output)
     if input_path not in ("auto", "dense", "sparse"):
         raise ValueError(
             f"input_path: expected one of 'auto', 'dense', 'sparse', got {input_path!r}"
@@ -478,9 +567,13 @@ def train_epoch_stats(
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]  # (batch,)
         x_batch = x[rows]  # (batch, features)
-        y_batch = _one_hot(labels[rows], n_classes, x.dtype)  # (batch, classes)
-        outputs = forward(weights, biases, x_batch, activation)
-        batch_loss = cross_entropy(outputs[-1], y_batch)
+        if output == "softmax":
+            y_batch = _one_hot(labels[rows], n_classes, x.dtype)  # (batch, classes)
+        else:
+            y_batch = labels[rows]  # (batch, outputs): the targets themselves
+        w_batch = None if sample_weight is None else sample_weight[rows]  # (batch,)
+        outputs = forward(weights, biases, x_batch, activation, output=output)
+        batch_loss = output_loss(outputs[-1], y_batch, output, w_batch)
         if not np.isfinite(batch_loss):
             # Stop before this batch's step: the weights stay those of the last good step.
             batch = start // batch_size
@@ -491,7 +584,17 @@ def train_epoch_stats(
                 batch=batch,
                 loss=batch_loss,
             )
-        correct += int(np.count_nonzero(outputs[-1].argmax(axis=1) == labels[rows]))
-        _descend(weights, biases, outputs, y_batch, lr, activation)
+        correct += _count_correct(outputs[-1], y_batch, labels[rows], output)
+        _descend(weights, biases, outputs, y_batch, lr, activation, output, w_batch)
         total_loss += batch_loss * len(rows)
     return total_loss / len(order), correct
+
+
+def _count_correct(out: FloatArray, targets: FloatArray, labels: IntArray, output: str) -> int:
+    """Rows predicted right: the class with the largest probability (softmax), every output
+    on the right side of 0.5 (logistic); regressions count none."""
+    if output == "softmax":
+        return int(np.count_nonzero(out.argmax(axis=1) == labels))
+    if output == "logistic":
+        return int(np.count_nonzero(((out > 0.5) == (targets > 0.5)).all(axis=1)))
+    return 0
