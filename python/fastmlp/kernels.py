@@ -7,6 +7,12 @@ dtype per call, never converted: a float64 array handed to a float32 computation
 copied into C order first; weights and biases, which are updated in place, must already be
 C-contiguous and writeable, or a ``ValueError`` says so. The GIL is released while the Rust
 core computes, on the engine's own threads (:func:`fastmlp.set_num_threads`).
+
+Where the contract has grown ahead of the Rust core (issue 12, phase 2), these functions take
+the same keywords as the reference and raise ``NotImplementedError`` for what the core does
+not compute yet: the hidden activation ``"identity"``, any ``output`` but ``"softmax"``, and
+``sample_weight``. A ``scipy.sparse`` matrix ``x`` is densified a few batches at a time (the
+core reads dense rows or :data:`SparseRows`; building those straight from CSR is phase 2).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fastmlp import _native
+from fastmlp.errors import TrainingDivergedError
+from fastmlp.reference_outputs import check_output
 
 __all__ = [
     "SparsePlan",
@@ -26,6 +34,7 @@ __all__ = [
     "cross_entropy",
     "forward",
     "matmul",
+    "output_loss",
     "preferred_input_path",
     "relu",
     "sgd_step",
@@ -95,6 +104,44 @@ def _c_order(arg: str, value: Any) -> Any:
     return value
 
 
+# A scipy.sparse x is densified in pieces of whole batches of at most this many values.
+_DENSE_PIECE_VALUES = 1 << 22
+
+
+def _is_scipy_sparse(value: object) -> bool:
+    """Whether ``value`` is a scipy.sparse matrix or array (without importing scipy)."""
+    return type(value).__module__.startswith("scipy.sparse") and hasattr(value, "toarray")
+
+
+def _dense(arg: str, value: Any) -> Any:
+    """A scipy.sparse batch as a dense C-ordered array; anything else as :func:`_c_order`."""
+    if _is_scipy_sparse(value):
+        return np.ascontiguousarray(value.toarray())
+    return _c_order(arg, value)
+
+
+def _not_in_rust_yet(
+    activation: object = None, output: object = "softmax", sample_weight: object = None
+) -> None:
+    """``NotImplementedError`` for what only the reference computes so far (issue 12 phase 2).
+
+    An unknown ``output`` is a ValueError, as in the reference.
+    """
+    check_output(output)
+    missing = []
+    if activation == "identity":
+        missing.append("activation='identity'")
+    if output != "softmax":
+        missing.append(f"output={output!r}")
+    if sample_weight is not None:
+        missing.append("sample_weight")
+    if missing:
+        raise NotImplementedError(
+            f"the Rust engine does not compute {' and '.join(missing)} yet; the NumPy engine "
+            "does (engine='numpy', fastmlp.reference)"
+        )
+
+
 def _arrays(arg: str, value: object) -> list[Any]:
     """The items of a list or tuple of arrays (not a single array, a dict or a string)."""
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
@@ -154,20 +201,38 @@ def cross_entropy(p: FloatArray, y_onehot: FloatArray) -> float:
     return _native.cross_entropy(_c_order("p", p), _c_order("y_onehot", y_onehot))
 
 
+def output_loss(
+    out: FloatArray,
+    targets: FloatArray,
+    output: str = "softmax",
+    sample_weight: FloatArray | None = None,
+) -> float:
+    """The batch loss of an output layer (:func:`fastmlp.reference.output_loss`).
+
+    The Rust engine has softmax + cross-entropy (:func:`cross_entropy`), unweighted; the other
+    kinds and ``sample_weight`` are phase 2 (``NotImplementedError``).
+    """
+    _not_in_rust_yet(output=output, sample_weight=sample_weight)
+    return cross_entropy(out, targets)
+
+
 def forward(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
     x: FloatArray,
     activation: str,
+    *,
+    output: str = "softmax",
 ) -> list[FloatArray]:
     """Every layer's output ``[x, a1, ..., aL]`` for ``x`` (n, inputs).
 
     ``weights[l]`` is (fan_in, fan_out), ``biases[l]`` (fan_out,); hidden layers use
     ``activation`` ("relu", "tanh" or "sigmoid"); ``aL`` (n, classes) holds the softmax
-    probabilities. ``outputs[0]`` is ``x`` itself.
+    probabilities. ``outputs[0]`` is ``x`` itself (a scipy.sparse ``x``: its dense copy).
     """
+    _not_in_rust_yet(activation, output)
     return _native.forward(
-        _arrays("weights", weights), _arrays("biases", biases), _c_order("x", x), activation
+        _arrays("weights", weights), _arrays("biases", biases), _dense("x", x), activation
     )
 
 
@@ -176,13 +241,17 @@ def backward(
     outputs: Sequence[FloatArray],
     y_onehot: FloatArray,
     activation: str,
+    *,
+    output: str = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> tuple[list[FloatArray], list[FloatArray]]:
     """Gradients ``(weight_grads, bias_grads)`` of the mean cross-entropy.
 
     ``outputs`` is what :func:`forward` returned, ``y_onehot`` (n, classes) the targets.
     Gradients have the shapes and dtype of the parameters.
     """
-    arrays = [_c_order(f"outputs[{i}]", a) for i, a in enumerate(_arrays("outputs", outputs))]
+    _not_in_rust_yet(activation, output, sample_weight)
+    arrays = [_dense(f"outputs[{i}]", a) for i, a in enumerate(_arrays("outputs", outputs))]
     return _native.backward(
         _arrays("weights", weights), arrays, _c_order("y_onehot", y_onehot), activation
     )
@@ -195,16 +264,20 @@ def sgd_step(
     y_onehot: FloatArray,
     lr: float,
     activation: str,
+    *,
+    output: str = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> float:
     """One gradient step on the batch ``x`` (n, inputs), ``y_onehot`` (n, classes).
 
     Updates ``weights`` and ``biases`` in place (``W -= lr * dW``) and returns the mean loss
     computed before the step.
     """
+    _not_in_rust_yet(activation, output, sample_weight)
     return _native.sgd_step(
         _arrays("weights", weights),
         _arrays("biases", biases),
-        _c_order("x", x),
+        _dense("x", x),
         _c_order("y_onehot", y_onehot),
         _learning_rate(lr),
         activation,
@@ -222,12 +295,19 @@ def train_epoch_stats(
     activation: str,
     *,
     input_path: str = "auto",
+    output: str = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> tuple[float, int]:
     """:func:`train_epoch`, also returning how many rows were classified right before their step."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
         raise TypeError(f"batch_size: expected an int, got {type(batch_size).__name__}")
     if batch_size < 1:
         raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
+    _not_in_rust_yet(activation, output, sample_weight)
+    if _is_scipy_sparse(x):
+        return _train_epoch_in_dense_pieces(
+            weights, biases, x, labels, order, lr, batch_size, activation, input_path
+        )
     loss, correct = _native.train_epoch(
         _arrays("weights", weights),
         _arrays("biases", biases),
@@ -254,6 +334,8 @@ def train_epoch(
     activation: str,
     *,
     input_path: str = "auto",
+    output: str = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> float:
     """One epoch of mini-batch SGD over the rows ``x[order]``, updating in place.
 
@@ -269,8 +351,83 @@ def train_epoch(
     below :func:`sparse_work_crossover`). Both paths give the
     same result up to the order of floating-point sums. ``x`` may also be a
     :data:`SparseRows` built once from the dense array, which saves the sparse path a scan of
-    ``x`` per call.
+    ``x`` per call, or a scipy.sparse matrix, densified a few batches at a time.
+
+    ``output`` and ``sample_weight`` are the reference's (:func:`fastmlp.reference.train_epoch`);
+    the Rust engine computes their defaults only, so far.
     """
     return train_epoch_stats(
-        weights, biases, x, labels, order, lr, batch_size, activation, input_path=input_path
+        weights,
+        biases,
+        x,
+        labels,
+        order,
+        lr,
+        batch_size,
+        activation,
+        input_path=input_path,
+        output=output,
+        sample_weight=sample_weight,
     )[0]
+
+
+def _train_epoch_in_dense_pieces(
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+    x: Any,
+    labels: NDArray[np.integer],
+    order: NDArray[np.integer],
+    lr: float,
+    batch_size: int,
+    activation: str,
+    input_path: str,
+) -> tuple[float, int]:
+    """:func:`train_epoch_stats` on a scipy.sparse ``x``: its rows in ``order`` are densified
+    in pieces of whole batches (at most ``_DENSE_PIECE_VALUES`` values), each piece one call
+    of the core. The same batches and steps as one call on the dense matrix."""
+    rows = x.tocsr() if x.format != "csr" else x
+    n, features = rows.shape
+    order = _indices("order", order)
+    labels = _indices("labels", labels)
+    if len(labels) != n:
+        raise ValueError(
+            f"labels: expected shape ({n},) (one per row of x), got shape {labels.shape}"
+        )
+    outside = np.flatnonzero((order < 0) | (order >= n))
+    if outside.size:
+        raise ValueError(
+            f"order: expected row indices in [0, {n}), got {order[outside[0]]} at position "
+            f"{outside[0]}"
+        )
+    if len(order) == 0:
+        raise ValueError("order must hold at least one row index, got an empty array")
+    batches_per_piece = max(1, _DENSE_PIECE_VALUES // (batch_size * max(features, 1)))
+    piece_rows = batches_per_piece * batch_size
+    total_loss, total_correct = 0.0, 0
+    for start in range(0, len(order), piece_rows):
+        part = order[start : start + piece_rows]
+        dense = np.ascontiguousarray(rows[part].toarray())  # (len(part), features)
+        try:
+            loss, correct = _native.train_epoch(
+                _arrays("weights", weights),
+                _arrays("biases", biases),
+                dense,
+                labels[part],
+                np.arange(len(part), dtype=np.int64),
+                _learning_rate(lr),
+                int(min(batch_size, np.iinfo(np.int64).max)),
+                activation,
+                input_path,
+            )
+        except TrainingDivergedError as error:
+            batch = start // batch_size + (error.batch or 0)
+            raise TrainingDivergedError(
+                f"training diverged: the loss of batch {batch} (0-based, within this epoch) is "
+                f"{error.loss}; the weights are those before that batch; try a smaller "
+                "learning rate",
+                batch=batch,
+                loss=error.loss,
+            ) from None
+        total_loss += loss * len(part)
+        total_correct += correct
+    return total_loss / len(order), total_correct

@@ -41,9 +41,6 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-# reference imports this module; its functions are looked up when called, not at import.
-import fastmlp.reference as reference
-
 __all__ = [
     "OUTPUTS",
     "check_output",
@@ -105,6 +102,9 @@ def _exp(z: FloatArray) -> FloatArray:
 
 
 def _activation(output: str) -> Callable[[FloatArray], FloatArray]:
+    # Imported here: fastmlp.reference imports this module.
+    from fastmlp import reference
+
     match check_output(output):
         case "softmax":
             return reference.softmax
