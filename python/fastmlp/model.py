@@ -25,6 +25,7 @@ from fastmlp import kernels, reference
 from fastmlp.errors import TrainingDivergedError
 from fastmlp.history import History
 from fastmlp.initializers import Init, check_init, initial_parameters
+from fastmlp.reference_outputs import check_output, check_sample_weight, output_loss
 from fastmlp.serialization import load_parameters, save_parameters
 from fastmlp.validation import (
     ACTIVATIONS,
@@ -37,6 +38,7 @@ from fastmlp.validation import (
     check_layer_sizes,
     check_learning_rate,
     check_positive_int,
+    check_targets,
 )
 
 __all__ = ["MLP"]
@@ -44,12 +46,17 @@ __all__ = ["MLP"]
 _ENGINE_MODULES: dict[str, ModuleType] = {"rust": kernels, "numpy": reference}
 # Rows per forward call in predict/evaluate: bounds the hidden activations' memory.
 _INFERENCE_CHUNK = 16384
+# A scipy.sparse x is predicted on in pieces of at most this many dense values.
+_SPARSE_INFERENCE_VALUES = 1 << 22
+# After each epoch of fit: ``callback(epoch, history)``; a true result ends the training.
+EpochCallback = Callable[[int, History], object]
 # With a progress bar, the Rust engine is called on about this many slices of an epoch.
 _PROGRESS_UPDATES = 50
 
 
 class MLP:
-    """A multilayer perceptron: dense layers, one hidden activation, softmax output.
+    """A multilayer perceptron: dense layers, one hidden activation, softmax output (or another
+    output layer, ``output``).
 
     Args:
         layer_sizes: ``[inputs, hidden..., classes]``, e.g. ``[784, 128, 10]``; ``[784, 10]``
@@ -67,6 +74,11 @@ class MLP:
             are 0) or ``"auto"`` (sparse when :func:`fastmlp.kernels.preferred_input_path`
             finds the data sparse enough to be faster there). The NumPy engine always
             computes densely.
+        output: the output layer and its loss: ``"softmax"`` (classes, cross-entropy),
+            ``"logistic"`` (independent 0/1 labels, binary cross-entropy), ``"identity"``
+            (regression, squared error) or ``"exp"`` (counts, Poisson deviance); see
+            :mod:`fastmlp.reference_outputs`. All but softmax are computed by the NumPy engine
+            only, so far.
     """
 
     def __init__(
@@ -78,8 +90,10 @@ class MLP:
         seed: int | np.random.Generator | None = None,
         engine: str = "rust",
         input_path: str = "auto",
+        output: str = "softmax",
     ) -> None:
-        self.layer_sizes = check_layer_sizes(layer_sizes)
+        self.output = check_output(output)
+        self.layer_sizes = check_layer_sizes(layer_sizes, 2 if output == "softmax" else 1)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.init = check_init(init)
         self.dtype = check_dtype(dtype)
@@ -98,9 +112,10 @@ class MLP:
 
     def __repr__(self) -> str:
         init = self.init[0] if len(self.init) == 1 else self.init
+        output = "" if self.output == "softmax" else f", output={self.output!r}"
         return (
             f"MLP({self.layer_sizes}, activation={self.activation!r}, init={init!r}, "
-            f"dtype={self.dtype.name!r}, engine={self.engine!r})"
+            f"dtype={self.dtype.name!r}, engine={self.engine!r}{output})"
         )
 
     @property
@@ -127,13 +142,17 @@ class MLP:
         shuffle: bool = True,
         validation_data: tuple[NDArray, NDArray[np.integer]] | None = None,
         progress: bool = False,
+        sample_weight: NDArray | None = None,
+        callback: EpochCallback | None = None,
     ) -> History:
         """Train with mini-batch SGD and return this call's :class:`History`.
 
         Args:
             x: inputs (n, layer_sizes[0]) of the model's dtype, e.g. from
-                :func:`fastmlp.datasets.prepare`; never converted.
-            labels: integer classes (n,) in [0, classes).
+                :func:`fastmlp.datasets.prepare`, or a scipy.sparse CSR/CSC matrix of that
+                dtype; never converted.
+            labels: integer classes (n,) in [0, classes); for another ``output`` than
+                softmax, the targets (n, outputs) (converted to the model's dtype).
             epochs: passes over the data, >= 1.
             batch_size: rows per step, 1..n; ``None`` for full-batch gradient descent.
             lr: learning rate, > 0.
@@ -141,6 +160,11 @@ class MLP:
                 generator); else in their given order.
             validation_data: ``(x_val, labels_val)`` evaluated after each epoch.
             progress: show a progress bar per epoch with the running loss and accuracy.
+            sample_weight: (n,) non-negative weights of the rows in each batch's mean loss
+                (NumPy engine only, so far), or None.
+            callback: called after each epoch as ``callback(epoch, history)`` (``epoch``
+                counts from 1 in this call, ``history`` is this call's so far); training
+                stops after an epoch for which it returns a true value.
 
         Raises:
             TrainingDivergedError: the loss became non-finite; the weights are those of the
@@ -149,25 +173,27 @@ class MLP:
                 finished step.
         """
         x, labels = self._check_data(x, labels)
+        sample_weight = check_sample_weight(sample_weight, x.shape[0], self.dtype)
         epochs = check_positive_int("epochs", epochs)
-        batch_size = self._check_batch_size(batch_size, len(x))
+        batch_size = self._check_batch_size(batch_size, x.shape[0])
         lr = check_learning_rate(lr, self.dtype)
         if validation_data is not None:
             validation_data = self._check_validation(validation_data)
 
         inputs = self._training_inputs(x)
+        rows = x.shape[0]
         history = History()
         for epoch in range(1, epochs + 1):
-            order = self._rng.permutation(len(x)) if shuffle else np.arange(len(x))
+            order = self._rng.permutation(rows) if shuffle else np.arange(rows)
             label = f"epoch {epoch}/{epochs}"
             with _progress_bar(progress, len(order), label) as report:
                 started = time.perf_counter()
                 loss, correct = self._train_epoch(
-                    inputs, labels, order, batch_size, lr, epoch, report
+                    inputs, labels, order, batch_size, lr, epoch, report, sample_weight
                 )
                 seconds = time.perf_counter() - started
                 history.loss.append(loss)
-                history.accuracy.append(correct / len(order))
+                history.accuracy.append(self._accuracy(correct, len(order)))
                 history.seconds.append(seconds)
                 summary = {"loss": loss, "accuracy": correct / len(order)}
                 if validation_data is not None:
@@ -177,6 +203,8 @@ class MLP:
                     summary |= {"val_loss": scores["loss"], "val_accuracy": scores["accuracy"]}
                 report(0, summary)
             self.history_.extend(History(**{k: v[-1:] for k, v in history.as_dict().items()}))
+            if callback is not None and callback(epoch, history):
+                break
         return history
 
     def partial_fit(
@@ -194,8 +222,9 @@ class MLP:
     def _training_inputs(self, x: NDArray) -> NDArray | kernels.SparseRows:
         """``x`` as the engine will read it for a whole fit: compressed to its nonzeros once
         when the Rust engine's sparse first layer applies (``input_path``, or ``"auto"`` and
-        :func:`fastmlp.kernels.preferred_input_path` says so)."""
-        if self.engine != "rust" or self.input_path == "dense":
+        :func:`fastmlp.kernels.preferred_input_path` says so). A scipy.sparse ``x`` goes to
+        the engine as it is."""
+        if self.engine != "rust" or self.input_path == "dense" or not isinstance(x, np.ndarray):
             return x
         if self.input_path == "auto" and kernels.preferred_input_path(x) == "dense":
             return x
@@ -210,6 +239,7 @@ class MLP:
         lr: float,
         epoch: int,
         report: Callable[[int, dict[str, float]], None],
+        sample_weight: NDArray | None = None,
     ) -> tuple[float, int]:
         """One epoch, in slices of whole batches; returns (mean loss, correct count)."""
         engine = self._engine()
@@ -237,6 +267,8 @@ class MLP:
                         batch_size,
                         self.activation,
                         input_path=self.input_path,
+                        output=self.output,
+                        sample_weight=sample_weight,
                     )
                 except TrainingDivergedError as error:
                     reverted = self._keep_last_good(snapshot)
@@ -265,7 +297,10 @@ class MLP:
                 total_loss += loss * len(part)
                 total_correct += correct
                 seen += len(part)
-                report(len(part), {"loss": total_loss / seen, "accuracy": total_correct / seen})
+                report(
+                    len(part),
+                    {"loss": total_loss / seen, "accuracy": self._accuracy(total_correct, seen)},
+                )
                 if interrupted():
                     raise KeyboardInterrupt
         return total_loss / len(order), total_correct
@@ -285,24 +320,52 @@ class MLP:
     # ---- inference ------------------------------------------------------------------------
 
     def predict_proba(self, x: NDArray) -> NDArray:
-        """Class probabilities (n, classes) for inputs ``x`` (n, layer_sizes[0])."""
+        """Class probabilities (n, classes) for inputs ``x`` (n, layer_sizes[0]).
+
+        For the other outputs: the output layer's values (n, outputs), i.e. each label's
+        probability (logistic) or the predictions (identity, exp).
+        """
         x = check_inputs("x", x, self.layer_sizes[0], self.dtype)
         engine = self._engine()
+        rows, features = x.shape
+        chunk = _INFERENCE_CHUNK
+        if not isinstance(x, np.ndarray):  # scipy.sparse: densified chunk by chunk
+            chunk = max(1, min(chunk, _SPARSE_INFERENCE_VALUES // features))
         parts = [
-            engine.forward(self.weights, self.biases, x[i : i + _INFERENCE_CHUNK], self.activation)[
-                -1
-            ]
-            for i in range(0, len(x), _INFERENCE_CHUNK)
+            engine.forward(
+                self.weights, self.biases, x[i : i + chunk], self.activation, output=self.output
+            )[-1]
+            for i in range(0, rows, chunk)
         ]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def predict(self, x: NDArray) -> NDArray[np.int64]:
-        """The most probable class (n,) for each row of ``x``."""
-        return self.predict_proba(x).argmax(axis=1).astype(np.int64)
+    def predict(self, x: NDArray) -> NDArray:
+        """The most probable class (n,) for each row of ``x``.
+
+        For the other outputs: 0/1 per label (logistic, int64), the predicted values (identity,
+        exp), (n, outputs).
+        """
+        out = self.predict_proba(x)
+        if self.output == "softmax":
+            return out.argmax(axis=1).astype(np.int64)
+        if self.output == "logistic":
+            return (out > 0.5).astype(np.int64)
+        return out
 
     def evaluate(self, x: NDArray, labels: NDArray[np.integer]) -> dict[str, float]:
-        """``{"loss": mean cross-entropy, "accuracy": fraction right}`` on ``(x, labels)``."""
+        """``{"loss": mean cross-entropy, "accuracy": fraction right}`` on ``(x, labels)``.
+
+        For the other outputs, the mean loss of that output; the accuracy is the fraction of
+        rows with every label right (logistic) or NaN (identity, exp).
+        """
         x, labels = self._check_data(x, labels)
+        if self.output != "softmax":
+            out = self.predict_proba(x)
+            right = np.count_nonzero(((out > 0.5) == (labels > 0.5)).all(axis=1))
+            return {
+                "loss": output_loss(out, labels, self.output),
+                "accuracy": self._accuracy(int(right), x.shape[0]),
+            }
         p = self.predict_proba(x)
         p_true = p[np.arange(len(labels)), labels].astype(np.float64)
         loss = float(np.mean(-np.log(np.maximum(p_true, np.finfo(p.dtype).tiny))))
@@ -310,8 +373,22 @@ class MLP:
         return {"loss": loss, "accuracy": accuracy}
 
     def score(self, x: NDArray, labels: NDArray[np.integer]) -> float:
-        """Accuracy on ``(x, labels)``, as scikit-learn's ``score``."""
+        """Accuracy on ``(x, labels)``, as scikit-learn's ``score``.
+
+        For ``output="identity"`` or ``"exp"``: R^2, averaged over the outputs.
+        """
+        if self.output in ("identity", "exp"):
+            x, targets = self._check_data(x, labels)
+            residual = ((targets - self.predict_proba(x)) ** 2).sum(axis=0, dtype=np.float64)
+            spread = ((targets - targets.mean(axis=0)) ** 2).sum(axis=0, dtype=np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r2 = np.where(spread > 0, 1 - residual / spread, np.where(residual > 0, 0.0, 1.0))
+            return float(r2.mean())
         return self.evaluate(x, labels)["accuracy"]
+
+    def _accuracy(self, correct: int, rows: int) -> float:
+        """The fraction right, or NaN for outputs that have no right answer (regressions)."""
+        return correct / rows if self.output in ("softmax", "logistic") else float("nan")
 
     # ---- persistence ----------------------------------------------------------------------
 
@@ -322,6 +399,7 @@ class MLP:
             "activation": self.activation,
             "dtype": self.dtype.name,
             "init": list(self.init),
+            "output": self.output,
             "history": self.history_.as_dict(),
         }
         return save_parameters(path, self.weights, self.biases, metadata)
@@ -337,6 +415,7 @@ class MLP:
                 init=tuple(metadata.get("init", ["he"])),
                 dtype=metadata["dtype"],
                 engine=engine,
+                output=metadata.get("output", "softmax"),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path}: invalid model metadata: {error}") from None
@@ -353,15 +432,21 @@ class MLP:
 
     # ---- argument checks ------------------------------------------------------------------
 
-    def _check_data(self, x: object, labels: object) -> tuple[NDArray, NDArray[np.int64]]:
+    def _check_data(self, x: object, labels: object) -> tuple[NDArray, NDArray]:
         x = check_inputs("x", x, self.layer_sizes[0], self.dtype)
-        return x, check_labels("labels", labels, len(x), self.classes)
+        return x, self._check_labels("labels", labels, x.shape[0])
 
-    def _check_validation(self, data: object) -> tuple[NDArray, NDArray[np.int64]]:
+    def _check_validation(self, data: object) -> tuple[NDArray, NDArray]:
         if not (isinstance(data, (tuple, list)) and len(data) == 2):
             raise TypeError("validation_data: expected a pair (x_val, labels_val)")
         x = check_inputs("validation_data[0]", data[0], self.layer_sizes[0], self.dtype)
-        return x, check_labels("validation_data[1]", data[1], len(x), self.classes)
+        return x, self._check_labels("validation_data[1]", data[1], x.shape[0])
+
+    def _check_labels(self, arg: str, labels: object, rows: int) -> NDArray:
+        """Class indices (softmax) or the targets of the other outputs."""
+        if self.output == "softmax":
+            return check_labels(arg, labels, rows, self.classes)
+        return check_targets(arg, labels, rows, self.layer_sizes[-1], self.dtype)
 
     @staticmethod
     def _check_batch_size(batch_size: object, rows: int) -> int:
