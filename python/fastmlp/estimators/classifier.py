@@ -142,7 +142,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             y = column_or_1d(y, warn=True)
         multilabel = type_of_target(y) == "multilabel-indicator"
         fitted = getattr(self, "_encoding", None)
-        if incremental and fitted is None and classes is None and not multilabel:
+        if incremental and fitted is None and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
         if incremental and classes is not None and fitted is not None:
             if not np.array_equal(np.unique(classes), fitted.classes):

@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from fastmlp.history import History
 
 __all__ = ["EpochMonitor"]
@@ -83,8 +81,3 @@ class EpochMonitor:
             return True
         return False
 
-
-def best_score(scores: list[float]) -> float:
-    """The best validation score (NaN scores never win)."""
-    finite = [s for s in scores if not np.isnan(s)]
-    return max(finite) if finite else float("nan")

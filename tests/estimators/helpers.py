@@ -1,0 +1,53 @@
+"""Shared helpers of the estimator tests: data, settings, and the skips for what this build
+does not have yet (issue 11's optimizers in ``MLP.fit``; issue 12 phase 2 in the Rust engine).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fastmlp import MLP
+from fastmlp.estimators.capabilities import engine_computes
+
+#: Plain mini-batch SGD in scikit-learn's parameters: what MLP.fit does without issue 11.
+PLAIN_SGD: dict[str, Any] = {
+    "solver": "sgd",
+    "momentum": 0.0,
+    "alpha": 0.0,
+    "learning_rate": "constant",
+}
+
+
+def mlp_fit_accepts(*keywords: str) -> bool:
+    """Whether this build's ``MLP.fit`` has these keyword parameters (issue 11's)."""
+    return set(keywords) <= set(inspect.signature(MLP.fit).parameters)
+
+
+def skip_unless_mlp_fit_accepts(*keywords: str) -> None:
+    """Skip a test of a feature whose MLP.fit keywords (issue 11) this build lacks."""
+    missing = sorted(set(keywords) - set(inspect.signature(MLP.fit).parameters))
+    if missing:
+        pytest.skip(f"MLP.fit has no {', '.join(missing)} yet (issue 11's optimizers)")
+
+
+def skip_unless_engine_computes(
+    engine: str, output: str, weighted: bool = False, activation: str = "relu"
+) -> None:
+    """Skip a test of what the Rust engine does not compute yet (issue 12 phase 2)."""
+    if not engine_computes(engine, activation, output, weighted):
+        what = f"output={output!r}" + (", sample_weight" if weighted else "")
+        if activation != "relu":
+            what = f"activation={activation!r}, {what}"
+        pytest.skip(f"the {engine} engine does not compute {what} yet (issue 12 phase 2)")
+
+
+def blobs(n: int = 120, features: int = 5, classes: int = 3, seed: int = 0):
+    """Separable Gaussian blobs: X (n, features) float64, y (n,) ints 0..classes-1."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 3, size=(classes, features))
+    y = np.arange(n) % classes
+    return centers[y] + rng.normal(size=(n, features)), y
