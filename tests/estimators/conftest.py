@@ -42,3 +42,14 @@ def _quiet_convergence() -> Iterator[None]:
 @pytest.fixture(params=["rust", "numpy"])
 def engine(request: pytest.FixtureRequest) -> str:
     return request.param
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """scikit-learn's checks expected to fail are strict xfails here: a check that starts to
+    pass fails its test until it is taken off ``expected_failed_checks``."""
+    for item in items:
+        if item.originalname != "test_scikit_learns_estimator_checks":
+            continue
+        for mark in list(item.iter_markers("xfail")):
+            item.add_marker(pytest.mark.xfail(reason=mark.kwargs.get("reason"), strict=True),
+                            append=False)  # fmt: skip

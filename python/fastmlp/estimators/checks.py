@@ -30,14 +30,6 @@ def expected_failed_checks(estimator: Any) -> dict[str, str]:
     """``{check name: reason}`` for the checks ``estimator`` (as configured) cannot pass."""
     failing: dict[str, str] = {}
     stochastic = estimator.solver in ("sgd", "adam")
-    if stochastic:
-        reason = (
-            "mini-batch training: rows of weight k and k repeated rows fall into different "
-            "batches, so the fits differ (scikit-learn's MLPs fail it too; it is checked with "
-            "solver='lbfgs')"
-        )
-        failing["check_sample_weight_equivalence_on_dense_data"] = reason
-        failing["check_sample_weight_equivalence_on_sparse_data"] = reason
     activation = ACTIVATION_TO_ENGINE.get(estimator.activation, "relu")
     if not hasattr(estimator, "loss"):
         output = "softmax"  # a classifier

@@ -80,4 +80,3 @@ class EpochMonitor:
             self.converged = True
             return True
         return False
-
