@@ -51,3 +51,27 @@ def blobs(n: int = 120, features: int = 5, classes: int = 3, seed: int = 0):
     centers = rng.normal(0, 3, size=(classes, features))
     y = np.arange(n) % classes
     return centers[y] + rng.normal(size=(n, features)), y
+
+
+def start_from_our_weights(ours: Any, theirs: Any, n_features: int, n_outputs: int) -> None:
+    """Make scikit-learn's estimator ``theirs`` draw the initial weights ``ours`` will draw.
+
+    Ours are worked out by initialising a clone (the same random_state gives the same draws
+    in fit); scikit-learn's ``_init_coef`` then hands them out layer by layer. With
+    ``shuffle=False`` both then see the same batches in the same order.
+    """
+    from sklearn.base import clone
+
+    from fastmlp.estimators.params import check_parameters
+
+    probe = clone(ours)
+    output = "softmax"  # only the shapes and the draws matter here
+    probe._initialize(check_parameters(probe), n_features, n_outputs, output, np.dtype("float64"))
+    layers = iter(list(zip(probe.coefs_, probe.intercepts_, strict=True)))
+
+    def init_coef(fan_in: int, fan_out: int, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+        coef, intercept = next(layers)
+        assert coef.shape == (fan_in, fan_out)
+        return coef.astype(dtype), intercept.astype(dtype)
+
+    theirs._init_coef = init_coef
