@@ -233,7 +233,7 @@ class MLP:
     def _train_epoch(
         self,
         x: NDArray | kernels.SparseRows,
-        labels: NDArray[np.int64],
+        labels: NDArray,
         order: NDArray[np.int64],
         batch_size: int,
         lr: float,
@@ -358,14 +358,15 @@ class MLP:
         For the other outputs, the mean loss of that output; the accuracy is the fraction of
         rows with every label right (logistic) or NaN (identity, exp).
         """
-        x, labels = self._check_data(x, labels)
         if self.output != "softmax":
+            x, targets = self._check_data(x, labels)
             out = self.predict_proba(x)
-            right = np.count_nonzero(((out > 0.5) == (labels > 0.5)).all(axis=1))
+            right = np.count_nonzero(((out > 0.5) == (targets > 0.5)).all(axis=1))
             return {
-                "loss": output_loss(out, labels, self.output),
+                "loss": output_loss(out, targets, self.output),
                 "accuracy": self._accuracy(int(right), x.shape[0]),
             }
+        x, labels = self._check_data(x, labels)
         p = self.predict_proba(x)
         p_true = p[np.arange(len(labels)), labels].astype(np.float64)
         loss = float(np.mean(-np.log(np.maximum(p_true, np.finfo(p.dtype).tiny))))

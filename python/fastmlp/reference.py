@@ -570,7 +570,7 @@ def train_epoch_stats(
         if output == "softmax":
             y_batch = _one_hot(labels[rows], n_classes, x.dtype)  # (batch, classes)
         else:
-            y_batch = labels[rows]  # (batch, outputs): the targets themselves
+            y_batch = np.asarray(labels[rows], dtype=x.dtype)  # (batch, outputs): the targets
         w_batch = None if sample_weight is None else sample_weight[rows]  # (batch,)
         outputs = forward(weights, biases, x_batch, activation, output=output)
         batch_loss = output_loss(outputs[-1], y_batch, output, w_batch)

@@ -234,6 +234,16 @@ def test_warm_start_continues_and_checks_the_classes():
         clf.fit(X, np.minimum(y, 1))
 
 
+def test_a_warm_start_may_switch_from_lbfgs_to_sgd():
+    X, y = blobs(n=60)
+    clf = MLPClassifier(solver="lbfgs", max_iter=5, warm_start=True, random_state=0).fit(X, y)
+    assert not hasattr(clf, "loss_curve_")
+    start = clf.coefs_[0].copy()
+    clf.set_params(**PLAIN_SGD, max_iter=3).fit(X, y)
+    assert len(clf.loss_curve_) == 3 and clf.n_iter_ == 3
+    assert not np.array_equal(clf.coefs_[0], start)
+
+
 def test_binary_labels_use_two_softmax_outputs():
     X, y = blobs(n=60, classes=2)
     labels = np.where(y == 1, "spam", "ham")

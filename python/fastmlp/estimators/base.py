@@ -158,17 +158,22 @@ class BaseMLP(BaseEstimator):
             self.coefs_.append(np.ascontiguousarray(coef, dtype=dtype))
             self.intercepts_.append(np.ascontiguousarray(intercept, dtype=dtype))
         if self.solver != "lbfgs":
-            self.loss_curve_: list[float] = []
-            self._no_improvement_count = 0
-            if self.early_stopping:
-                self.validation_scores_: list[float] | None = []
-                self.best_validation_score_: float | None = -np.inf
-                self.best_loss_: float | None = None
-            else:
-                self.best_loss_ = np.inf
-                self.validation_scores_ = None
-                self.best_validation_score_ = None
-        self._mlp = None
+            self._initialize_stochastic()
+        self._mlp: MLP | None = None
+
+    def _initialize_stochastic(self) -> None:
+        """The attributes only the stochastic solvers keep (also when a warm start switches
+        from L-BFGS to them)."""
+        self.loss_curve_: list[float] = []
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_: list[float] | None = []
+            self.best_validation_score_: float | None = -np.inf
+            self.best_loss_: float | None = None
+        else:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
 
     def _network(self, params: Parameters, fresh: bool) -> MLP:
         """The ``MLP`` that trains and predicts, on the estimator's own arrays.
@@ -215,6 +220,8 @@ class BaseMLP(BaseEstimator):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         network = self._network(params, fresh=not incremental)
+        if not hasattr(self, "loss_curve_"):
+            self._initialize_stochastic()
 
         validation_data = validation_score = None
         if self.early_stopping:
@@ -342,6 +349,7 @@ class BaseMLP(BaseEstimator):
     def _output_values_of_rows(self, x: Any) -> NDArray:
         """The output layer's values for rows already checked and converted."""
         network = self._mlp
+        assert network is not None, "fit makes the network"
         network.weights, network.biases = self.coefs_, self.intercepts_
         with engine_threads(self.n_threads):
             return network.predict_proba(x)

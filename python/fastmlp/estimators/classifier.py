@@ -145,7 +145,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         if incremental and fitted is None and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
         if incremental and classes is not None and fitted is not None:
-            if not np.array_equal(np.unique(classes), fitted.classes):
+            if not np.array_equal(np.unique(np.asarray(classes)), fitted.classes):
                 raise ValueError(
                     f"`classes={classes!r}` is not the same as on last call to partial_fit, "
                     f"was: {fitted.classes!r}"

@@ -117,7 +117,7 @@ def _random_state(value: object) -> None:
     if value is None or isinstance(value, (np.random.RandomState, np.random.Generator)):
         return
     if isinstance(value, Integral) and not isinstance(value, (bool, np.bool_)):
-        if not 0 <= value < 2**32:
+        if not 0 <= int(value) < 2**32:
             raise ValueError(f"random_state: expected an int in [0, 2**32), got {value}")
         return
     raise TypeError(

@@ -15,6 +15,7 @@ is the one place to change once the Rust engine has the logistic output (issue 1
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,7 +41,7 @@ class ClassEncoding:
     n_outputs: int
 
     @classmethod
-    def from_targets(cls, y: object) -> ClassEncoding:
+    def from_targets(cls, y: Any) -> ClassEncoding:
         """The encoding of the labels in ``y`` (n,) or of the indicator matrix ``y`` (n, k)."""
         check_classification_targets(y)
         kind = type_of_target(y)
@@ -66,7 +67,7 @@ class ClassEncoding:
             return cls(labels, "binary", BINARY_OUTPUT, 2 if BINARY_OUTPUT == "softmax" else 1)
         return cls(labels, "multiclass", "softmax", len(labels))
 
-    def check_compatible(self, y: object, warm_start: bool) -> None:
+    def check_compatible(self, y: Any, warm_start: bool) -> None:
         """ValueError unless the labels of ``y`` fit this encoding (a later partial_fit or a
         warm-started fit): the same classes for warm_start, a subset for partial_fit."""
         if self.kind == "multilabel":
