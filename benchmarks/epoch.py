@@ -1,6 +1,7 @@
-"""Engines side by side: an epoch of the Rust engine, the NumPy reference and PyTorch.
+"""Engines side by side: an epoch of the Rust engine, the NumPy reference, scikit-learn and
+PyTorch, each in its own process.
 
-Run ``python benchmarks/epoch.py --help`` (or ``fastmlp bench``); the logic lives in
+Run ``python benchmarks/epoch.py --help`` (the same as ``fastmlp bench``); the code lives in
 :mod:`fastmlp.bench`, and ``benchmarks/README.md`` explains the columns and holds the results.
 """
 

@@ -38,6 +38,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from fastmlp.names import ENGINES
+
 #: Full-batch epochs for seed 001 (its notebook does not show the number of steps).
 EPOCHS_001 = 500
 
@@ -160,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(s.name for s in SEEDS),
         help="comma-separated seed numbers (default: all)",
     )
-    parser.add_argument("--engine", default="rust", choices=("rust", "numpy"))
+    parser.add_argument("--engine", default="rust", choices=ENGINES)
     parser.add_argument("--threads", type=int, help="threads of the Rust engine")
     parser.add_argument("--json", metavar="FILE", help="also write the results here")
     args = parser.parse_args(argv)

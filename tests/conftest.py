@@ -8,11 +8,11 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from fastmlp import kernels, reference
+from fastmlp import kernels, names, reference
 
 ENGINES: dict[str, ModuleType] = {"rust": kernels, "numpy": reference}
 DTYPES = [np.float32, np.float64]
-ACTIVATIONS = ["relu", "tanh", "sigmoid"]
+ACTIVATIONS = list(names.ACTIVATIONS)  # a new activation is tested in both engines at once
 # Layer stacks with 0, 1, 2 and 3 hidden layers.
 STACKS = [[20, 10], [20, 16, 10], [20, 16, 12, 10], [20, 16, 12, 8, 10]]
 

@@ -2,8 +2,8 @@
 
 Each run is a child process that trains on Fashion-MNIST-sized random data (60,000 x 784
 float32, batches of 32, many epochs: far longer than the test waits) and receives a real
-SIGINT from this process about half a second into training. The contract (design.md, "What
-users get when things go wrong"):
+SIGINT from this process about half a second into training. The contract (README.md, "When
+things go wrong"):
 
 * ``fit`` raises ``KeyboardInterrupt`` within one batch (here: within a second of the signal);
   the process goes on and exits normally;

@@ -2,8 +2,8 @@
 
 Every function of the engine contract is called through both layers: ``fastmlp.kernels`` (which
 copies read-only inputs to C order and converts labels/order to int64) and ``fastmlp._native``
-directly. Errors must be ``TypeError``/``ValueError`` naming the argument (design.md, "What users
-get when things go wrong"), never a PyO3 ``PanicException`` (a ``BaseException``); arrays updated
+directly. Errors must be ``TypeError``/``ValueError`` naming the argument (README.md, "When
+things go wrong"), never a PyO3 ``PanicException`` (a ``BaseException``); arrays updated
 in place must be C-contiguous, writeable and distinct; the GIL is released while Rust computes;
 Ctrl-C and divergence stop training with the weights of the last good step.
 """
@@ -47,10 +47,10 @@ FUNCTIONS = [
     "train_epoch",
     "train_epoch_stats",
 ]
-# (layer, function): every function of fastmlp.kernels, and each of _native's (train_epoch_stats
-# is kernels.py's; _native.train_epoch returns the stats).
+# (layer, function): every function of fastmlp.kernels, and each of _native's (train_epoch is
+# kernels.py's: the first item of _native.train_epoch_stats).
 CALLERS = [("kernels", f) for f in FUNCTIONS] + [
-    ("_native", f) for f in FUNCTIONS if f != "train_epoch_stats"
+    ("_native", f) for f in FUNCTIONS if f != "train_epoch"
 ]
 LAYERS = {"kernels": kernels, "_native": _native}
 IN_PLACE = ["sgd_step", "train_epoch", "train_epoch_stats"]
@@ -305,7 +305,7 @@ def test_non_integer_labels_or_order_are_a_type_error(layer, name, arg, bad):
 def test_native_wants_int64_indices_and_kernels_converts_them(arg):
     args = make_args("train_epoch", np.float64)
     args[arg] = args[arg].astype(np.int32)
-    err = fails(_native.train_epoch, args, TypeError)
+    err = fails(_native.train_epoch_stats, args, TypeError)
     assert names(err, arg) and "int64" in str(err) and "int32" in str(err), str(err)
     expected_args = make_args("train_epoch", np.float64)
     expected = kernels.train_epoch(**expected_args)
@@ -476,7 +476,7 @@ def test_kernels_reads_any_layout_of_read_only_inputs(name, path, layout, dtype)
     [
         pytest.param(name, path, layout, id=f"{name}-{path}-{layout}")
         for name in FUNCTIONS
-        if name != "train_epoch_stats"
+        if name != "train_epoch"
         for path in read_only_inputs(name)
         for layout in layouts_of(path)
     ],
@@ -843,7 +843,7 @@ def big_training(seed: int, rows: int = 20_000, hidden: int = 128) -> dict[str, 
 
 def test_train_epoch_releases_the_gil():
     args = big_training(0)
-    assert_ran_beside(run_beside(lambda: _native.train_epoch(**args)))
+    assert_ran_beside(run_beside(lambda: _native.train_epoch_stats(**args)))
 
 
 def test_a_busy_python_thread_barely_slows_training_on_the_main_thread():
@@ -856,13 +856,13 @@ def test_a_busy_python_thread_barely_slows_training_on_the_main_thread():
     try:
         alone = big_training(0)
         start = time.perf_counter()
-        _native.train_epoch(**alone)
+        _native.train_epoch_stats(**alone)
         seconds_alone = time.perf_counter() - start
 
         beside = big_training(0)
         spinner.start()
         start = time.perf_counter()
-        _native.train_epoch(**beside)
+        _native.train_epoch_stats(**beside)
         seconds_beside = time.perf_counter() - start
     finally:
         stop.set()

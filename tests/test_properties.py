@@ -7,7 +7,8 @@ dimension added or dropped (0-D, 1-D, 3-D), a dimension off by one, zero-size di
 Fortran-ordered, reversed, strided, read-only or misaligned view, aliased parameters, lists of
 the wrong length, bad names, learning rates and batch sizes, labels or row indices out of range,
 NaN inputs. An independent model of the contract (``Spec`` below, written from the docstrings
-and design.md, not from the implementation) says what must happen:
+and the README's "Engines" and "When things go wrong", not from the implementation) says what
+must happen:
 
 * a valid call returns what ``fastmlp.reference`` returns, within float tolerance (parameters
   updated in place alike, inputs untouched); a zero-size or empty input may instead raise
@@ -50,7 +51,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastmlp
-from fastmlp import kernels, reference
+from fastmlp import kernels, names, reference
 from fastmlp.datasets import read_csv, read_idx
 
 FLOATS = [np.dtype(np.float32), np.dtype(np.float64)]
@@ -60,9 +61,9 @@ BAD_FLOATS.append(np.dtype(np.complex64))
 # Accepted (converted exactly) for labels and row indices; then the ones that are not.
 INDEX_DTYPES = [np.dtype(t) for t in (np.int64, np.int32, np.int8, np.uint8, np.uint64)]
 BAD_INDEX_DTYPES = [np.dtype(t) for t in (np.float64, np.float32, np.bool_, np.object_)]
-ACTIVATIONS = ["relu", "tanh", "sigmoid"]
+ACTIVATIONS = list(names.ACTIVATIONS)
 BAD_NAMES = ["ReLU", "", "softmax", "relu ", "linear"]
-INPUT_PATHS = ["auto", "dense", "sparse"]
+INPUT_PATHS = list(names.INPUT_PATHS)
 
 # Rust against the NumPy oracle (tests/conftest.py has the reasoning): one computation, and
 # a few SGD steps.

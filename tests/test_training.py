@@ -45,13 +45,9 @@ FORWARD_AGREEMENT = {
 
 @pytest.fixture(scope="module", autouse=True)
 def _one_blas_thread() -> Iterator[None]:
-    """Run NumPy's BLAS on one thread in this module.
-
-    Measured on this 2-core machine while other jobs ran: the NumPy engine took 1.5-2.6 s for
-    one epoch of mnist-sample (784-128-10, float64, batch 128) with OpenBLAS's default two
-    threads, and 0.09 s with one; one Fashion-MNIST epoch took 2-14 s against 0.6 s. Results
-    stay within the tolerances above either way.
-    """
+    """Run NumPy's BLAS on one thread in this module: two threads slow the NumPy engine
+    many times over when other jobs share the cores (benchmarks/README.md, "Busy machine").
+    Results stay within the tolerances above either way."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # optional: only makes the suite faster
@@ -975,8 +971,7 @@ def test_two_models_trained_in_two_threads_match_sequential_training() -> None:
 def test_fashion_mnist_784_128_10_reaches_84_percent_on_both_engines() -> None:
     """Debian's Fashion-MNIST (dataset-fashion-mnist, /usr/share/datasets/fashion-mnist).
 
-    Measured: both engines 0.846 test accuracy after 2 epochs (loss 0.444); the Rust engine
-    about 0.2-0.4 s per epoch, the NumPy engine about 0.6 s per epoch on one BLAS thread.
+    Measured: both engines 0.846 test accuracy after 2 epochs (loss 0.444).
     """
     try:
         data = load("fashion-mnist", download=False)

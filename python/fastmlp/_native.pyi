@@ -1,11 +1,17 @@
 """Types of the Rust extension module (rust/python). See fastmlp.kernels for the documented API."""
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+from fastmlp.names import Activation, InputPath
+
 __version__: str
+#: The names the core accepts (Activation::NAMES, InputPath::NAMES); equal to fastmlp.names'.
+ACTIVATIONS: tuple[Activation, ...]
+INPUT_PATHS: tuple[InputPath, ...]
 
 class SparseRows:
     def __init__(self, x: NDArray[_Float]) -> None: ...
@@ -30,13 +36,13 @@ def forward(
     weights: Sequence[NDArray[_Float]],
     biases: Sequence[NDArray[_Float]],
     x: NDArray[_Float],
-    activation: str,
+    activation: Activation,
 ) -> list[NDArray[_Float]]: ...
 def backward(
     weights: Sequence[NDArray[_Float]],
     outputs: Sequence[NDArray[_Float]],
     y_onehot: NDArray[_Float],
-    activation: str,
+    activation: Activation,
 ) -> tuple[list[NDArray[_Float]], list[NDArray[_Float]]]: ...
 def sgd_step(
     weights: Sequence[NDArray[_Float]],
@@ -44,9 +50,9 @@ def sgd_step(
     x: NDArray[_Float],
     y_onehot: NDArray[_Float],
     lr: float,
-    activation: str,
+    activation: Activation,
 ) -> float: ...
-def train_epoch(
+def train_epoch_stats(
     weights: Sequence[NDArray[_Float]],
     biases: Sequence[NDArray[_Float]],
     x: NDArray[_Float] | SparseRows,
@@ -54,11 +60,11 @@ def train_epoch(
     order: NDArray[np.int64],
     lr: float,
     batch_size: int,
-    activation: str,
-    input_path: str = "auto",
+    activation: Activation,
+    input_path: InputPath = "auto",
 ) -> tuple[float, int]: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 def sparse_plan(x: NDArray[_Float] | SparseRows) -> tuple[float, int]: ...
-def preferred_input_path(x: NDArray[_Float] | SparseRows) -> str: ...
+def preferred_input_path(x: NDArray[_Float] | SparseRows) -> Literal["dense", "sparse"]: ...
 def sparse_work_crossover(threads: int | None = None) -> float: ...

@@ -18,16 +18,19 @@ core reads dense rows or :data:`SparseRows`; building those straight from CSR is
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fastmlp import _native
+from fastmlp.engine import FloatArray, IntArray
 from fastmlp.errors import TrainingDivergedError
+from fastmlp.names import Activation, HiddenActivation, InputPath, Output
 from fastmlp.reference_outputs import check_output
 
 __all__ = [
+    "CHECKS_INTERRUPTS",
     "SparsePlan",
     "SparseRows",
     "backward",
@@ -45,9 +48,11 @@ __all__ = [
     "tanh",
     "train_epoch",
     "train_epoch_stats",
+    "training_inputs",
 ]
 
-FloatArray = NDArray[np.floating]
+#: ``train_epoch`` stops between batches on Ctrl-C by itself (see :class:`fastmlp.engine.Engine`).
+CHECKS_INTERRUPTS = True
 
 #: Compressed rows of a float array (``SparseRows(x)``): pass as ``x`` to :func:`train_epoch`
 #: to train on the nonzeros without scanning the dense array again each epoch.
@@ -80,14 +85,13 @@ def sparse_plan(x: FloatArray | SparseRows) -> SparsePlan:
 def sparse_work_crossover(threads: int | None = None) -> float:
     """The :func:`sparse_plan` work below which ``input_path="auto"`` takes the sparse path.
 
-    Measured per thread count on this project's benchmark machine (``fastmlp bench
-    --input-paths``; see the README's performance section). ``threads`` defaults to the
-    engine's current count.
+    Read per thread count from ``benchmarks/input_paths.py`` on this project's machine
+    (``benchmarks/README.md``). ``threads`` defaults to the engine's current count.
     """
     return _native.sparse_work_crossover(threads)
 
 
-def preferred_input_path(x: FloatArray | SparseRows) -> str:
+def preferred_input_path(x: FloatArray | SparseRows) -> Literal["dense", "sparse"]:
     """``"sparse"`` or ``"dense"``: the first layer ``input_path="auto"`` takes for ``x``.
 
     Sparse when the :func:`sparse_plan` work of ``x`` is below
@@ -95,6 +99,19 @@ def preferred_input_path(x: FloatArray | SparseRows) -> str:
     the rows of its ``order`` instead of the first rows of ``x``.)
     """
     return _native.preferred_input_path(_c_order("x", x))
+
+
+def training_inputs(x: FloatArray, input_path: InputPath = "auto") -> FloatArray | SparseRows:
+    """``x`` as :func:`train_epoch` should read it over a whole fit: compressed to its
+    nonzeros once (:data:`SparseRows`) where the sparse first layer applies (``"sparse"``, or
+    ``"auto"`` and :func:`preferred_input_path` says so), else ``x`` itself. A scipy.sparse
+    ``x`` stays as it is (:func:`train_epoch` densifies it a few batches at a time; building
+    :data:`SparseRows` straight from CSR is issue 12's phase 2)."""
+    if input_path == "dense" or _is_scipy_sparse(x):
+        return x
+    if input_path == "auto" and preferred_input_path(x) == "dense":
+        return x
+    return SparseRows(x)
 
 
 def _c_order(arg: str, value: Any) -> Any:
@@ -121,9 +138,10 @@ def _dense(arg: str, value: Any) -> Any:
 
 
 def _not_in_rust_yet(
-    activation: object = None, output: object = "softmax", sample_weight: object = None
-) -> None:
-    """``NotImplementedError`` for what only the reference computes so far (issue 12 phase 2).
+    activation: object = "relu", output: object = "softmax", sample_weight: object = None
+) -> Activation:
+    """``NotImplementedError`` for what only the reference computes so far (issue 12 phase 2);
+    else the activation, as one the Rust core knows (an unknown name is its ValueError).
 
     An unknown ``output`` is a ValueError, as in the reference.
     """
@@ -140,6 +158,7 @@ def _not_in_rust_yet(
             f"the Rust engine does not compute {' and '.join(missing)} yet; the NumPy engine "
             "does (engine='numpy', fastmlp.reference)"
         )
+    return cast(Activation, activation)
 
 
 def _arrays(arg: str, value: object) -> list[Any]:
@@ -204,7 +223,7 @@ def cross_entropy(p: FloatArray, y_onehot: FloatArray) -> float:
 def output_loss(
     out: FloatArray,
     targets: FloatArray,
-    output: str = "softmax",
+    output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> float:
     """The batch loss of an output layer (:func:`fastmlp.reference.output_loss`).
@@ -220,9 +239,9 @@ def forward(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
     x: FloatArray,
-    activation: str,
+    activation: HiddenActivation,
     *,
-    output: str = "softmax",
+    output: Output = "softmax",
 ) -> list[FloatArray]:
     """Every layer's output ``[x, a1, ..., aL]`` for ``x`` (n, inputs).
 
@@ -230,7 +249,7 @@ def forward(
     ``activation`` ("relu", "tanh" or "sigmoid"); ``aL`` (n, classes) holds the softmax
     probabilities. ``outputs[0]`` is ``x`` itself (a scipy.sparse ``x``: its dense copy).
     """
-    _not_in_rust_yet(activation, output)
+    activation = _not_in_rust_yet(activation, output)
     return _native.forward(
         _arrays("weights", weights), _arrays("biases", biases), _dense("x", x), activation
     )
@@ -240,9 +259,9 @@ def backward(
     weights: Sequence[FloatArray],
     outputs: Sequence[FloatArray],
     y_onehot: FloatArray,
-    activation: str,
+    activation: HiddenActivation,
     *,
-    output: str = "softmax",
+    output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> tuple[list[FloatArray], list[FloatArray]]:
     """Gradients ``(weight_grads, bias_grads)`` of the mean cross-entropy.
@@ -250,7 +269,7 @@ def backward(
     ``outputs`` is what :func:`forward` returned, ``y_onehot`` (n, classes) the targets.
     Gradients have the shapes and dtype of the parameters.
     """
-    _not_in_rust_yet(activation, output, sample_weight)
+    activation = _not_in_rust_yet(activation, output, sample_weight)
     arrays = [_dense(f"outputs[{i}]", a) for i, a in enumerate(_arrays("outputs", outputs))]
     return _native.backward(
         _arrays("weights", weights), arrays, _c_order("y_onehot", y_onehot), activation
@@ -263,9 +282,9 @@ def sgd_step(
     x: FloatArray,
     y_onehot: FloatArray,
     lr: float,
-    activation: str,
+    activation: HiddenActivation,
     *,
-    output: str = "softmax",
+    output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> float:
     """One gradient step on the batch ``x`` (n, inputs), ``y_onehot`` (n, classes).
@@ -273,7 +292,7 @@ def sgd_step(
     Updates ``weights`` and ``biases`` in place (``W -= lr * dW``) and returns the mean loss
     computed before the step.
     """
-    _not_in_rust_yet(activation, output, sample_weight)
+    activation = _not_in_rust_yet(activation, output, sample_weight)
     return _native.sgd_step(
         _arrays("weights", weights),
         _arrays("biases", biases),
@@ -287,15 +306,15 @@ def sgd_step(
 def train_epoch_stats(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
-    x: FloatArray,
-    labels: NDArray[np.integer],
-    order: NDArray[np.integer],
+    x: FloatArray | SparseRows,
+    labels: IntArray | FloatArray,
+    order: IntArray,
     lr: float,
     batch_size: int,
-    activation: str,
+    activation: HiddenActivation,
     *,
-    input_path: str = "auto",
-    output: str = "softmax",
+    input_path: InputPath = "auto",
+    output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> tuple[float, int]:
     """:func:`train_epoch`, also returning how many rows were classified right before their step."""
@@ -303,12 +322,12 @@ def train_epoch_stats(
         raise TypeError(f"batch_size: expected an int, got {type(batch_size).__name__}")
     if batch_size < 1:
         raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
-    _not_in_rust_yet(activation, output, sample_weight)
+    activation = _not_in_rust_yet(activation, output, sample_weight)
     if _is_scipy_sparse(x):
         return _train_epoch_in_dense_pieces(
             weights, biases, x, labels, order, lr, batch_size, activation, input_path
         )
-    loss, correct = _native.train_epoch(
+    loss, correct = _native.train_epoch_stats(
         _arrays("weights", weights),
         _arrays("biases", biases),
         _c_order("x", x),
@@ -326,15 +345,15 @@ def train_epoch_stats(
 def train_epoch(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
-    x: FloatArray,
-    labels: NDArray[np.integer],
-    order: NDArray[np.integer],
+    x: FloatArray | SparseRows,
+    labels: IntArray | FloatArray,
+    order: IntArray,
     lr: float,
     batch_size: int,
-    activation: str,
+    activation: HiddenActivation,
     *,
-    input_path: str = "auto",
-    output: str = "softmax",
+    input_path: InputPath = "auto",
+    output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> float:
     """One epoch of mini-batch SGD over the rows ``x[order]``, updating in place.
@@ -375,12 +394,12 @@ def _train_epoch_in_dense_pieces(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
     x: Any,
-    labels: NDArray[np.integer],
+    labels: Any,
     order: NDArray[np.integer],
     lr: float,
     batch_size: int,
-    activation: str,
-    input_path: str,
+    activation: Activation,
+    input_path: InputPath,
 ) -> tuple[float, int]:
     """:func:`train_epoch_stats` on a scipy.sparse ``x``: its rows in ``order`` are densified
     in pieces of whole batches (at most ``_DENSE_PIECE_VALUES`` values), each piece one call
@@ -408,7 +427,7 @@ def _train_epoch_in_dense_pieces(
         part = order[start : start + piece_rows]
         dense = np.ascontiguousarray(rows[part].toarray())  # (len(part), features)
         try:
-            loss, correct = _native.train_epoch(
+            loss, correct = _native.train_epoch_stats(
                 _arrays("weights", weights),
                 _arrays("biases", biases),
                 dense,

@@ -15,22 +15,29 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fastmlp import kernels, reference
+from fastmlp.engine import Engine
 from fastmlp.errors import TrainingDivergedError
 from fastmlp.history import History
 from fastmlp.initializers import Init, check_init, initial_parameters
+from fastmlp.names import (
+    ENGINES,
+    HIDDEN_ACTIVATIONS,
+    INPUT_PATHS,
+    DType,
+    EngineName,
+    HiddenActivation,
+    InputPath,
+    Output,
+)
 from fastmlp.reference_outputs import check_output, check_sample_weight, output_loss
 from fastmlp.serialization import load_parameters, save_parameters
 from fastmlp.validation import (
-    ACTIVATIONS,
-    ENGINES,
-    INPUT_PATHS,
     check_choice,
     check_dtype,
     check_inputs,
@@ -43,7 +50,7 @@ from fastmlp.validation import (
 
 __all__ = ["MLP"]
 
-_ENGINE_MODULES: dict[str, ModuleType] = {"rust": kernels, "numpy": reference}
+_ENGINE_MODULES: dict[EngineName, Engine[Any]] = {"rust": kernels, "numpy": reference}
 # Rows per forward call in predict/evaluate: bounds the hidden activations' memory.
 _INFERENCE_CHUNK = 16384
 # A scipy.sparse x is predicted on in pieces of at most this many dense values.
@@ -61,7 +68,8 @@ class MLP:
     Args:
         layer_sizes: ``[inputs, hidden..., classes]``, e.g. ``[784, 128, 10]``; ``[784, 10]``
             is softmax regression.
-        activation: the hidden layers' activation: ``"relu"``, ``"tanh"`` or ``"sigmoid"``.
+        activation: the hidden layers' activation: ``"relu"``, ``"tanh"`` or ``"sigmoid"``
+            (``"identity"``: the NumPy engine only, so far).
         init: initial weights: ``"he"`` (N(0, 2/fan_in)), ``"xavier"`` (Glorot uniform),
             ``("normal", std)`` or ``("uniform", low, high)``; biases start at zero.
         dtype: ``"float32"`` or ``"float64"``, for parameters and data alike.
@@ -84,17 +92,17 @@ class MLP:
     def __init__(
         self,
         layer_sizes: list[int],
-        activation: str = "relu",
+        activation: HiddenActivation = "relu",
         init: Init = "he",
-        dtype: str | np.dtype | type = "float32",
+        dtype: DType | np.dtype | type = "float32",
         seed: int | np.random.Generator | None = None,
-        engine: str = "rust",
-        input_path: str = "auto",
-        output: str = "softmax",
+        engine: EngineName = "rust",
+        input_path: InputPath = "auto",
+        output: Output = "softmax",
     ) -> None:
         self.output = check_output(output)
         self.layer_sizes = check_layer_sizes(layer_sizes, 2 if output == "softmax" else 1)
-        self.activation = check_choice("activation", activation, ACTIVATIONS)
+        self.activation = check_choice("activation", activation, HIDDEN_ACTIVATIONS)
         self.init = check_init(init)
         self.dtype = check_dtype(dtype)
         self.engine = check_choice("engine", engine, ENGINES)
@@ -127,7 +135,7 @@ class MLP:
     def classes(self) -> int:
         return self.layer_sizes[-1]
 
-    def _engine(self) -> ModuleType:
+    def _engine(self) -> Engine[Any]:
         return _ENGINE_MODULES[self.engine]
 
     # ---- training -------------------------------------------------------------------------
@@ -180,7 +188,7 @@ class MLP:
         if validation_data is not None:
             validation_data = self._check_validation(validation_data)
 
-        inputs = self._training_inputs(x)
+        inputs = self._engine().training_inputs(x, self.input_path)
         rows = x.shape[0]
         history = History()
         for epoch in range(1, epochs + 1):
@@ -219,20 +227,9 @@ class MLP:
         self.fit(x, labels, epochs=1, batch_size=batch_size, lr=lr, shuffle=shuffle)
         return self
 
-    def _training_inputs(self, x: NDArray) -> NDArray | kernels.SparseRows:
-        """``x`` as the engine will read it for a whole fit: compressed to its nonzeros once
-        when the Rust engine's sparse first layer applies (``input_path``, or ``"auto"`` and
-        :func:`fastmlp.kernels.preferred_input_path` says so). A scipy.sparse ``x`` goes to
-        the engine as it is."""
-        if self.engine != "rust" or self.input_path == "dense" or not isinstance(x, np.ndarray):
-            return x
-        if self.input_path == "auto" and kernels.preferred_input_path(x) == "dense":
-            return x
-        return kernels.SparseRows(x)
-
     def _train_epoch(
         self,
-        x: NDArray | kernels.SparseRows,
+        x: Any,
         labels: NDArray,
         order: NDArray[np.int64],
         batch_size: int,
@@ -241,10 +238,13 @@ class MLP:
         report: Callable[[int, dict[str, float]], None],
         sample_weight: NDArray | None = None,
     ) -> tuple[float, int]:
-        """One epoch, in slices of whole batches; returns (mean loss, correct count)."""
+        """One epoch, in slices of whole batches; returns (mean loss, correct count).
+
+        ``x`` is what the engine's ``training_inputs`` made of the data."""
         engine = self._engine()
+        defer_interrupts = not engine.CHECKS_INTERRUPTS
         n_batches = -(-len(order) // batch_size)
-        if self.engine == "numpy":
+        if defer_interrupts:
             batches_per_call = 1  # lets Ctrl-C stop it between steps (see _interrupts_deferred)
         elif report is _no_progress:
             batches_per_call = n_batches
@@ -253,7 +253,7 @@ class MLP:
         rows_per_call = batches_per_call * batch_size
         snapshot = [a.copy() for a in self.weights + self.biases]
         total_loss, total_correct, seen = 0.0, 0, 0
-        with _interrupts_deferred(self.engine == "numpy") as interrupted:
+        with _interrupts_deferred(defer_interrupts) as interrupted:
             for start in range(0, len(order), rows_per_call):
                 part = order[start : start + rows_per_call]
                 try:
@@ -406,7 +406,7 @@ class MLP:
         return save_parameters(path, self.weights, self.biases, metadata)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], engine: str = "rust") -> MLP:
+    def load(cls, path: str | os.PathLike[str], engine: EngineName = "rust") -> MLP:
         """A model saved by :meth:`save`; ``ValueError`` for anything else."""
         weights, biases, metadata = load_parameters(path)
         try:

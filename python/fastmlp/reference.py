@@ -55,11 +55,14 @@ With another output kind and per-row weights s_i, the output layer and
 """
 
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
-from numpy.typing import DTypeLike, NDArray
+from numpy.typing import DTypeLike
 
+from fastmlp.engine import FloatArray, IntArray
 from fastmlp.errors import TrainingDivergedError
+from fastmlp.names import INPUT_PATHS, HiddenActivation, InputPath, Output
 from fastmlp.reference_outputs import (
     OUTPUTS,
     check_output,
@@ -70,6 +73,7 @@ from fastmlp.reference_outputs import (
 
 __all__ = [
     "ACTIVATIONS",
+    "CHECKS_INTERRUPTS",
     "OUTPUTS",
     "backward",
     "cross_entropy",
@@ -88,10 +92,12 @@ __all__ = [
     "tanh_derivative_from_output",
     "train_epoch",
     "train_epoch_stats",
+    "training_inputs",
 ]
 
-FloatArray = NDArray[np.floating]
-IntArray = NDArray[np.integer]
+#: Ctrl-C could cut a step of this Python code in half: callers defer it (``MLP.fit`` does).
+CHECKS_INTERRUPTS = False
+
 ElementwiseFn = Callable[[FloatArray], FloatArray]
 
 
@@ -228,8 +234,9 @@ def identity_derivative_from_output(a: FloatArray) -> FloatArray:
     return np.ones_like(a)
 
 
-# name -> (activation, its derivative from the activation's output)
-ACTIVATIONS: dict[str, tuple[ElementwiseFn, ElementwiseFn]] = {
+# name (each of fastmlp.names.ACTIVATIONS, and "identity", the reference's own so far) ->
+# (activation, its derivative from its output)
+ACTIVATIONS: dict[HiddenActivation, tuple[ElementwiseFn, ElementwiseFn]] = {
     "relu": (relu, relu_derivative_from_output),
     "tanh": (tanh, tanh_derivative_from_output),
     "sigmoid": (sigmoid, sigmoid_derivative_from_output),
@@ -300,9 +307,9 @@ def forward(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
     x: FloatArray,
-    activation: str,
+    activation: HiddenActivation,
     *,
-    output: str = "softmax",
+    output: Output = "softmax",
 ) -> list[FloatArray]:
     """Run the network on a batch and keep every layer's output.
 
@@ -341,9 +348,9 @@ def backward(
     weights: Sequence[FloatArray],
     outputs: Sequence[FloatArray],
     y_onehot: FloatArray,
-    activation: str,
+    activation: HiddenActivation,
     *,
-    output: str = "softmax",
+    output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> tuple[list[FloatArray], list[FloatArray]]:
     """Gradients of the mean cross-entropy with respect to every weight and bias.
@@ -398,9 +405,9 @@ def sgd_step(
     x: FloatArray,
     y_onehot: FloatArray,
     lr: float,
-    activation: str,
+    activation: HiddenActivation,
     *,
-    output: str = "softmax",
+    output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> float:
     """One step of gradient descent on one batch, updating the arrays in place.
@@ -437,8 +444,8 @@ def _descend(
     outputs: Sequence[FloatArray],
     y_onehot: FloatArray,
     lr: float,
-    activation: str,
-    output: str = "softmax",
+    activation: HiddenActivation,
+    output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> None:
     """The update of :func:`sgd_step` from a finished forward pass: ``W -= lr * dW``."""
@@ -456,6 +463,12 @@ def _descend(
         b -= step * grad_b
 
 
+def training_inputs(x: FloatArray, input_path: InputPath = "auto") -> FloatArray:
+    """``x`` itself: this engine always reads the inputs densely (``input_path`` is accepted
+    for the same signature as :func:`fastmlp.kernels.training_inputs`)."""
+    return x
+
+
 def _one_hot(labels: IntArray, n_classes: int, dtype: DTypeLike) -> FloatArray:
     """Return one-hot rows for class indices: (len(labels), n_classes) in ``dtype``."""
     y = np.zeros((len(labels), n_classes), dtype=dtype)
@@ -467,14 +480,14 @@ def train_epoch(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
     x: FloatArray,
-    labels: IntArray,
+    labels: IntArray | FloatArray,
     order: IntArray,
     lr: float,
     batch_size: int,
-    activation: str,
+    activation: HiddenActivation,
     *,
-    input_path: str = "auto",
-    output: str = "softmax",
+    input_path: InputPath = "auto",
+    output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> float:
     """One epoch of mini-batch SGD over the rows of ``x`` listed in ``order``.
@@ -529,14 +542,14 @@ def train_epoch_stats(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
     x: FloatArray,
-    labels: IntArray,
+    labels: IntArray | FloatArray,
     order: IntArray,
     lr: float,
     batch_size: int,
-    activation: str,
+    activation: HiddenActivation,
     *,
-    input_path: str = "auto",
-    output: str = "softmax",
+    input_path: InputPath = "auto",
+    output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> tuple[float, int]:
     """:func:`train_epoch`, also returning how many rows were classified right before their step.
@@ -552,10 +565,9 @@ def train_epoch_stats(
     """
     _lookup_activation(activation)
     check_output(output)
-    if input_path not in ("auto", "dense", "sparse"):
-        raise ValueError(
-            f"input_path: expected one of 'auto', 'dense', 'sparse', got {input_path!r}"
-        )
+    if input_path not in INPUT_PATHS:
+        allowed = ", ".join(repr(name) for name in INPUT_PATHS)
+        raise ValueError(f"input_path: expected one of {allowed}, got {input_path!r}")
     if len(order) == 0:
         raise ValueError("order must hold at least one row index, got an empty array")
     if batch_size < 1:
@@ -568,7 +580,7 @@ def train_epoch_stats(
         rows = order[start : start + batch_size]  # (batch,)
         x_batch = x[rows]  # (batch, features)
         if output == "softmax":
-            y_batch = _one_hot(labels[rows], n_classes, x.dtype)  # (batch, classes)
+            y_batch = _one_hot(cast(IntArray, labels)[rows], n_classes, x.dtype)  # (batch, classes)
         else:
             y_batch = np.asarray(labels[rows], dtype=x.dtype)  # (batch, outputs): the targets
         w_batch = None if sample_weight is None else sample_weight[rows]  # (batch,)
@@ -590,7 +602,9 @@ def train_epoch_stats(
     return total_loss / len(order), correct
 
 
-def _count_correct(out: FloatArray, targets: FloatArray, labels: IntArray, output: str) -> int:
+def _count_correct(
+    out: FloatArray, targets: FloatArray, labels: IntArray | FloatArray, output: str
+) -> int:
     """Rows predicted right: the class with the largest probability (softmax), every output
     on the right side of 0.5 (logistic); regressions count none."""
     if output == "softmax":

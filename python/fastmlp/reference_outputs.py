@@ -37,9 +37,12 @@ two agree for one output.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
-from numpy.typing import NDArray
+
+from fastmlp.engine import FloatArray
+from fastmlp.names import OUTPUTS, Output
 
 __all__ = [
     "OUTPUTS",
@@ -51,18 +54,14 @@ __all__ = [
     "row_losses",
 ]
 
-FloatArray = NDArray[np.floating]
 
-#: The output kinds, in the order of the table above.
-OUTPUTS = ("softmax", "logistic", "identity", "exp")
-
-
-def check_output(output: object) -> str:
-    """``output`` if it is a known output kind, else a ValueError listing them."""
+def check_output(output: object) -> Output:
+    """``output`` if it is a known output kind (:data:`fastmlp.names.OUTPUTS`, in the order
+    of the table above), else a ValueError listing them."""
     if not isinstance(output, str) or output not in OUTPUTS:
         allowed = ", ".join(repr(name) for name in OUTPUTS)
         raise ValueError(f"output: expected one of {allowed}, got {output!r}")
-    return output
+    return cast(Output, output)
 
 
 def check_sample_weight(sample_weight: object, rows: int, dtype: np.dtype) -> FloatArray | None:
@@ -170,7 +169,7 @@ def _weights_and_total(
 def output_loss(
     out: FloatArray,
     targets: FloatArray,
-    output: str = "softmax",
+    output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> float:
     """The batch loss ``sum_i s_i * loss_i / sum_i s_i`` as a Python float.
@@ -191,7 +190,7 @@ def output_loss(
 def output_delta(
     out: FloatArray,
     targets: FloatArray,
-    output: str = "softmax",
+    output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> FloatArray:
     """``dJ/dz`` at the output layer, (n, outputs): ``s_i * (out_i - y_i) / sum(s)``.

@@ -4,22 +4,22 @@ and what was given."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "identity")
-ENGINES = ("rust", "numpy")
-INPUT_PATHS = ("auto", "dense", "sparse")
-DTYPES = ("float32", "float64")
+from fastmlp.names import DTYPES
+
+Name = TypeVar("Name", bound=str)
 
 
-def check_choice(arg: str, value: object, allowed: Sequence[str]) -> str:
-    """``value`` if it is one of ``allowed``, else a ValueError listing them."""
+def check_choice(arg: str, value: object, allowed: Sequence[Name]) -> Name:
+    """``value`` if it is one of ``allowed`` (a tuple of :mod:`fastmlp.names`), else a
+    ValueError listing them."""
     if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{arg}: expected one of {', '.join(map(repr, allowed))}, got {value!r}")
-    return value
+    return cast(Name, value)
 
 
 def check_dtype(dtype: object) -> np.dtype:

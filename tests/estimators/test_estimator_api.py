@@ -11,7 +11,6 @@ import textwrap
 
 import numpy as np
 import pytest
-from helpers import PLAIN_SGD, blobs
 from sklearn.base import clone
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
@@ -19,6 +18,8 @@ from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 import fastmlp
 from fastmlp import MLPClassifier, MLPRegressor
 from fastmlp.estimators.params import check_parameters
+
+from .helpers import PLAIN_SGD, blobs
 
 FASTMLP_PARAMETERS = {"dtype": None, "engine": "rust", "input_path": "auto", "n_threads": None}
 SGD = {**PLAIN_SGD, "learning_rate_init": 0.1, "hidden_layer_sizes": (8,), "max_iter": 30}
@@ -265,14 +266,14 @@ def test_nan_and_wrong_shapes_are_refused():
 def test_n_threads_is_used_during_the_call_and_restored(monkeypatch):
     X, y = blobs(n=60)
     seen = []
-    real_train_epoch = fastmlp.kernels._native.train_epoch
+    real_train_epoch = fastmlp.kernels._native.train_epoch_stats
 
     def recording(*args):
         seen.append(fastmlp.get_num_threads())
         return real_train_epoch(*args)
 
     before = fastmlp.get_num_threads()
-    monkeypatch.setattr(fastmlp.kernels._native, "train_epoch", recording)
+    monkeypatch.setattr(fastmlp.kernels._native, "train_epoch_stats", recording)
     MLPClassifier(**SGD, n_threads=1, random_state=0).fit(X, y)
     assert set(seen) == {1}
     assert fastmlp.get_num_threads() == before

@@ -21,12 +21,13 @@ and ``max_iter=50`` keep each check well under a second.
 from __future__ import annotations
 
 import pytest
-from helpers import PLAIN_SGD, mlp_fit_accepts
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fastmlp import MLPClassifier, MLPRegressor
 from fastmlp.estimators import expected_failed_checks
 from fastmlp.estimators.capabilities import engine_computes
+
+from .helpers import PLAIN_SGD, mlp_fit_accepts
 
 SMALL = {"hidden_layer_sizes": (8,), "max_iter": 50, "random_state": 0}
 

@@ -11,10 +11,11 @@ import os
 import joblib
 import numpy as np
 import pytest
-from helpers import PLAIN_SGD, blobs
 from sklearn.model_selection import GridSearchCV
 
 from fastmlp import MLPClassifier
+
+from .helpers import PLAIN_SGD, blobs
 
 distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")

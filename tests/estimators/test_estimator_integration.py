@@ -8,13 +8,14 @@ import pickle
 import joblib
 import numpy as np
 import pytest
-from helpers import PLAIN_SGD, blobs, skip_unless_engine_computes
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from fastmlp import MLPClassifier, MLPRegressor
+
+from .helpers import PLAIN_SGD, blobs, skip_unless_engine_computes
 
 SGD = {**PLAIN_SGD, "learning_rate_init": 0.1, "hidden_layer_sizes": (8,), "max_iter": 40}
 

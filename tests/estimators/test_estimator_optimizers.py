@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import (
+from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+
+from fastmlp import MLPClassifier, MLPRegressor
+from fastmlp.estimators.solvers import fit_keywords, missing_fit_keywords
+
+from .helpers import (
     PLAIN_SGD,
     blobs,
     mlp_fit_accepts,
@@ -20,11 +26,6 @@ from helpers import (
     skip_unless_mlp_fit_accepts,
     start_from_our_weights,
 )
-from sklearn.neural_network import MLPClassifier as SkMLPClassifier
-from sklearn.neural_network import MLPRegressor as SkMLPRegressor
-
-from fastmlp import MLPClassifier, MLPRegressor
-from fastmlp.estimators.solvers import fit_keywords, missing_fit_keywords
 
 SAME_RUN = {"rtol": 1e-9, "atol": 1e-11}
 

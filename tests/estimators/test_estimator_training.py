@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import PLAIN_SGD, blobs, skip_unless_engine_computes, start_from_our_weights
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 
 from fastmlp import History, MLPClassifier, MLPRegressor
 from fastmlp.estimators.convergence import EpochMonitor
+
+from .helpers import PLAIN_SGD, blobs, skip_unless_engine_computes, start_from_our_weights
 
 # Plain SGD, float64, after 15 epochs from the same weights in the same batch order: the same
 # arithmetic but for the order of sums (NumPy's BLAS, the Rust GEMM). Measured differences:

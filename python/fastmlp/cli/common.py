@@ -13,6 +13,7 @@ import numpy as np
 import fastmlp
 from fastmlp import datasets
 from fastmlp.datasets import Dataset, DatasetNotFoundError
+from fastmlp.names import ENGINES, INPUT_PATHS, EngineName
 
 DEFAULT_DATASET = "mnist"
 FALLBACK_DATASET = "mnist-sample"
@@ -104,7 +105,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser, training: bool = False
     group = parser.add_argument_group("engine")
     group.add_argument(
         "--engine",
-        choices=("rust", "numpy"),
+        choices=ENGINES,
         default="rust",
         help="rust (fast) or numpy (the readable reference; same results within float "
         "tolerance) (default: %(default)s)",
@@ -119,7 +120,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser, training: bool = False
     if training:
         group.add_argument(
             "--input-path",
-            choices=("auto", "dense", "sparse"),
+            choices=INPUT_PATHS,
             default="auto",
             help="how the Rust engine's first layer reads the pixels: a dense matrix product, "
             "only the nonzero pixels, or auto (the faster one for the data's sparsity) "
@@ -204,7 +205,7 @@ def describe_dataset(data: Dataset) -> str:
 # ---- models ---------------------------------------------------------------------------------
 
 
-def load_model(path: str, engine: str) -> fastmlp.MLP:
+def load_model(path: str, engine: EngineName) -> fastmlp.MLP:
     """A model file written by ``fastmlp train`` / ``MLP.save``; errors become exit 2."""
     try:
         return fastmlp.MLP.load(path, engine=engine)

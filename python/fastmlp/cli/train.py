@@ -11,6 +11,7 @@ import numpy as np
 import fastmlp
 from fastmlp.history import History
 from fastmlp.initializers import check_init
+from fastmlp.names import ACTIVATIONS, DTYPES
 
 from .common import (
     CliError,
@@ -112,7 +113,7 @@ def add_parser(subparsers: Any) -> None:
     )
     model.add_argument(
         "--activation",
-        choices=("relu", "tanh", "sigmoid"),
+        choices=ACTIVATIONS,
         default="relu",
         help="hidden-layer activation (default: %(default)s)",
     )
@@ -125,7 +126,7 @@ def add_parser(subparsers: Any) -> None:
     )
     model.add_argument(
         "--dtype",
-        choices=("float32", "float64"),
+        choices=DTYPES,
         default="float32",
         help="parameters and data (default: %(default)s)",
     )

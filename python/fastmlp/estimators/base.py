@@ -37,6 +37,7 @@ from fastmlp.estimators.lbfgs import fit_lbfgs
 from fastmlp.estimators.params import Parameters, check_parameters, generator_from
 from fastmlp.estimators.solvers import check_fit_keywords, fit_keywords
 from fastmlp.model import MLP
+from fastmlp.reference_outputs import check_output
 
 __all__ = ["BaseMLP", "engine_threads"]
 
@@ -194,7 +195,7 @@ class BaseMLP(BaseEstimator):
                 seed=self._rng,
                 engine=self.engine,
                 input_path=self.input_path,
-                output=self.out_activation_,
+                output=check_output(self.out_activation_),
             )
             self._mlp = network
         # The estimator's arrays are the model's: coefs_ may have been set by hand.

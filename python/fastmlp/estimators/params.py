@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from fastmlp.names import HiddenActivation
+
 __all__ = [
     "ACTIVATION_TO_ENGINE",
     "Parameters",
@@ -21,7 +23,7 @@ __all__ = [
 ]
 
 #: scikit-learn's hidden activation names -> fastmlp's.
-ACTIVATION_TO_ENGINE = {
+ACTIVATION_TO_ENGINE: dict[str, HiddenActivation] = {
     "relu": "relu",
     "tanh": "tanh",
     "logistic": "sigmoid",
@@ -39,7 +41,7 @@ class Parameters:
     """The checked parameters in the form the estimator uses them."""
 
     hidden_layer_sizes: tuple[int, ...]
-    engine_activation: str
+    engine_activation: HiddenActivation
     dtype: np.dtype | None  # None: scikit-learn's rule (float32 stays, anything else float64)
     n_iter_no_change: float  # an int, or inf
 

@@ -614,7 +614,7 @@ fn precision_of_inputs(x: &Bound<'_, PyAny>) -> PyResult<Precision> {
 /// Returns (mean per-sample loss before each step, number of rows predicted right).
 /// `input_path`: "auto" (by the input's group fill), "dense" or "sparse" first layer.
 #[pyfunction]
-#[pyo3(signature = (weights, biases, x, labels, order, lr, batch_size, activation, input_path = "auto"))]
+#[pyo3(name = "train_epoch_stats", signature = (weights, biases, x, labels, order, lr, batch_size, activation, input_path = "auto"))]
 #[allow(clippy::too_many_arguments)]
 pub fn train_epoch(
     py: Python<'_>,

@@ -5,7 +5,9 @@ mod errors;
 mod kernels;
 mod sparse_rows;
 
+use fastmlp_core::{Activation, InputPath};
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -25,6 +27,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kernels::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::get_num_threads, m)?)?;
     m.add_class::<sparse_rows::PySparseRows>()?;
+    // The names the core accepts, for the test that Python's lists (fastmlp.names) agree.
+    m.add("ACTIVATIONS", PyTuple::new(m.py(), Activation::NAMES)?)?;
+    m.add("INPUT_PATHS", PyTuple::new(m.py(), InputPath::NAMES)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
