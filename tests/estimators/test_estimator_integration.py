@@ -54,10 +54,11 @@ def test_cross_val_score_with_a_regressor():
     assert scores.shape == (3,) and scores.min() > 0.9
 
 
-def test_cross_val_score_with_string_labels_and_two_jobs(engine):
+def test_cross_val_score_with_string_labels_and_two_jobs():
+    """Two worker processes (joblib's loky): the Rust engine in each, one thread each."""
     X, y = blobs(n=90)
     labels = np.array(["a", "b", "c"])[y]
-    clf = MLPClassifier(**SGD, engine=engine, random_state=0, n_threads=1)
+    clf = MLPClassifier(**SGD, random_state=0, n_threads=1)
     scores = cross_val_score(clf, X, labels, cv=3, n_jobs=2)
     assert scores.mean() > 0.85
     np.testing.assert_array_equal(scores, cross_val_score(clf, X, labels, cv=3))

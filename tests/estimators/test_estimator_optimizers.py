@@ -97,8 +97,10 @@ def test_a_setting_mlp_fit_lacks_is_a_not_implemented_error_naming_it(name, sett
     if mlp_fit_accepts(*needs):
         pytest.skip("MLP.fit has these keywords (issue 11 has landed)")
     X, y = blobs(n=30)
+    estimator = MLPClassifier(**settings, max_iter=2)
     with pytest.raises(NotImplementedError, match=r"needs fastmlp's optimizers \(MLP.fit keyw"):
-        MLPClassifier(**settings, max_iter=2).fit(X, y)
+        estimator.fit(X, y)
+    assert not [k for k in vars(estimator) if k.endswith("_")]  # refused before any change
     estimator = MLPClassifier(**settings)
     keywords = fit_keywords(estimator, True, float(estimator.n_iter_no_change))
     assert missing_fit_keywords(keywords) == [k for k in needs if not mlp_fit_accepts(k)]

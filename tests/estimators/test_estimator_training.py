@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+from sklearn.utils.validation import check_is_fitted
 
 from fastmlp import History, MLPClassifier, MLPRegressor
 from fastmlp.estimators.convergence import EpochMonitor
@@ -320,3 +321,5 @@ def test_the_rust_engine_says_what_it_lacks(estimator, message):
         pytest.skip("the Rust engine computes it: issue 12 phase 2 has landed")
     with pytest.raises(NotImplementedError, match=f"{message}.*engine='rust'.*engine='numpy'"):
         estimator.fit(X, y, sample_weight=np.arange(20) % 3 + 1 if weighted else None)
+    with pytest.raises(NotFittedError):  # refused before anything was set
+        check_is_fitted(estimator)

@@ -73,8 +73,9 @@ class BaseMLP(BaseEstimator):
 
     def _training_targets(
         self, y: NDArray, first: bool, incremental: bool, classes: object, dtype: np.dtype
-    ) -> tuple[NDArray, str, int]:
-        """``(targets for MLP.fit, output layer, its width)`` from the validated ``y``."""
+    ) -> tuple[NDArray, str, int, dict[str, Any]]:
+        """``(targets for MLP.fit, output layer, its width, attributes to set)`` from the
+        validated ``y``; the attributes (``classes_``, ...) are set once the fit goes ahead."""
         raise NotImplementedError
 
     def _score_rows(self, x: Any, y: NDArray, sample_weight: NDArray | None) -> float:
@@ -92,6 +93,15 @@ class BaseMLP(BaseEstimator):
         classes: object = None,
     ) -> BaseMLP:
         params = check_parameters(self)
+        # What this build cannot do is refused before the estimator changes.
+        keywords: dict[str, Any] = {}
+        if self.solver != "lbfgs":
+            keywords = check_fit_keywords(
+                fit_keywords(self, self._estimator_kind == "classifier", params.n_iter_no_change),
+                self._solver_text(),
+            )
+            if self.early_stopping and incremental:
+                raise ValueError("partial_fit does not support early_stopping=True")
         first = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         dtype = params.dtype if first else self.coefs_[0].dtype
         x, y = validate_x_y(
@@ -102,22 +112,32 @@ class BaseMLP(BaseEstimator):
             reset=first,
             y_numeric=self._estimator_kind == "regressor",
         )
-        targets, output, n_outputs = self._training_targets(y, first, incremental, classes, x.dtype)
-        weights = validate_sample_weight(sample_weight, x.shape[0], x.dtype)
-        require(
-            self.engine,
-            params.engine_activation,
-            output,
-            weights is not None,
-            self._settings_text(params.engine_activation, output, weights is not None),
+        targets, output, n_outputs, fitted = self._training_targets(
+            y, first, incremental, classes, x.dtype
         )
+        weights = validate_sample_weight(sample_weight, x.shape[0], x.dtype)
+        try:
+            require(
+                self.engine,
+                params.engine_activation,
+                output,
+                weights is not None,
+                self._settings_text(params.engine_activation, output, weights is not None),
+            )
+        except NotImplementedError:
+            if first:  # validate_data set these; the estimator stays as it was
+                for name in ("n_features_in_", "feature_names_in_"):
+                    self.__dict__.pop(name, None)
+            raise
+        for name, value in fitted.items():
+            setattr(self, name, value)
         if first:
             self._initialize(params, x.shape[1], n_outputs, output, x.dtype)
         with engine_threads(self.n_threads):
             if self.solver == "lbfgs":
                 self._fit_lbfgs(params, x, targets, weights)
             else:
-                self._fit_stochastic(params, x, targets, y, weights, incremental)
+                self._fit_stochastic(params, keywords, x, targets, y, weights, incremental)
         if not all(np.isfinite(a).all() for a in self.coefs_ + self.intercepts_):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may contain "
@@ -207,19 +227,15 @@ class BaseMLP(BaseEstimator):
     def _fit_stochastic(
         self,
         params: Parameters,
+        keywords: dict[str, Any],
         x: Any,
         targets: NDArray,
         y: NDArray,
         sample_weight: NDArray | None,
         incremental: bool,
     ) -> None:
-        """Train with ``solver="sgd"``/``"adam"`` through :meth:`fastmlp.MLP.fit`."""
-        keywords = check_fit_keywords(
-            fit_keywords(self, self._estimator_kind == "classifier", params.n_iter_no_change),
-            self._solver_text(),
-        )
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
+        """Train with ``solver="sgd"``/``"adam"`` through :meth:`fastmlp.MLP.fit`, with the
+        optimizer ``keywords`` of :mod:`.solvers`."""
         network = self._network(params, fresh=not incremental)
         if not hasattr(self, "loss_curve_"):
             self._initialize_stochastic()

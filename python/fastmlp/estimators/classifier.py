@@ -137,7 +137,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def _training_targets(
         self, y: NDArray, first: bool, incremental: bool, classes: object, dtype: np.dtype
-    ) -> tuple[NDArray, str, int]:
+    ) -> tuple[NDArray, str, int, dict[str, Any]]:
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         multilabel = type_of_target(y) == "multilabel-indicator"
@@ -156,14 +156,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 encoding.check_compatible(y, warm_start=False)
             else:
                 encoding = ClassEncoding.from_targets(y)
-            self._encoding = encoding
-            self.classes_ = encoding.classes
         else:
             fitted.check_compatible(y, warm_start=self.warm_start and not incremental)
             encoding = fitted
         if not first and self.out_activation_ != encoding.output:
             raise ValueError("y: the targets changed kind since the previous fit")
-        return encoding.encode(y, dtype), encoding.output, encoding.n_outputs
+        fitted = {"_encoding": encoding, "classes_": encoding.classes}
+        return encoding.encode(y, dtype), encoding.output, encoding.n_outputs, fitted
 
     # ---- prediction ----------------------------------------------------------------------
 

@@ -125,7 +125,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     def _training_targets(
         self, y: NDArray, first: bool, incremental: bool, classes: object, dtype: np.dtype
-    ) -> tuple[NDArray, str, int]:
+    ) -> tuple[NDArray, str, int, dict[str, Any]]:
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         targets = np.ascontiguousarray(y.reshape(len(y), -1), dtype=dtype)  # (n, outputs)
@@ -141,7 +141,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                 f"y: expected {self.n_outputs_} targets per row as in the previous fit, got "
                 f"{targets.shape[1]}"
             )
-        return targets, output, targets.shape[1]
+        return targets, output, targets.shape[1], {}
 
     def predict(self, X: Any) -> NDArray:
         """The predictions (n,) for one target, (n, outputs) for several."""
