@@ -131,7 +131,8 @@ def test_train_reports_data_model_epochs_time_and_result(tmp_path: Path) -> None
 def test_train_shows_progress_bars_with_live_metrics(tmp_path: Path) -> None:
     code, _, err = run("train --dataset mnist-sample --epochs 1 -o {out}", out=tmp_path / "m.npz")
     assert code == 0, err
-    assert "epoch 1/1" in err and "loss=" in err and "val_accuracy=" in err
+    # stderr here is not a terminal: a line per epoch (tests/test_edges.py has the bars)
+    assert re.search(r"epoch 1/1: loss \d\.\d{4} acc \d\.\d{4} val_loss \d\.\d{4}", err), err
 
 
 def test_epoch_lines_and_one_call_train_the_same_model(tmp_path: Path) -> None:

@@ -50,6 +50,7 @@ def test_the_contract_lists_the_documented_functions() -> None:
             "training_inputs",
             "train_epoch",
             "train_epoch_stats",
+            "train_step",
         ]
     )
     assert ATTRIBUTES == {"CHECKS_INTERRUPTS": "bool"}
@@ -147,6 +148,10 @@ def test_each_list_is_its_literal() -> None:
     assert names.ENGINES == get_args(names.EngineName) == ("rust", "numpy")
     assert names.INPUT_PATHS == get_args(names.InputPath) == ("auto", "dense", "sparse")
     assert names.DTYPES == get_args(names.DType) == ("float32", "float64")
+    assert names.OPTIMIZERS == get_args(names.OptimizerName) == ("sgd", "adam")
+    assert names.LR_SCHEDULES == get_args(names.LRSchedule)
+    assert names.LR_SCHEDULES == ("constant", "invscaling", "adaptive")
+    assert names.MONITORS == get_args(names.Monitor) == ("val_loss", "val_accuracy")
 
 
 def test_rust_core_accepts_the_same_names() -> None:
@@ -201,6 +206,9 @@ def test_cli_choices_are_the_lists() -> None:
     assert choices["engine"] == names.ENGINES
     assert choices["input_path"] == names.INPUT_PATHS
     assert choices["dtype"] == names.DTYPES
+    assert choices["optimizer"] == names.OPTIMIZERS
+    assert choices["lr_schedule"] == names.LR_SCHEDULES
+    assert choices["monitor"] == names.MONITORS
 
 
 def test_model_checks_against_the_lists() -> None:

@@ -221,12 +221,8 @@ def test_numpy_engine_finishes_the_step_a_ctrl_c_lands_in(monkeypatch: pytest.Mo
     descend = reference._descend
     calls = []
 
-    def interrupted_descend(
-        weights, biases, outputs, y_onehot, lr, activation, output="softmax", sample_weight=None
-    ):
-        weight_grads, bias_grads = reference.backward(
-            weights, outputs, y_onehot, activation, output=output, sample_weight=sample_weight
-        )
+    def interrupted_descend(weights, biases, outputs, y_onehot, lr, activation, *plain_sgd):
+        weight_grads, bias_grads = reference.backward(weights, outputs, y_onehot, activation)
         step = weights[0].dtype.type(lr)
         for w, grad in zip(weights, weight_grads, strict=True):
             w -= step * grad

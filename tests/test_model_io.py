@@ -328,7 +328,7 @@ BAD_FILES: dict[str, tuple[Callable[[Path, Path], None], str]] = {
     ),
     "metadata a list": (lambda g, b: np.savez(b, metadata=np.array("[1, 2]")), "format"),
     "another format": (_rewrite(metadata=_set("format", "keras-model")), "format"),
-    "format version 2": (_rewrite(metadata=_set("version", 2)), "version 2"),
+    "format version 3": (_rewrite(metadata=_set("version", 3)), "version 3"),
     "no format version": (_rewrite(metadata=lambda m: m.pop("version")), "version"),
     "layer_sizes a string": (_rewrite(metadata=_set("layer_sizes", "12,8,6,3")), "layer_sizes"),
     "layer_sizes too short": (_rewrite(metadata=_set("layer_sizes", [12])), "layer_sizes"),
@@ -341,7 +341,10 @@ BAD_FILES: dict[str, tuple[Callable[[Path, Path], None], str]] = {
         _rewrite(metadata=_set("history", {"loss": ["low", "lower"]})),
         "history",
     ),
-    "history unknown key": (_rewrite(metadata=_set("history", {"lr": [0.1]})), "history"),
+    "history unknown key": (
+        _rewrite(metadata=_set("history", {"learning_rate": [0.1]})),
+        "history",
+    ),
     # arrays
     "W0 transposed": (_rewrite(arrays=lambda a: a.__setitem__("W0", a["W0"].T.copy())), "W0"),
     "b1 too long": (_rewrite(arrays=lambda a: a.__setitem__("b1", np.zeros(7, np.float32))), "b1"),

@@ -134,20 +134,22 @@ def test_sample_weight_is_checked_and_rust_says_it_is_not_there_yet():
 
 
 @pytest.mark.parametrize("engine", ENGINE_NAMES)
-def test_a_callback_sees_each_epoch_and_can_stop_training(engine):
+def test_a_progress_function_sees_each_epoch_and_can_stop_training(engine):
+    """The hook the scikit-learn estimators use for their convergence rule."""
     x, _ = regression_data(50)
     labels = (x[:, 0] > 0).astype(int)
     seen = []
 
-    def stop_after_three(epoch, history):
-        seen.append((epoch, len(history.loss), history.loss[-1]))
-        return epoch == 3
+    def stop_after_three(history):
+        seen.append((len(history.loss), history.loss[-1]))
+        if len(history.loss) == 3:
+            history.stop_reason = "three epochs are enough"
 
     model = MLP([5, 4, 2], dtype="float64", seed=0, engine=engine)
-    history = model.fit(x, labels, epochs=10, batch_size=10, lr=0.1, callback=stop_after_three)
-    assert [epoch for epoch, _, _ in seen] == [1, 2, 3]
-    assert [length for _, length, _ in seen] == [1, 2, 3]
-    assert [loss for _, _, loss in seen] == history.loss
+    history = model.fit(x, labels, epochs=10, batch_size=10, lr=0.1, progress=stop_after_three)
+    assert [length for length, _ in seen] == [1, 2, 3]
+    assert [loss for _, loss in seen] == history.loss
+    assert history.stop_reason == "three epochs are enough"
     assert len(model.history_) == 3
 
 

@@ -1233,7 +1233,7 @@ FUZZ_REGRESSIONS = Path(__file__).parent.parent / "fuzz" / "regressions"
 def test_inputs_the_fuzzer_found_raise_a_value_error_naming_the_file(path: Path, tmp_path):
     copy = tmp_path / "input"
     copy.write_bytes(path.read_bytes())
-    reader = read_idx if path.parent.name == "idx" else read_csv
+    reader = {"idx": read_idx, "csv": read_csv, "model": fastmlp.MLP.load}[path.parent.name]
     with pytest.raises(ValueError, match=re.escape(str(copy))):
         reader(copy)
 

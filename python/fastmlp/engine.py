@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fastmlp.names import HiddenActivation, InputPath, Output
+from fastmlp.optimizers import Optimizer, OptimizerState
 
 __all__ = ["Engine", "FloatArray", "Inputs", "IntArray"]
 
@@ -115,6 +116,25 @@ class Engine(Protocol[Inputs]):
         """One step ``W -= lr * dW`` in place; the batch's mean loss before the step."""
         ...
 
+    def train_step(
+        self,
+        weights: Sequence[FloatArray],
+        biases: Sequence[FloatArray],
+        x: FloatArray,
+        y_onehot: FloatArray,
+        lr: float,
+        activation: HiddenActivation,
+        *,
+        optimizer: Optimizer | None = None,
+        state: OptimizerState | None = None,
+        alpha: float = 0.0,
+        output: Output = "softmax",
+        sample_weight: FloatArray | None = None,
+    ) -> float:
+        """One step of ``optimizer`` (plain SGD by default) in place, its ``state`` updated in
+        place; the batch's loss before the step, with ``alpha / (2 n) * sum(W**2)``."""
+        ...
+
     def training_inputs(self, x: FloatArray, input_path: InputPath = "auto") -> Inputs:
         """``x`` as the training functions should read it over a whole fit."""
         ...
@@ -131,10 +151,14 @@ class Engine(Protocol[Inputs]):
         activation: HiddenActivation,
         *,
         input_path: InputPath = "auto",
+        optimizer: Optimizer | None = None,
+        state: OptimizerState | None = None,
+        alpha: float = 0.0,
         output: Output = "softmax",
         sample_weight: FloatArray | None = None,
     ) -> float:
-        """Mini-batch SGD over ``x[order]``, in place; the mean loss before each step."""
+        """Mini-batch training over ``x[order]`` (plain SGD, or ``optimizer`` with its
+        ``state`` and L2 ``alpha``), in place; the mean loss before each step."""
         ...
 
     def train_epoch_stats(
@@ -149,6 +173,9 @@ class Engine(Protocol[Inputs]):
         activation: HiddenActivation,
         *,
         input_path: InputPath = "auto",
+        optimizer: Optimizer | None = None,
+        state: OptimizerState | None = None,
+        alpha: float = 0.0,
         output: Output = "softmax",
         sample_weight: FloatArray | None = None,
     ) -> tuple[float, int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["TrainingDivergedError"]
+__all__ = ["TrainingDivergedError", "TrainingWarning"]
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -24,3 +24,9 @@ class TrainingDivergedError(FloatingPointError):
         self.batch = batch
         self.loss = loss
         self.epoch = epoch
+
+
+class TrainingWarning(UserWarning):
+    """Training finished, but the evidence says it went wrong: a loss that ended far above its
+    starting value (a learning rate too large, though the loss stayed finite), or inputs far
+    outside the range networks train well on (unscaled 0..255 pixels)."""

@@ -26,7 +26,8 @@ from numpy.typing import NDArray
 from fastmlp import _native
 from fastmlp.engine import FloatArray, IntArray
 from fastmlp.errors import TrainingDivergedError
-from fastmlp.names import Activation, HiddenActivation, InputPath, Output
+from fastmlp.names import HIDDEN_ACTIVATIONS, Activation, HiddenActivation, InputPath, Output
+from fastmlp.optimizers import Optimizer, OptimizerState, check_optimizer_arguments
 from fastmlp.reference_outputs import check_output
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "tanh",
     "train_epoch",
     "train_epoch_stats",
+    "train_step",
     "training_inputs",
 ]
 
@@ -143,9 +145,13 @@ def _not_in_rust_yet(
     """``NotImplementedError`` for what only the reference computes so far (issue 12 phase 2);
     else the activation, as one the Rust core knows (an unknown name is its ValueError).
 
-    An unknown ``output`` is a ValueError, as in the reference.
+    An unknown ``output`` or activation is the reference's ValueError (its list of
+    activations has the reference's own "identity").
     """
     check_output(output)
+    if isinstance(activation, str) and activation not in HIDDEN_ACTIVATIONS:
+        names = ", ".join(f'"{name}"' for name in HIDDEN_ACTIVATIONS)
+        raise ValueError(f'activation: expected one of [{names}], got "{activation}"')
     missing = []
     if activation == "identity":
         missing.append("activation='identity'")
@@ -178,6 +184,33 @@ def _indices(arg: str, value: object) -> NDArray[np.int64]:
     if array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.int64).max:
         raise ValueError(f"{arg}: values exceed the int64 range")
     return np.require(array, np.int64, ["C", "A"])
+
+
+def _require_plain_sgd(
+    optimizer: object,
+    state: object,
+    alpha: object,
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+) -> None:
+    """Check the optimizer keywords as the reference does, then refuse what the Rust step
+    cannot run yet: it fuses plain SGD only, until its optimizer step lands (issue 11, phase 2;
+    the rules are in ``rust/core/src/optimizer``)."""
+    checked, checked_state, checked_alpha = check_optimizer_arguments(
+        optimizer, state, alpha, _arrays("weights", weights), _arrays("biases", biases)
+    )
+    _plain_sgd_only(checked, checked_alpha, with_state=checked_state is not None)
+
+
+def _plain_sgd_only(optimizer: Optimizer, alpha: float, with_state: bool = False) -> None:
+    """NotImplementedError unless plain SGD without alpha or state (until phase 2)."""
+    if optimizer.slots or alpha != 0.0 or with_state:
+        raise NotImplementedError(
+            "the Rust engine trains with plain SGD only (no momentum, Adam, optimizer state or "
+            f"alpha) until its optimizer step lands; got optimizer={optimizer!r}, "
+            f"alpha={alpha}{', a state' if with_state else ''}. "
+            "Use engine='numpy' (fastmlp.reference) for these meanwhile."
+        )
 
 
 def _learning_rate(lr: object) -> float:
@@ -303,6 +336,33 @@ def sgd_step(
     )
 
 
+def train_step(
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+    x: FloatArray,
+    y_onehot: FloatArray,
+    lr: float,
+    activation: HiddenActivation,
+    *,
+    optimizer: Optimizer | None = None,
+    state: OptimizerState | None = None,
+    alpha: float = 0.0,
+    output: Output = "softmax",
+    sample_weight: FloatArray | None = None,
+) -> float:
+    """One step of ``optimizer`` (plain SGD by default) on the batch ``x``, ``y_onehot``.
+
+    Updates the parameters and ``state`` in place and returns the batch's loss before the
+    step, with the L2 term ``alpha / (2 n) * sum(W**2)``. Today the Rust engine runs plain SGD
+    without ``alpha`` only: anything else is a ``NotImplementedError`` (use
+    :func:`fastmlp.reference.train_step`).
+    """
+    _require_plain_sgd(optimizer, state, alpha, weights, biases)
+    return sgd_step(
+        weights, biases, x, y_onehot, lr, activation, output=output, sample_weight=sample_weight
+    )
+
+
 def train_epoch_stats(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
@@ -314,10 +374,14 @@ def train_epoch_stats(
     activation: HiddenActivation,
     *,
     input_path: InputPath = "auto",
+    optimizer: Optimizer | None = None,
+    state: OptimizerState | None = None,
+    alpha: float = 0.0,
     output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> tuple[float, int]:
     """:func:`train_epoch`, also returning how many rows were classified right before their step."""
+    _require_plain_sgd(optimizer, state, alpha, weights, biases)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
         raise TypeError(f"batch_size: expected an int, got {type(batch_size).__name__}")
     if batch_size < 1:
@@ -353,6 +417,9 @@ def train_epoch(
     activation: HiddenActivation,
     *,
     input_path: InputPath = "auto",
+    optimizer: Optimizer | None = None,
+    state: OptimizerState | None = None,
+    alpha: float = 0.0,
     output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> float:
@@ -372,8 +439,10 @@ def train_epoch(
     :data:`SparseRows` built once from the dense array, which saves the sparse path a scan of
     ``x`` per call, or a scipy.sparse matrix, densified a few batches at a time.
 
-    ``output`` and ``sample_weight`` are the reference's (:func:`fastmlp.reference.train_epoch`);
-    the Rust engine computes their defaults only, so far.
+    ``optimizer``, ``state`` and ``alpha`` are :func:`fastmlp.reference.train_epoch`'s; today
+    the Rust engine runs plain SGD without ``alpha`` only, and raises ``NotImplementedError``
+    for anything else. So with ``output`` and ``sample_weight``: the Rust engine computes
+    their defaults only, so far.
     """
     return train_epoch_stats(
         weights,
@@ -385,6 +454,9 @@ def train_epoch(
         batch_size,
         activation,
         input_path=input_path,
+        optimizer=optimizer,
+        state=state,
+        alpha=alpha,
         output=output,
         sample_weight=sample_weight,
     )[0]

@@ -9,11 +9,11 @@ order. Each epoch is handed to an engine (Rust: :mod:`fastmlp.kernels`, NumPy:
 from __future__ import annotations
 
 import os
-import signal
 import threading
-import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fastmlp import kernels, reference
+from fastmlp.diagnostics import check_probabilities, warn_if_exploded, warn_if_unscaled
 from fastmlp.engine import Engine
-from fastmlp.errors import TrainingDivergedError
 from fastmlp.history import History
 from fastmlp.initializers import Init, check_init, initial_parameters
 from fastmlp.names import (
@@ -33,12 +33,28 @@ from fastmlp.names import (
     EngineName,
     HiddenActivation,
     InputPath,
+    LRSchedule,
+    Monitor,
+    OptimizerName,
     Output,
 )
+from fastmlp.optimizers import Optimizer
+from fastmlp.optimizers.rules import l2_penalty
 from fastmlp.reference_outputs import check_output, check_sample_weight, output_loss
 from fastmlp.serialization import load_parameters, save_parameters
+from fastmlp.training import (
+    FitSettings,
+    TrainingState,
+    fit_settings,
+    generator_from_json,
+    generator_to_json,
+    stratified_holdout,
+    train,
+)
 from fastmlp.validation import (
     check_choice,
+    check_class_names,
+    check_dataset_name,
     check_dtype,
     check_inputs,
     check_labels,
@@ -55,10 +71,8 @@ _ENGINE_MODULES: dict[EngineName, Engine[Any]] = {"rust": kernels, "numpy": refe
 _INFERENCE_CHUNK = 16384
 # A scipy.sparse x is predicted on in pieces of at most this many dense values.
 _SPARSE_INFERENCE_VALUES = 1 << 22
-# After each epoch of fit: ``callback(epoch, history)``; a true result ends the training.
-EpochCallback = Callable[[int, History], object]
-# With a progress bar, the Rust engine is called on about this many slices of an epoch.
-_PROGRESS_UPDATES = 50
+# The loss before training, for the check that it did not explode, is measured on these rows.
+_START_ROWS = 1024
 
 
 class MLP:
@@ -100,6 +114,23 @@ class MLP:
         input_path: InputPath = "auto",
         output: Output = "softmax",
     ) -> None:
+        self._configure(layer_sizes, activation, init, dtype, seed, engine, input_path, output)
+        self.weights, self.biases = initial_parameters(
+            self.layer_sizes, self.init, self.dtype, self._rng
+        )
+
+    def _configure(
+        self,
+        layer_sizes: list[int],
+        activation: HiddenActivation,
+        init: Init,
+        dtype: DType | np.dtype | type,
+        seed: int | np.random.Generator | None,
+        engine: EngineName,
+        input_path: InputPath,
+        output: Output = "softmax",
+    ) -> None:
+        """Check the settings and set everything but the parameters (``load`` reads those)."""
         self.output = check_output(output)
         self.layer_sizes = check_layer_sizes(layer_sizes, 2 if output == "softmax" else 1)
         self.activation = check_choice("activation", activation, HIDDEN_ACTIVATIONS)
@@ -109,12 +140,18 @@ class MLP:
         self.input_path = check_choice("input_path", input_path, INPUT_PATHS)
         if seed is not None and not isinstance(seed, (int, np.integer, np.random.Generator)):
             raise TypeError(f"seed: expected an int, None or a numpy Generator, got {seed!r}")
+        if isinstance(seed, (int, np.integer)) and seed < 0:
+            raise ValueError(f"seed: expected a non-negative integer, got {seed}")
         self.seed = seed
         self._rng = np.random.default_rng(seed)
-        self.weights, self.biases = initial_parameters(
-            self.layer_sizes, self.init, self.dtype, self._rng
-        )
         self.history_ = History()
+        #: The optimizer's state, the schedule and the rows trained on: what the next fit
+        #: (and a saved model) continues from.
+        self.training_state_ = TrainingState()
+        #: The data it was trained on: a name (``"fashion-mnist"``) or a path; ``None`` if
+        #: unknown. Saved with the model; ``fastmlp evaluate`` uses it by default.
+        self.dataset: str | None = None
+        self._class_names: tuple[str, ...] | None = None
 
     # ---- description ----------------------------------------------------------------------
 
@@ -135,6 +172,19 @@ class MLP:
     def classes(self) -> int:
         return self.layer_sizes[-1]
 
+    @property
+    def class_names(self) -> tuple[str, ...] | None:
+        """The name of each output class (``class_names[label]``), or ``None`` if unknown.
+
+        Saved with the model; ``fastmlp predict`` prints them. Set it to a sequence of
+        ``classes`` strings (e.g. ``dataset.classes``).
+        """
+        return self._class_names
+
+    @class_names.setter
+    def class_names(self, names: object) -> None:
+        self._class_names = check_class_names(names, self.classes)
+
     def _engine(self) -> Engine[Any]:
         return _ENGINE_MODULES[self.engine]
 
@@ -149,11 +199,33 @@ class MLP:
         lr: float = 0.1,
         shuffle: bool = True,
         validation_data: tuple[NDArray, NDArray[np.integer]] | None = None,
-        progress: bool = False,
+        progress: bool | Callable[[History], None] = False,
+        *,
+        optimizer: OptimizerName | Optimizer = "sgd",
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        alpha: float = 0.0,
+        lr_schedule: LRSchedule = "constant",
+        power_t: float = 0.5,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        monitor: Monitor = "val_loss",
+        patience: int = 10,
+        tol: float = 1e-4,
+        restore_best: bool = True,
         sample_weight: NDArray | None = None,
-        callback: EpochCallback | None = None,
     ) -> History:
-        """Train with mini-batch SGD and return this call's :class:`History`.
+        """Train and return this call's :class:`History`.
+
+        The optimizer's rules, the L2 penalty and the schedules are scikit-learn's
+        (``MLPClassifier``'s ``solver``, ``alpha``, ``learning_rate``, ...). Repeated calls
+        continue where the last one stopped: the optimizer's state, the learning rate the
+        schedule reached and the rows trained on carry over (``training_state_``, also saved
+        with the model), so ``fit(epochs=2)`` twice is ``fit(epochs=4)``. Early stopping and
+        the adaptive schedule watch each call afresh.
 
         Args:
             x: inputs (n, layer_sizes[0]) of the model's dtype, e.g. from
@@ -161,58 +233,160 @@ class MLP:
                 dtype; never converted.
             labels: integer classes (n,) in [0, classes); for another ``output`` than
                 softmax, the targets (n, outputs) (converted to the model's dtype).
-            epochs: passes over the data, >= 1.
+            epochs: passes over the data, >= 1 (fewer when early stopping ends training).
             batch_size: rows per step, 1..n; ``None`` for full-batch gradient descent.
-            lr: learning rate, > 0.
+            lr: learning rate, > 0 (Adam's base rate, e.g. 1e-3).
             shuffle: visit the rows in a fresh random order each epoch (from the model's
                 generator); else in their given order.
             validation_data: ``(x_val, labels_val)`` evaluated after each epoch.
-            progress: show a progress bar per epoch with the running loss and accuracy.
+            progress: ``True`` shows a progress bar per epoch with the running loss and
+                accuracy (on stderr; when stderr is not a terminal or notebook, a line per
+                epoch instead); a function is called after each epoch with this call's
+                :class:`History` so far (e.g. to print a line), and ends training by setting
+                its ``stop_reason`` (a sentence saying why).
+            optimizer: ``"sgd"`` (with ``momentum``, ``nesterov``), ``"adam"`` (with
+                ``beta1``, ``beta2``, ``epsilon``), or a :class:`fastmlp.optimizers.SGD` /
+                :class:`~fastmlp.optimizers.Adam` object.
+            momentum: SGD's momentum in [0, 1]; 0 is plain SGD.
+            nesterov: Nesterov's momentum.
+            beta1, beta2, epsilon: Adam's moment decays, in [0, 1), and its epsilon, > 0.
+            alpha: L2 penalty on the weights (not the biases), >= 0: each batch's loss gains
+                ``alpha / (2 n) * sum(W**2)``.
+            lr_schedule: ``"constant"``; ``"invscaling"``, ``lr / (t + 1) ** power_t`` from
+                the end of each epoch, ``t`` the rows trained on so far; ``"adaptive"``,
+                ``lr`` divided by 5 each time more than ``patience`` epochs pass without an
+                improvement of at least ``tol`` (training stops when that would start from
+                ``lr <= 1e-6``).
+            power_t: ``invscaling``'s exponent, >= 0.
+            early_stopping: stop once more than ``patience`` epochs pass without ``monitor``
+                improving by at least ``tol``. The validation set is ``validation_data``,
+                else a stratified ``validation_fraction`` of the rows, held out (drawn from
+                the model's generator before the epochs).
+            validation_fraction: the rows held out for early stopping, in (0, 1).
+            monitor: ``"val_loss"`` or ``"val_accuracy"``: what early stopping and the
+                adaptive schedule watch when there is a validation set (without one: the
+                training loss).
+            patience: epochs without improvement tolerated, >= 1 (scikit-learn's
+                ``n_iter_no_change``).
+            tol: the least change of ``monitor`` that counts as an improvement, >= 0.
+            restore_best: with early stopping, end with the weights of the best epoch
+                (``History.best_epoch``), not the last one.
             sample_weight: (n,) non-negative weights of the rows in each batch's mean loss
-                (NumPy engine only, so far), or None.
-            callback: called after each epoch as ``callback(epoch, history)`` (``epoch``
-                counts from 1 in this call, ``history`` is this call's so far); training
-                stops after an epoch for which it returns a true value.
+                (and ``n`` of the L2 term their sum, as scikit-learn's); NumPy engine only,
+                so far.
+
+        Warns:
+            TrainingWarning: the inputs are far outside the usual range (unscaled pixels), or
+                the loss ended far above its value before training (measured on the first
+                1,024 rows): the learning rate is too large although the loss stayed finite.
 
         Raises:
             TrainingDivergedError: the loss became non-finite; the weights are those of the
                 last good step, ``history_`` holds the finished epochs.
             KeyboardInterrupt: Ctrl-C, within one batch; the weights are those of the last
                 finished step.
+            NotImplementedError: ``engine="rust"`` with momentum, Adam or ``alpha``: the Rust
+                engine runs plain SGD only until its optimizer step lands (use
+                ``engine="numpy"``).
+            RuntimeError: the model is being trained by another thread.
         """
-        x, labels = self._check_data(x, labels)
-        sample_weight = check_sample_weight(sample_weight, x.shape[0], self.dtype)
-        epochs = check_positive_int("epochs", epochs)
-        batch_size = self._check_batch_size(batch_size, x.shape[0])
-        lr = check_learning_rate(lr, self.dtype)
-        if validation_data is not None:
-            validation_data = self._check_validation(validation_data)
+        with _one_fit_at_a_time(self):
+            settings = {
+                "optimizer": optimizer,
+                "momentum": momentum,
+                "nesterov": nesterov,
+                "beta1": beta1,
+                "beta2": beta2,
+                "epsilon": epsilon,
+                "alpha": alpha,
+                "lr_schedule": lr_schedule,
+                "power_t": power_t,
+                "early_stopping": early_stopping,
+                "validation_fraction": validation_fraction,
+                "monitor": monitor,
+                "patience": patience,
+                "tol": tol,
+                "restore_best": restore_best,
+            }
+            return self._fit(
+                x,
+                labels,
+                epochs,
+                batch_size,
+                lr,
+                shuffle,
+                validation_data,
+                progress,
+                settings,
+                sample_weight,
+            )
 
-        inputs = self._engine().training_inputs(x, self.input_path)
+    def _fit(
+        self,
+        x: NDArray,
+        labels: NDArray[np.integer],
+        epochs: int,
+        batch_size: int | None,
+        lr: float,
+        shuffle: bool,
+        validation_data: tuple[NDArray, NDArray[np.integer]] | None,
+        progress: bool | Callable[[History], None],
+        keywords: dict[str, Any],
+        sample_weight: NDArray | None = None,
+    ) -> History:
+        x, labels = self._check_data(x, labels)
         rows = x.shape[0]
-        history = History()
-        for epoch in range(1, epochs + 1):
-            order = self._rng.permutation(rows) if shuffle else np.arange(rows)
-            label = f"epoch {epoch}/{epochs}"
-            with _progress_bar(progress, len(order), label) as report:
-                started = time.perf_counter()
-                loss, correct = self._train_epoch(
-                    inputs, labels, order, batch_size, lr, epoch, report, sample_weight
-                )
-                seconds = time.perf_counter() - started
-                history.loss.append(loss)
-                history.accuracy.append(self._accuracy(correct, len(order)))
-                history.seconds.append(seconds)
-                summary = {"loss": loss, "accuracy": correct / len(order)}
-                if validation_data is not None:
-                    scores = self.evaluate(*validation_data)
-                    history.val_loss.append(scores["loss"])
-                    history.val_accuracy.append(scores["accuracy"])
-                    summary |= {"val_loss": scores["loss"], "val_accuracy": scores["accuracy"]}
-                report(0, summary)
-            self.history_.extend(History(**{k: v[-1:] for k, v in history.as_dict().items()}))
-            if callback is not None and callback(epoch, history):
-                break
+        sample_weight = check_sample_weight(sample_weight, rows, self.dtype)
+        epochs = check_positive_int("epochs", epochs)
+        batch = self._check_batch_size(batch_size, rows)
+        settings = fit_settings(
+            epochs=epochs,
+            batch_size=batch,
+            lr=check_learning_rate(lr, self.dtype),
+            shuffle=shuffle,
+            **keywords,
+        )
+        if self.engine == "rust":  # until the Rust optimizer step lands (issue 11, phase 2)
+            kernels._plain_sgd_only(settings.optimizer, settings.alpha)
+        validation = None
+        if validation_data is not None:
+            validation = self._check_validation(validation_data)
+        train_rows = np.arange(rows, dtype=np.int64)
+        if settings.early_stopping and validation is None:
+            fraction = settings.validation_fraction
+            # Targets of the other outputs are not classes: a plain random split.
+            strata = np.asarray(labels if self.output == "softmax" else np.zeros(rows), np.int64)
+            train_rows, held_out = stratified_holdout(strata, fraction, self._rng)
+            validation = (x[held_out], labels[held_out])
+            settings = self._fit_batches_to(settings, batch_size, len(train_rows))
+
+        warn_if_unscaled("x", x)
+        start = self.evaluate(x[:_START_ROWS], labels[:_START_ROWS])["loss"]
+        start += l2_penalty(self.weights, settings.alpha, settings.batch_size)  # as batches have
+        self.training_state_.prepare(settings, self.weights, self.biases)
+        first = len(self.history_)
+
+        def after_epoch(history: History) -> None:
+            self.history_.append_last_epoch(history, first)
+            if callable(progress):
+                progress(history)
+
+        engine = self._engine()
+        history = train(
+            self,
+            engine,
+            engine.training_inputs(x, self.input_path),
+            labels,
+            train_rows,
+            settings,
+            self.training_state_,
+            self._rng,
+            validation,
+            bool(progress) and not callable(progress),
+            after_epoch=after_epoch,
+            sample_weight=sample_weight,
+        )
+        warn_if_exploded(start, history.loss[-1], self.classes, history.lr[-1])
         return history
 
     def partial_fit(
@@ -222,121 +396,78 @@ class MLP:
         batch_size: int | None = 128,
         lr: float = 0.1,
         shuffle: bool = True,
+        *,
+        optimizer: OptimizerName | Optimizer = "sgd",
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        alpha: float = 0.0,
+        lr_schedule: LRSchedule = "constant",
+        power_t: float = 0.5,
     ) -> MLP:
-        """One epoch of :meth:`fit`; returns the model (its ``history_`` gains the epoch)."""
-        self.fit(x, labels, epochs=1, batch_size=batch_size, lr=lr, shuffle=shuffle)
+        """One epoch of :meth:`fit`; returns the model (its ``history_`` gains the epoch).
+
+        The optimizer's state and the schedule continue from call to call as in :meth:`fit`;
+        the adaptive schedule watches each call afresh, so it never lowers the rate here.
+        """
+        self.fit(
+            x,
+            labels,
+            epochs=1,
+            batch_size=batch_size,
+            lr=lr,
+            shuffle=shuffle,
+            optimizer=optimizer,
+            momentum=momentum,
+            nesterov=nesterov,
+            beta1=beta1,
+            beta2=beta2,
+            epsilon=epsilon,
+            alpha=alpha,
+            lr_schedule=lr_schedule,
+            power_t=power_t,
+        )
         return self
 
-    def _train_epoch(
-        self,
-        x: Any,
-        labels: NDArray,
-        order: NDArray[np.int64],
-        batch_size: int,
-        lr: float,
-        epoch: int,
-        report: Callable[[int, dict[str, float]], None],
-        sample_weight: NDArray | None = None,
-    ) -> tuple[float, int]:
-        """One epoch, in slices of whole batches; returns (mean loss, correct count).
-
-        ``x`` is what the engine's ``training_inputs`` made of the data."""
-        engine = self._engine()
-        defer_interrupts = not engine.CHECKS_INTERRUPTS
-        n_batches = -(-len(order) // batch_size)
-        if defer_interrupts:
-            batches_per_call = 1  # lets Ctrl-C stop it between steps (see _interrupts_deferred)
-        elif report is _no_progress:
-            batches_per_call = n_batches
-        else:
-            batches_per_call = max(1, -(-n_batches // _PROGRESS_UPDATES))
-        rows_per_call = batches_per_call * batch_size
-        snapshot = [a.copy() for a in self.weights + self.biases]
-        total_loss, total_correct, seen = 0.0, 0, 0
-        with _interrupts_deferred(defer_interrupts) as interrupted:
-            for start in range(0, len(order), rows_per_call):
-                part = order[start : start + rows_per_call]
-                try:
-                    loss, correct = engine.train_epoch_stats(
-                        self.weights,
-                        self.biases,
-                        x,
-                        labels,
-                        part,
-                        lr,
-                        batch_size,
-                        self.activation,
-                        input_path=self.input_path,
-                        output=self.output,
-                        sample_weight=sample_weight,
-                    )
-                except TrainingDivergedError as error:
-                    reverted = self._keep_last_good(snapshot)
-                    kept = "at the start of the epoch" if reverted else "before that batch"
-                    batch = start // batch_size + (error.batch or 0)
-                    raise TrainingDivergedError(
-                        f"training diverged in epoch {epoch}, batch {batch} (0-based): the loss "
-                        f"is {error.loss}. The weights are those {kept}. Try a "
-                        f"smaller learning rate than lr={lr}.",
-                        batch=batch,
-                        loss=error.loss,
-                        epoch=epoch,
-                    ) from None
-                if not all(np.isfinite(a).all() for a in self.weights + self.biases):
-                    # A step overflowed although the losses seen so far were finite.
-                    self._keep_last_good(snapshot)
-                    batch = (start + len(part) - 1) // batch_size
-                    raise TrainingDivergedError(
-                        f"training diverged in epoch {epoch}: by batch {batch} (0-based) a step "
-                        "made the weights NaN or infinite. The weights are those at the start of "
-                        f"the epoch. Try a smaller learning rate than lr={lr}.",
-                        batch=batch,
-                        loss=float("nan"),
-                        epoch=epoch,
-                    )
-                total_loss += loss * len(part)
-                total_correct += correct
-                seen += len(part)
-                report(
-                    len(part),
-                    {"loss": total_loss / seen, "accuracy": self._accuracy(total_correct, seen)},
-                )
-                if interrupted():
-                    raise KeyboardInterrupt
-        return total_loss / len(order), total_correct
-
-    def _keep_last_good(self, snapshot: list[NDArray]) -> bool:
-        """After a divergence: if a step left non-finite values, go back to the epoch start.
-
-        Returns whether it did.
-        """
-        parameters = self.weights + self.biases
-        if all(np.isfinite(a).all() for a in parameters):
-            return False
-        for array, saved in zip(parameters, snapshot, strict=True):
-            array[...] = saved
-        return True
+    @staticmethod
+    def _fit_batches_to(settings: FitSettings, batch_size: int | None, rows: int) -> FitSettings:
+        """``settings`` with its batch size checked against the ``rows`` left to train on."""
+        if batch_size is None:
+            return replace(settings, batch_size=rows)
+        if settings.batch_size > rows:
+            raise ValueError(
+                f"batch_size: expected at most the {rows} rows left to train on after "
+                f"holding out validation_fraction={settings.validation_fraction}, got "
+                f"{settings.batch_size}"
+            )
+        return settings
 
     # ---- inference ------------------------------------------------------------------------
 
     def predict_proba(self, x: NDArray) -> NDArray:
         """Class probabilities (n, classes) for inputs ``x`` (n, layer_sizes[0]).
 
-        For the other outputs: the output layer's values (n, outputs), i.e. each label's
-        probability (logistic) or the predictions (identity, exp).
+        Never NaN: rows whose logits overflow (inputs far larger than any the model was
+        trained on) are a ``ValueError`` naming them. For the other outputs: the output
+        layer's values (n, outputs), i.e. each label's probability (logistic) or the
+        predictions (identity, exp).
         """
         x = check_inputs("x", x, self.layer_sizes[0], self.dtype)
         engine = self._engine()
-        rows, features = x.shape
         chunk = _INFERENCE_CHUNK
         if not isinstance(x, np.ndarray):  # scipy.sparse: densified chunk by chunk
-            chunk = max(1, min(chunk, _SPARSE_INFERENCE_VALUES // features))
-        parts = [
-            engine.forward(
-                self.weights, self.biases, x[i : i + chunk], self.activation, output=self.output
-            )[-1]
-            for i in range(0, rows, chunk)
-        ]
+            chunk = max(1, min(chunk, _SPARSE_INFERENCE_VALUES // x.shape[1]))
+        parts = []
+        for i in range(0, x.shape[0], chunk):
+            rows = x[i : i + chunk]
+            out = engine.forward(
+                self.weights, self.biases, rows, self.activation, output=self.output
+            )
+            parts.append(out[-1])
+            if self.output in ("softmax", "logistic"):
+                check_probabilities("x", parts[-1], rows, offset=i)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def predict(self, x: NDArray) -> NDArray:
@@ -394,7 +525,11 @@ class MLP:
     # ---- persistence ----------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the model to ``path`` (an .npz with JSON metadata), atomically."""
+        """Write the model to ``path`` (an .npz with JSON metadata), atomically.
+
+        With the parameters go the training history, the optimizer's settings and state, the
+        schedule and the random generator's state: a loaded model trains on exactly as this
+        one would."""
         metadata: dict[str, Any] = {
             "layer_sizes": self.layer_sizes,
             "activation": self.activation,
@@ -402,33 +537,52 @@ class MLP:
             "init": list(self.init),
             "output": self.output,
             "history": self.history_.as_dict(),
+            "dataset": self.dataset,
+            "class_names": None if self.class_names is None else list(self.class_names),
+            "training": self.training_state_.metadata(),
+            "generator": generator_to_json(self._rng),
         }
-        return save_parameters(path, self.weights, self.biases, metadata)
+        return save_parameters(
+            path, self.weights, self.biases, metadata, self.training_state_.arrays()
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], engine: EngineName = "rust") -> MLP:
         """A model saved by :meth:`save`; ``ValueError`` for anything else."""
-        weights, biases, metadata = load_parameters(path)
+        weights, biases, metadata, extra_arrays = load_parameters(path)
+        model = cls.__new__(cls)  # built from the file's arrays: no initial weights drawn
         try:
-            model = cls(
+            model._configure(
                 metadata["layer_sizes"],
                 activation=metadata["activation"],
                 init=tuple(metadata.get("init", ["he"])),
                 dtype=metadata["dtype"],
+                seed=None,
                 engine=engine,
+                input_path="auto",
                 output=metadata.get("output", "softmax"),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path}: invalid model metadata: {error}") from None
         model.weights = [np.ascontiguousarray(w) for w in weights]
         model.biases = [np.ascontiguousarray(b) for b in biases]
-        history = metadata.get("history") or {}
         try:
-            if not isinstance(history, dict):
-                raise TypeError(f"expected a mapping, got {type(history).__name__}")
-            model.history_ = History(**{k: list(map(float, v)) for k, v in history.items()})
+            model.history_ = History.from_dict(metadata.get("history") or {})
         except (TypeError, ValueError) as error:
             raise ValueError(f"{path}: invalid training history in the metadata: {error}") from None
+        try:
+            model.training_state_ = TrainingState.from_saved(
+                metadata.get("training") or {}, extra_arrays, model.weights, model.biases
+            )
+            if metadata.get("generator") is not None:
+                model._rng = generator_from_json(metadata["generator"])
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: invalid training state in the metadata: {error}") from None
+        try:  # absent from older model files: None
+            model.dataset = check_dataset_name(metadata.get("dataset"))
+            model.class_names = metadata.get("class_names")
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: invalid model metadata: {error}") from None
         return model
 
     # ---- argument checks ------------------------------------------------------------------
@@ -462,48 +616,24 @@ class MLP:
         return batch_size
 
 
-def _no_progress(rows: int, metrics: dict[str, float]) -> None:
-    """The progress reporter when there is no bar."""
+_FITTING_LOCK = threading.Lock()
+_FITTING: weakref.WeakSet[MLP] = weakref.WeakSet()  # models inside fit (not an attribute:
+# a copy or pickle of a model taken during fit must not inherit it)
 
 
 @contextmanager
-def _progress_bar(
-    enabled: bool, total: int, label: str
-) -> Iterator[Callable[[int, dict[str, float]], None]]:
-    """A reporter ``(rows_done, metrics)`` that drives a tqdm bar, or does nothing."""
-    if not enabled:
-        yield _no_progress
-        return
-    from tqdm.auto import tqdm
-
-    with tqdm(total=total, desc=label, unit="row", unit_scale=True, leave=True) as bar:
-
-        def report(rows: int, metrics: dict[str, float]) -> None:
-            bar.update(rows)
-            bar.set_postfix({k: f"{v:.4f}" for k, v in metrics.items()}, refresh=rows == 0)
-
-        yield report
-
-
-@contextmanager
-def _interrupts_deferred(enabled: bool) -> Iterator[Callable[[], bool]]:
-    """While active, Ctrl-C only sets a flag, read between steps: a step is never cut in half.
-
-    Used for the NumPy engine, whose steps are Python code; the Rust engine checks for Ctrl-C
-    between its batches by itself. Only the main thread can install signal handlers; elsewhere
-    this does nothing.
-    """
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-    pressed = threading.Event()
-    previous = signal.getsignal(signal.SIGINT)
-
-    def handler(signum: int, frame: object) -> None:
-        pressed.set()
-
-    signal.signal(signal.SIGINT, handler)
+def _one_fit_at_a_time(model: MLP) -> Iterator[None]:
+    """Refuse a second ``fit`` of ``model`` while one runs (from another thread): the engines
+    update the weights in place, so two at once would race (NumPy) or collide (Rust)."""
+    with _FITTING_LOCK:
+        if model in _FITTING:
+            raise RuntimeError(
+                "this model is already being trained by another thread; fit one model from one "
+                "thread at a time (train a copy, copy.deepcopy(model), in each thread)"
+            )
+        _FITTING.add(model)
     try:
-        yield pressed.is_set
+        yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        with _FITTING_LOCK:
+            _FITTING.discard(model)

@@ -16,6 +16,9 @@ __all__ = [
     "ENGINES",
     "HIDDEN_ACTIVATIONS",
     "INPUT_PATHS",
+    "LR_SCHEDULES",
+    "MONITORS",
+    "OPTIMIZERS",
     "OUTPUTS",
     "REFERENCE_ONLY_ACTIVATIONS",
     "Activation",
@@ -23,6 +26,9 @@ __all__ = [
     "EngineName",
     "HiddenActivation",
     "InputPath",
+    "LRSchedule",
+    "Monitor",
+    "OptimizerName",
     "Output",
     "ReferenceOnlyActivation",
 ]
@@ -57,3 +63,15 @@ INPUT_PATHS: tuple[InputPath, ...] = get_args(InputPath)
 #: The float types of parameters and data.
 DType = Literal["float32", "float64"]
 DTYPES: tuple[DType, ...] = get_args(DType)
+
+#: The optimizer ``MLP.fit`` trains with (scikit-learn's ``solver``).
+OptimizerName = Literal["sgd", "adam"]
+OPTIMIZERS: tuple[OptimizerName, ...] = get_args(OptimizerName)
+
+#: How the learning rate changes between epochs (scikit-learn's ``learning_rate``).
+LRSchedule = Literal["constant", "invscaling", "adaptive"]
+LR_SCHEDULES: tuple[LRSchedule, ...] = get_args(LRSchedule)
+
+#: What early stopping watches on the validation set.
+Monitor = Literal["val_loss", "val_accuracy"]
+MONITORS: tuple[Monitor, ...] = get_args(Monitor)

@@ -17,18 +17,20 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from fastmlp.history import History
+from fastmlp.safe_write import write_file
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["plot_history", "plot_predictions", "require_matplotlib"]
+__all__ = ["output_path", "plot_history", "plot_predictions", "require_matplotlib"]
 
 INSTALL_HINT = "pip install 'fastmlp[plot]'"
 WRONG_COLOR = "tab:red"
@@ -54,17 +56,46 @@ def _new_figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def output_path(path: str | os.PathLike[str]) -> Path:
+    """The file a plot saved to ``path`` goes to, its format given by the extension.
+
+    A name without an extension gets matplotlib's default format's (``.png``) appended, as
+    ``Figure.savefig`` does. Raises ``ValueError`` naming the supported extensions for any
+    other format matplotlib cannot write, and ``ImportError`` without matplotlib.
+    """
+    matplotlib = require_matplotlib()
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    target = Path(path).expanduser()
+    if not target.suffix:
+        target = target.with_name(f"{target.name}.{matplotlib.rcParams['savefig.format']}")
+    supported = FigureCanvasBase.get_supported_filetypes()
+    if target.suffix[1:].lower() not in supported:
+        raise ValueError(
+            f"{os.fspath(path)}: matplotlib cannot write {target.suffix!r} files; use one of "
+            f"{', '.join('.' + name for name in sorted(supported))}"
+        )
+    return target
+
+
 def _save(fig: Figure, path: str | os.PathLike[str] | None, dpi: int) -> None:
-    if path is not None:
+    if path is None:
+        return
+    target = output_path(path)
+
+    def render(stream: BinaryIO) -> None:
         # A standalone Figure renders with the Agg canvas for raster formats: no display needed.
-        fig.savefig(os.fspath(path), dpi=dpi)
+        fig.savefig(stream, format=target.suffix[1:].lower(), dpi=dpi)
+
+    # Atomically, through symlinks, never over a device or a read-only file (safe_write).
+    write_file(target, render)
 
 
 def _history_lists(history: History | Mapping[str, Sequence[float]]) -> dict[str, list[float]]:
     if isinstance(history, History):
         return history.as_dict()
     if isinstance(history, Mapping):
-        return {key: [float(v) for v in history.get(key, [])] for key in History().as_dict()}
+        return {key: [float(v) for v in history.get(key, [])] for key in History.CURVES}
     raise TypeError(
         f"history: expected a fastmlp.History or a mapping of lists, got {type(history).__name__}"
     )
@@ -84,8 +115,10 @@ def plot_history(
         history: a :class:`fastmlp.History` (``model.fit(...)`` or ``model.history_``), or a
             mapping with the same lists (``loss``, ``accuracy``, ``val_loss``,
             ``val_accuracy``); validation curves are drawn when present.
-        path: where to save the figure (the format follows the extension, e.g. ``.png``);
-            ``None`` only returns it.
+        path: where to save the figure (the format follows the extension, e.g. ``.png``;
+            see :func:`output_path`); ``None`` only returns it. Saved as
+            :mod:`fastmlp.safe_write` says: atomically, through symlinks, never over a
+            directory, a device or a read-only file.
         title: a title over both panels.
         val_label: the legend's name for the validation curves (e.g. ``"test"``).
         dpi: resolution of the saved image.
@@ -95,7 +128,9 @@ def plot_history(
 
     Raises:
         ImportError: matplotlib is not installed (``pip install 'fastmlp[plot]'``).
-        ValueError: the history has no epochs.
+        ValueError: the history has no epochs, or ``path``'s format is not one matplotlib
+            writes.
+        OSError: ``path`` cannot be written (see :mod:`fastmlp.safe_write`).
     """
     curves = _history_lists(history)
     epochs = len(curves["loss"])
@@ -176,7 +211,7 @@ def plot_predictions(
             stores them.
         predicted: (N,) predicted classes, e.g. ``model.predict(x)``.
         true: (N,) true classes, or ``None`` to title the images ``"predicted p"`` only.
-        path: where to save the figure; ``None`` only returns it.
+        path: where to save the figure, as in :func:`plot_history`; ``None`` only returns it.
         n: how many images to show (at most N).
         class_names: names for the classes (``dataset.classes``); default: the numbers.
         columns: images per row; default: about a square grid.
@@ -188,7 +223,9 @@ def plot_predictions(
 
     Raises:
         ImportError: matplotlib is not installed (``pip install 'fastmlp[plot]'``).
-        ValueError: mismatched lengths, no images, or ``n < 1``.
+        ValueError: mismatched lengths, no images, ``n < 1``, or a format matplotlib does
+            not write.
+        OSError: ``path`` cannot be written (see :mod:`fastmlp.safe_write`).
     """
     pictures = _as_images(images)
     guesses = np.asarray(predicted).reshape(-1)

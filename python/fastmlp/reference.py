@@ -52,6 +52,15 @@ With another output kind and per-row weights s_i, the output layer and
     out     = softmax | logistic | identity | exp (z_L)
     J       = sum_i s_i * loss(out_i, y_i) / sum_i s_i
     delta_L = s_i * (out_i - y_i) / sum_i s_i
+
+The step
+--------
+Plain SGD is ``W -= lr * dJ/dW``. :func:`train_step` and :func:`train_epoch` also take an
+``optimizer`` (:class:`fastmlp.optimizers.SGD` with momentum, or
+:class:`fastmlp.optimizers.Adam`), its ``state`` (arrays the caller keeps, updated in place)
+and an L2 penalty ``alpha``: the rules are written out in :mod:`fastmlp.optimizers.rules`.
+With row weights, the L2 term's ``n`` is the sum of the batch's weights (as in
+scikit-learn), and a batch whose weights are all 0 makes no step.
 """
 
 from collections.abc import Callable, Sequence
@@ -62,7 +71,15 @@ from numpy.typing import DTypeLike
 
 from fastmlp.engine import FloatArray, IntArray
 from fastmlp.errors import TrainingDivergedError
-from fastmlp.names import INPUT_PATHS, HiddenActivation, InputPath, Output
+from fastmlp.names import (
+    HIDDEN_ACTIVATIONS,
+    INPUT_PATHS,
+    HiddenActivation,
+    InputPath,
+    Output,
+)
+from fastmlp.optimizers import Optimizer, OptimizerState, check_optimizer_arguments
+from fastmlp.optimizers.rules import apply_optimizer, l2_penalty
 from fastmlp.reference_outputs import (
     OUTPUTS,
     check_output,
@@ -92,6 +109,7 @@ __all__ = [
     "tanh_derivative_from_output",
     "train_epoch",
     "train_epoch_stats",
+    "train_step",
     "training_inputs",
 ]
 
@@ -247,9 +265,118 @@ ACTIVATIONS: dict[HiddenActivation, tuple[ElementwiseFn, ElementwiseFn]] = {
 def _lookup_activation(activation: str) -> tuple[ElementwiseFn, ElementwiseFn]:
     """Return ``(act, act_derivative_from_output)`` for a name, or raise ValueError."""
     if activation not in ACTIVATIONS:
-        allowed = ", ".join(repr(name) for name in ACTIVATIONS)
-        raise ValueError(f"activation must be one of {allowed}, got {activation!r}")
-    return ACTIVATIONS[activation]
+        _refuse_choice("activation", activation, tuple(ACTIVATIONS))
+    return ACTIVATIONS[cast(HiddenActivation, activation)]
+
+
+# --------------------------------------------------------------------------
+# Argument checks: the same exception types and messages as the Rust engine,
+# so that both engines refuse the same bad input alike.
+# --------------------------------------------------------------------------
+
+
+def _refuse_choice(arg: str, value: object, allowed: Sequence[str]) -> None:
+    names = ", ".join(f'"{name}"' for name in allowed)
+    raise ValueError(f'{arg}: expected one of [{names}], got "{value}"')
+
+
+def _checked_step(lr: object, dtype: np.dtype) -> np.floating:
+    """``lr`` in the weights' dtype, finite and > 0 there."""
+    try:
+        with np.errstate(over="ignore"):  # too large for the dtype: inf, refused below
+            step = dtype.type(lr)
+    except (TypeError, ValueError, OverflowError):
+        raise TypeError(f"lr: expected a number, got {type(lr).__name__}") from None
+    if not (np.isfinite(step) and step > 0):
+        text = "NaN" if np.isnan(step) else np.format_float_positional(step, trim="-")
+        raise ValueError(f"lr: expected a finite number > 0, got {text}")
+    return step
+
+
+def _checked_indices(arg: str, values: object) -> IntArray:
+    """An integer 1-D array (labels, order), not yet range-checked."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{arg}: expected an integer array, got dtype {array.dtype}")
+    if array.ndim != 1:
+        raise ValueError(f"{arg}: expected a 1-D array, got shape {array.shape}")
+    return array
+
+
+def _check_in_range(arg: str, values: IntArray, limit: int, what: str) -> None:
+    bad = np.flatnonzero((values < 0) | (values >= limit))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"{arg}: expected {what} in [0, {limit}), got {values[i]} at position {i}")
+
+
+def _check_epoch_arguments(
+    weights: Sequence[FloatArray],
+    x: FloatArray,
+    labels: object,
+    order: object,
+    lr: object,
+    batch_size: object,
+    activation: str,
+    input_path: str,
+    output: str = "softmax",
+) -> tuple[IntArray | FloatArray, IntArray, np.floating]:
+    """What :func:`train_epoch` checks before its first step, in the Rust engine's order.
+
+    For other outputs than softmax, ``labels`` are the target rows (n, outputs) in x's dtype.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"batch_size: expected an int, got {type(batch_size).__name__}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
+    if output != "softmax":
+        return _check_target_epoch(weights, x, labels, order, lr, activation, input_path)
+    labels = _checked_indices("labels", labels)
+    order = _checked_indices("order", order)
+    if activation not in HIDDEN_ACTIVATIONS:
+        _refuse_choice("activation", activation, HIDDEN_ACTIVATIONS)
+    if input_path not in INPUT_PATHS:
+        _refuse_choice("input_path", input_path, INPUT_PATHS)
+    step = _checked_step(lr, weights[0].dtype)
+    rows = x.shape[0]
+    if len(labels) != rows:
+        raise ValueError(
+            f"labels: expected shape ({rows},) (one per row of x), got shape ({len(labels)},)"
+        )
+    if len(order) == 0:
+        raise ValueError("order: expected at least one row index, got none")
+    _check_in_range("labels", labels, weights[-1].shape[1], "class indices")
+    _check_in_range("order", order, rows, "row indices")
+    return labels, order, step
+
+
+def _check_target_epoch(
+    weights: Sequence[FloatArray],
+    x: FloatArray,
+    targets: object,
+    order: object,
+    lr: object,
+    activation: str,
+    input_path: str,
+) -> tuple[FloatArray, IntArray, np.floating]:
+    """:func:`_check_epoch_arguments` for target rows (outputs other than softmax)."""
+    array = np.asarray(targets)
+    expected = (x.shape[0], weights[-1].shape[1])
+    if array.dtype != x.dtype or array.shape != expected:
+        raise ValueError(
+            f"labels: expected the targets, shape {expected} of dtype {x.dtype} (rows of x, "
+            f"outputs), got shape {array.shape} of dtype {array.dtype}"
+        )
+    order = _checked_indices("order", order)
+    if activation not in HIDDEN_ACTIVATIONS:
+        _refuse_choice("activation", activation, HIDDEN_ACTIVATIONS)
+    if input_path not in INPUT_PATHS:
+        _refuse_choice("input_path", input_path, INPUT_PATHS)
+    step = _checked_step(lr, weights[0].dtype)
+    if len(order) == 0:
+        raise ValueError("order: expected at least one row index, got none")
+    _check_in_range("order", order, x.shape[0], "row indices")
+    return array, order, step
 
 
 # --------------------------------------------------------------------------
@@ -415,6 +542,7 @@ def sgd_step(
     All gradients are computed first (with the weights as they were), then
     every ``weights[l]`` and ``biases[l]`` is updated in place:
     ``W -= lr * dJ/dW``. The caller's arrays change; no new arrays are made.
+    (:func:`train_step` with its default optimizer.)
 
     Args:
         weights: L arrays, ``weights[l]`` of shape (fan_in, fan_out); updated in place.
@@ -430,11 +558,76 @@ def sgd_step(
         the mean loss of the batch BEFORE the step, as a Python float.
 
     Raises:
-        ValueError: if ``activation`` or ``output`` is not a known name.
+        ValueError: if ``activation`` or ``output`` is not a known name, ``lr`` is not finite
+            and > 0 in the weights' dtype, or ``y_onehot`` is not (rows of x, classes).
     """
+    return train_step(
+        weights, biases, x, y_onehot, lr, activation, output=output, sample_weight=sample_weight
+    )
+
+
+def train_step(
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+    x: FloatArray,
+    y_onehot: FloatArray,
+    lr: float,
+    activation: HiddenActivation,
+    *,
+    optimizer: Optimizer | None = None,
+    state: OptimizerState | None = None,
+    alpha: float = 0.0,
+    output: Output = "softmax",
+    sample_weight: FloatArray | None = None,
+) -> float:
+    """One step of ``optimizer`` on one batch, updating the parameters and ``state`` in place.
+
+    Forward, loss, backward with the parameters as they were; then the update of
+    :func:`fastmlp.optimizers.rules.apply_optimizer` (plain SGD ``W -= lr * dJ/dW`` by default).
+
+    Args:
+        weights: L arrays, ``weights[l]`` of shape (fan_in, fan_out); updated in place.
+        biases: L arrays, ``biases[l]`` of shape (fan_out,); updated in place.
+        x: inputs, shape (n, features), same dtype as the weights.
+        y_onehot: targets, shape (n, classes), same dtype.
+        lr: learning rate (Adam's base rate).
+        activation: hidden-layer activation, "relu", "tanh" or "sigmoid".
+        optimizer: ``None`` (plain SGD), :class:`fastmlp.optimizers.SGD` or
+            :class:`fastmlp.optimizers.Adam`.
+        state: the optimizer's :class:`fastmlp.optimizers.OptimizerState` (from
+            ``init_state``), updated in place; ``None`` for plain SGD only.
+        alpha: L2 penalty on the weights (not the biases), >= 0.
+        output: the output layer and its loss (:mod:`fastmlp.reference_outputs`); for
+            other outputs than softmax, ``y_onehot`` holds the targets (n, outputs).
+        sample_weight: (n,) non-negative row weights of the mean loss, or None; ``n`` of
+            the L2 term is then their sum.
+
+    Returns:
+        the batch's loss BEFORE the step: the mean cross-entropy (or ``output``'s loss) plus
+        ``alpha / (2 n) * sum(W**2)``, as a Python float.
+
+    Raises:
+        ValueError: if ``activation`` is not a known name, ``lr`` is not finite and > 0 in
+            the weights' dtype, ``y_onehot`` is not (rows of x, classes), or a bad
+            optimizer, state or alpha (TypeError for one of the wrong type).
+    """
+    _lookup_activation(activation)
+    _checked_step(lr, weights[0].dtype)
+    expected = (x.shape[0], weights[-1].shape[1])
+    if y_onehot.shape != expected:
+        raise ValueError(
+            f"y_onehot: expected shape {expected} (rows of x, classes), got {y_onehot.shape}"
+        )
+    optimizer, state, alpha = check_optimizer_arguments(optimizer, state, alpha, weights, biases)
     outputs = forward(weights, biases, x, activation, output=output)
+    n = _l2_rows(x.shape[0], sample_weight)
     loss = output_loss(outputs[-1], y_onehot, output, sample_weight)
-    _descend(weights, biases, outputs, y_onehot, lr, activation, output, sample_weight)
+    if n > 0:
+        loss += l2_penalty(weights, alpha, n)
+    _descend(
+        weights, biases, outputs, y_onehot, lr, activation, optimizer, state, alpha, output,
+        sample_weight,
+    )  # fmt: skip
     return loss
 
 
@@ -445,22 +638,26 @@ def _descend(
     y_onehot: FloatArray,
     lr: float,
     activation: HiddenActivation,
+    optimizer: Optimizer,
+    state: OptimizerState | None,
+    alpha: float,
     output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> None:
-    """The update of :func:`sgd_step` from a finished forward pass: ``W -= lr * dW``."""
+    """The update of :func:`train_step` from a finished forward pass."""
     weight_grads, bias_grads = backward(
         weights, outputs, y_onehot, activation, output=output, sample_weight=sample_weight
     )
+    l2_rows = _l2_rows(outputs[0].shape[0], sample_weight)
+    if l2_rows == 0:
+        return  # every row of the batch weighs 0: no data, no step
+    # The parameters are the caller's arrays: the rules change them in place.
+    apply_optimizer(optimizer, state, weights, biases, weight_grads, bias_grads, lr, alpha, l2_rows)
 
-    # A NumPy float64 scalar times a float32 array gives float64, so convert lr
-    # to the weights' dtype: the whole update then happens in that dtype.
-    step = weights[0].dtype.type(lr)
-    # w and b are the caller's arrays: "-=" changes them in place.
-    for w, grad_w in zip(weights, weight_grads, strict=True):
-        w -= step * grad_w
-    for b, grad_b in zip(biases, bias_grads, strict=True):
-        b -= step * grad_b
+
+def _l2_rows(rows: int, sample_weight: FloatArray | None) -> float:
+    """The ``n`` of a batch's L2 term: its rows, or the sum of their weights."""
+    return float(rows) if sample_weight is None else float(sample_weight.sum(dtype=np.float64))
 
 
 def training_inputs(x: FloatArray, input_path: InputPath = "auto") -> FloatArray:
@@ -487,14 +684,19 @@ def train_epoch(
     activation: HiddenActivation,
     *,
     input_path: InputPath = "auto",
+    optimizer: Optimizer | None = None,
+    state: OptimizerState | None = None,
+    alpha: float = 0.0,
     output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> float:
-    """One epoch of mini-batch SGD over the rows of ``x`` listed in ``order``.
+    """One epoch of mini-batch training over the rows of ``x`` listed in ``order``.
 
     The batches are ``order[i : i + batch_size]`` for i = 0, batch_size,
     2 * batch_size, ...; the last batch may be shorter. Each batch makes one
-    :func:`sgd_step` with one-hot targets built from ``labels``.
+    :func:`train_step` with one-hot targets built from ``labels``: plain SGD by
+    default, else ``optimizer`` with its ``state`` (updated in place, so the
+    next call continues where this one stopped) and the L2 penalty ``alpha``.
 
     Args:
         weights: L arrays, ``weights[l]`` of shape (fan_in, fan_out); updated in place.
@@ -504,24 +706,30 @@ def train_epoch(
             classes = weights[-1].shape[1]. For any other ``output`` than
             softmax: the target rows (n, outputs) in x's dtype.
         order: int64 row indices into ``x``, shape (m,), m >= 1: a permutation,
-            a subset, repeats allowed. Indices are not range-checked here
-            (the callers check them; here NumPy would quietly read a negative
-            index from the end).
+            a subset, repeats allowed; each in [0, n) (checked: NumPy would quietly
+            read a negative index from the end).
         lr: learning rate.
         batch_size: rows per batch, >= 1.
         activation: hidden-layer activation, "relu", "tanh", "sigmoid" or "identity".
+        optimizer, state, alpha: as for :func:`train_step`.
         output: the output layer and its loss (:mod:`fastmlp.reference_outputs`).
         sample_weight: (n,) non-negative row weights, or None; each batch's loss is
             the weighted mean over its rows.
 
     Returns:
         the mean loss per sample over the epoch, as a Python float: each
-        batch's loss is taken before its step and weighted by the batch's
-        length, ``sum(batch_loss * len(batch)) / len(order)``.
+        batch's loss (with its L2 term) is taken before its step and weighted by
+        the batch's length, ``sum(batch_loss * len(batch)) / len(order)``.
 
     Raises:
-        ValueError: if ``order`` is empty, ``batch_size`` < 1 or ``activation``
-            is not a known name.
+        ValueError: ``order`` empty or out of range, labels out of [0, classes) or
+            not one per row, ``batch_size`` < 1, ``lr`` not finite and > 0, or an
+            unknown ``activation``/``input_path``; the same messages as the Rust
+            engine's, before any step.
+        TypeError: non-integer ``labels``, ``order`` or ``batch_size``.
+        ValueError, TypeError: a bad optimizer, state or alpha.
+        TrainingDivergedError: a batch's cross-entropy is not finite; the
+            parameters and ``state`` are those before that batch.
     """
     return train_epoch_stats(
         weights,
@@ -533,6 +741,9 @@ def train_epoch(
         batch_size,
         activation,
         input_path=input_path,
+        optimizer=optimizer,
+        state=state,
+        alpha=alpha,
         output=output,
         sample_weight=sample_weight,
     )[0]
@@ -549,6 +760,9 @@ def train_epoch_stats(
     activation: HiddenActivation,
     *,
     input_path: InputPath = "auto",
+    optimizer: Optimizer | None = None,
+    state: OptimizerState | None = None,
+    alpha: float = 0.0,
     output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> tuple[float, int]:
@@ -556,6 +770,7 @@ def train_epoch_stats(
 
     ``input_path`` ("auto", "dense" or "sparse") is accepted for the same signature as
     :func:`fastmlp.kernels.train_epoch_stats`; this reference always computes ``x @ W`` densely.
+    ``optimizer``, ``state`` and ``alpha`` are :func:`train_step`'s.
 
     Returns:
         ``(mean_loss, correct)``: the mean loss of :func:`train_epoch`, and the number of rows
@@ -563,15 +778,11 @@ def train_epoch_stats(
         (``output="logistic"``: whose every output was on the right side of 0.5;
         ``"identity"`` and ``"exp"``: 0).
     """
-    _lookup_activation(activation)
     check_output(output)
-    if input_path not in INPUT_PATHS:
-        allowed = ", ".join(repr(name) for name in INPUT_PATHS)
-        raise ValueError(f"input_path: expected one of {allowed}, got {input_path!r}")
-    if len(order) == 0:
-        raise ValueError("order must hold at least one row index, got an empty array")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    labels, order, _ = _check_epoch_arguments(
+        weights, x, labels, order, lr, batch_size, activation, input_path, output
+    )
+    optimizer, state, alpha = check_optimizer_arguments(optimizer, state, alpha, weights, biases)
 
     n_classes = weights[-1].shape[1]
     total_loss = 0.0  # a Python float: the sum is kept in double precision
@@ -597,7 +808,11 @@ def train_epoch_stats(
                 loss=batch_loss,
             )
         correct += _count_correct(outputs[-1], y_batch, labels[rows], output)
-        _descend(weights, biases, outputs, y_batch, lr, activation, output, w_batch)
+        batch_loss += l2_penalty(weights, alpha, _l2_rows(len(rows), w_batch))  # before the step
+        _descend(
+            weights, biases, outputs, y_batch, lr, activation, optimizer, state, alpha, output,
+            w_batch,
+        )  # fmt: skip
         total_loss += batch_loss * len(rows)
     return total_loss / len(order), correct
 

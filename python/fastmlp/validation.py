@@ -90,14 +90,20 @@ def check_inputs(arg: str, x: object, features: int, dtype: np.dtype) -> NDArray
             "fastmlp.datasets.prepare(images) makes one"
         )
     if x.dtype != dtype:
-        hint = (
-            "; fastmlp.datasets.prepare(images, dtype=...) scales uint8 images to [0, 1]"
-            if x.dtype.kind in "ui"
-            else f"; convert with {arg}.astype(np.{dtype.name}) or build the model with "
-            f"dtype='{x.dtype.name}'"
-            if x.dtype.kind == "f"
-            else ""
-        )
+        convert = f"convert with {arg}.astype(np.{dtype.name})"
+        if x.dtype.kind in "ui":
+            hint = "; fastmlp.datasets.prepare(images, dtype=...) scales uint8 images to [0, 1]"
+        elif x.dtype.newbyteorder("=") == dtype:  # the model's type, in the other byte order
+            raise TypeError(
+                f"{arg}: expected dtype {dtype.name} (the model's) in this machine's byte "
+                f"order, got {x.dtype.str} (byte order swapped); {convert}"
+            )
+        elif x.dtype.kind == "f" and x.dtype.newbyteorder("=").name in DTYPES:
+            hint = f"; {convert} or build the model with dtype='{x.dtype.name}'"
+        elif x.dtype.kind == "f":  # float16, longdouble: no model has those
+            hint = f"; {convert} (models are float32 or float64)"
+        else:
+            hint = ""
         raise TypeError(f"{arg}: expected dtype {dtype.name} (the model's), got {x.dtype}{hint}")
     if x.ndim != 2 or x.shape[1] != features:
         raise ValueError(
@@ -172,3 +178,23 @@ def check_targets(arg: str, targets: object, rows: int, outputs: int, dtype: np.
     if not np.isfinite(converted).all():
         raise ValueError(f"{arg}: contains NaN or infinite values (in {dtype.name})")
     return converted
+
+
+def check_class_names(names: object, classes: int) -> tuple[str, ...] | None:
+    """``None``, or ``classes`` strings as a tuple (a model's ``class_names``)."""
+    if names is None:
+        return None
+    if isinstance(names, (str, bytes)) or not isinstance(names, Sequence):
+        raise TypeError(f"class_names: expected a list of {classes} strings, got {names!r}")
+    if len(names) != classes or not all(isinstance(n, str) for n in names):
+        raise ValueError(
+            f"class_names: expected {classes} names (strings), one per class, got {list(names)!r}"
+        )
+    return tuple(names)
+
+
+def check_dataset_name(name: object) -> str | None:
+    """``None``, or a non-empty string (a model's ``dataset``: a name or a path)."""
+    if name is not None and not (isinstance(name, str) and name):
+        raise ValueError(f"dataset: expected a dataset name or path, got {name!r}")
+    return name

@@ -45,6 +45,26 @@ def skip_unless_engine_computes(
         pytest.skip(f"the {engine} engine does not compute {what} yet (issue 12 phase 2)")
 
 
+def skip_unless_engine_optimizes(engine: str, estimator: Any) -> None:
+    """Skip a test of a solver setting the engine cannot step yet (the Rust engine: plain SGD
+    only until issue 11's phase 2)."""
+    from fastmlp.estimators.capabilities import engine_optimizes
+    from fastmlp.estimators.solvers import fit_keywords
+
+    keywords = fit_keywords(estimator, True, 10.0)
+    if not engine_optimizes(
+        engine,
+        keywords.get("optimizer", "sgd"),
+        keywords.get("momentum", 0.0),
+        keywords.get("nesterov", False),
+        keywords.get("alpha", 0.0),
+    ):
+        pytest.skip(
+            f"the {engine} engine takes plain SGD steps only so far (issue 11 phase 2), not "
+            f"{keywords.get('optimizer', 'sgd')} with momentum/alpha"
+        )
+
+
 def blobs(n: int = 120, features: int = 5, classes: int = 3, seed: int = 0):
     """Separable Gaussian blobs: X (n, features) float64, y (n,) ints 0..classes-1."""
     rng = np.random.default_rng(seed)

@@ -160,13 +160,15 @@ def test_training_stops_as_scikit_learns_rule_says():
     monitor = EpochMonitor(Bookkeeping(tol=1e-3), rows=10, n_iter_no_change=2, stop_on_plateau=True)
     history = History()
     stops = []
-    for epoch, loss in enumerate(losses, 1):
+    for loss in losses:
         history.loss.append(loss)
-        stops.append(monitor(epoch, history))
+        monitor(history)
+        stops.append(history.stop_reason is not None)
     # Epochs 4 and 5 do not improve by 1e-3 (count 2, not > 2); epoch 6 does; 7, 8, 9 do
     # not: count 3 > 2 at epoch 9 (and 4 at epoch 10, had training gone on).
     assert stops == [False] * 8 + [True, True]
     assert monitor.converged and monitor.estimator.n_iter_ == 10
+    assert history.stop_reason.startswith("Training loss did not improve more than tol=0.001")
     assert monitor.estimator.best_loss_ == 0.29992
     assert monitor.estimator.t_ == 100
 

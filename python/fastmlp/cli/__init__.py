@@ -8,7 +8,10 @@ The command is a function of its arguments, so tests and notebooks call it direc
 
 Exit codes: 0 success; 1 a run that failed on valid input (training diverged, a file could
 not be written); 2 bad arguments or missing/unreadable data or model (argparse's code);
-130 interrupted (Ctrl-C). Errors are one message on stderr, without a traceback.
+130 interrupted (Ctrl-C). A reader that leaves early (``| head``) ends nothing: the output
+is dropped from then on and the run completes (a model is still saved). Errors are one
+message on stderr, without a traceback; warnings
+(:class:`fastmlp.TrainingWarning`, ...) one line each, ``fastmlp COMMAND: warning: ...``.
 
 One module per subcommand (``train``, ``evaluate``, ``predict``, ``info``), each with
 ``add_parser(subparsers)`` and ``run(args) -> int``; ``common`` holds what they share.
@@ -21,11 +24,15 @@ import argparse
 import io
 import os
 import sys
+import warnings
+from collections.abc import Callable
 
 import fastmlp
+from fastmlp.errors import TrainingWarning
 
 from . import evaluate, info, predict, train
 from .common import CliError, Parser
+from .streams import pipe_safe_streams
 
 __all__ = ["build_parser", "main"]
 
@@ -57,7 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``fastmlp`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    with pipe_safe_streams():
+        return _main(list(sys.argv[1:] if argv is None else argv))
+
+
+def _main(args_list: list[str]) -> int:
     try:
         if args_list[:1] == ["bench"]:
             return _bench(args_list[1:])
@@ -76,7 +87,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         try:
-            return int(args.run(args))
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", TrainingWarning)
+                warnings.showwarning = _one_line_warning(args.command)  # restored on exit
+                return int(args.run(args))
         except CliError as error:
             print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
             return error.code
@@ -85,12 +99,24 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as error:  # writing a result failed (disk full, permissions, ...)
             print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
             return 1
+        except (ValueError, MemoryError) as error:  # bad input the subcommand did not word
+            print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
+            return 2
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # e.g. `fastmlp predict ... | head`: the reader left early
+    except BrokenPipeError:  # not through sys.stdout (which pipe_safe_streams guards)
         _silence_stdout()
         return 1
+
+
+def _one_line_warning(command: str) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints ``fastmlp COMMAND: warning: MESSAGE``."""
+
+    def show(message: Warning | str, *args: object, **kwargs: object) -> None:
+        print(f"{PROG} {command}: warning: {message}", file=sys.stderr, flush=True)
+
+    return show
 
 
 def _silence_stdout() -> None:

@@ -14,6 +14,7 @@ import fastmlp
 from fastmlp import datasets
 from fastmlp.datasets import Dataset, DatasetNotFoundError
 from fastmlp.names import ENGINES, INPUT_PATHS, EngineName
+from fastmlp.safe_write import check_writable
 
 DEFAULT_DATASET = "mnist"
 FALLBACK_DATASET = "mnist-sample"
@@ -60,6 +61,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0 (a seed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
     return value
 
 
@@ -114,8 +126,8 @@ def add_engine_arguments(parser: argparse.ArgumentParser, training: bool = False
         "--threads",
         type=positive_int,
         metavar="N",
-        help="threads of the Rust engine (default: $FASTMLP_NUM_THREADS, else all cores; "
-        "`fastmlp info` shows the count)",
+        help="threads of the Rust engine, at most 4 per core (default: $FASTMLP_NUM_THREADS, "
+        "else all cores; `fastmlp info` shows the count)",
     )
     if training:
         group.add_argument(
@@ -140,8 +152,11 @@ def apply_threads(threads: int | None, engine: str = "rust") -> None:
         elif engine == "rust":
             fastmlp.get_num_threads()
     except (ValueError, RuntimeError) as error:
-        hint = "" if threads is not None else " (fix the variable, or pass --threads N)"
-        raise CliError(f"{error}{hint}") from None
+        if threads is None:
+            raise CliError(f"{error} (fix the variable, or pass --threads N)") from None
+        # the library names its argument (num_threads): name the option instead
+        reason = str(error).removeprefix("num_threads: ")
+        raise CliError(f"--threads {threads}: {reason}") from None
 
 
 # ---- data -----------------------------------------------------------------------------------
@@ -170,7 +185,7 @@ def load_dataset(
                 "(--dataset mnist downloads it)"
             )
             return sample
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, MemoryError) as error:
             raise CliError(f"MNIST found but unreadable: {error}") from None
     if data_dir is not None and name.strip().lower().replace("_", "-") not in datasets.NAMES:
         raise CliError(
@@ -182,7 +197,9 @@ def load_dataset(
     except DatasetNotFoundError as error:
         # The library's advice is for the Python API (data_dir=..., download=True): give the
         # command line's instead, after its list of the places looked in.
-        lines = [line for line in str(error).splitlines() if not line.startswith("To fix:")]
+        lines = [
+            _cli_words(line) for line in str(error).splitlines() if not line.startswith("To fix:")
+        ]
         lines.append(
             "To fix: put the four IDX files (train-images-idx3-ubyte.gz, ...) in a directory "
             f"and pass --data-dir DIR, or set {datasets.ENV_VAR}=DIR with a {name}/ subfolder"
@@ -190,8 +207,23 @@ def load_dataset(
             + f"; --dataset {FALLBACK_DATASET} needs no files."
         )
         raise CliError("\n".join(lines)) from None
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, MemoryError) as error:
         raise CliError(str(error)) from None
+
+
+#: The library's words for its keyword arguments, and the command line's for the same.
+_OPTION_WORDS = (
+    ("(data_dir argument)", "(--data-dir)"),
+    ("data_dir argument: not given", "--data-dir: not given"),
+    ("Then: download=False, so", "Then: --no-download, so"),
+)
+
+
+def _cli_words(line: str) -> str:
+    """A line of a dataset-not-found message with the options named as on the command line."""
+    for library, option in _OPTION_WORDS:
+        line = line.replace(library, option)
+    return line
 
 
 def describe_dataset(data: Dataset) -> str:
@@ -213,39 +245,72 @@ def load_model(path: str, engine: EngineName) -> fastmlp.MLP:
         raise CliError(
             f"no model file {path!r}; `fastmlp train --output {path}` writes one"
         ) from None
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, MemoryError) as error:
         raise CliError(str(error)) from None
 
 
 def check_images_fit(model: fastmlp.MLP, classes: int | None, where: str) -> None:
-    """The model takes 28x28 images (784 inputs) and, if given, has ``classes`` outputs."""
+    """The model takes 28x28 images (784 inputs) and, if given, has at least ``classes``
+    outputs (data of fewer classes, say a CSV of digits 0..2, fits a digit model)."""
     if model.layer_sizes[0] != 784:
         raise CliError(
             f"the model takes {model.layer_sizes[0]} inputs, not the 784 pixels of a 28x28 image"
         )
-    if classes is not None and model.classes != classes:
+    if classes is not None and model.classes < classes:
         raise CliError(f"the model has {model.classes} outputs but {where} has {classes} classes")
 
 
+def dataset_reference(given: str | None, data: Dataset) -> str:
+    """What a model records as its dataset: the name of a named dataset (also when chosen by
+    default), else the absolute path it was read from (so that it can be found again)."""
+    if given is None or given.strip().lower().replace("_", "-") in datasets.NAMES:
+        return data.name
+    return str(Path(given).expanduser().resolve())
+
+
+def load_models_dataset(model: fastmlp.MLP, data_dir: str | None, doing: str) -> Dataset:
+    """The dataset ``model`` records, from disk only (never downloaded without --dataset)."""
+    recorded = model.dataset
+    assert recorded is not None
+    named = recorded in datasets.NAMES
+    try:
+        return datasets.load(recorded, data_dir=data_dir if named else None, download=False)
+    except DatasetNotFoundError:
+        raise CliError(
+            f"the model was trained on {recorded}, which is not on disk; pass --dataset "
+            f"{recorded} to download it, or --dataset NAME_OR_PATH for other data"
+        ) from None
+    except FileNotFoundError:
+        raise CliError(
+            f"the model was trained on {recorded}, which no longer exists; pass --dataset "
+            f"NAME_OR_PATH to choose the data for {doing}"
+        ) from None
+    except (OSError, ValueError, MemoryError) as error:
+        raise CliError(f"the model's dataset: {error}") from None
+
+
 def check_output_path(option: str, path: str) -> Path:
-    """An output file whose directory exists: checked before a long run, not after it."""
-    target = Path(path).expanduser()
-    if target.is_dir():
-        raise CliError(f"{option} {path}: is a directory; give a file name")
-    if not target.parent.is_dir():
-        raise CliError(f"{option} {path}: the directory {str(target.parent)!r} does not exist")
-    return target
+    """An output file fastmlp may write (see :mod:`fastmlp.safe_write`): a regular file or a
+    new name in an existing, writable directory; checked before a long run, not after it."""
+    try:
+        check_writable(path)
+    except OSError as error:
+        raise CliError(f"{option} {error}") from None
+    return Path(path).expanduser()
 
 
 def check_plot_path(option: str, path: str) -> Path:
-    """A plot file: matplotlib must be importable and the directory must exist."""
+    """A plot file: matplotlib importable, a format it writes, a writable file; returns the
+    name the plot will have (``.png`` appended to a name without an extension)."""
     from fastmlp import plots
 
     try:
-        plots.require_matplotlib()
+        target = plots.output_path(path)
     except ImportError as error:
         raise CliError(f"{option}: {error}") from None
-    return check_output_path(option, path)
+    except ValueError as error:
+        raise CliError(f"{option} {error}") from None
+    return check_output_path(option, str(target))
 
 
 def prepared(images: np.ndarray, model: fastmlp.MLP) -> np.ndarray:

@@ -14,9 +14,12 @@ from .common import (
     apply_threads,
     check_images_fit,
     check_plot_path,
+    dataset_reference,
     describe_dataset,
     load_dataset,
     load_model,
+    load_models_dataset,
+    notice,
     positive_int,
     prepared,
     thousands,
@@ -38,7 +41,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("model", metavar="MODEL", help="a model file from `fastmlp train`")
     add_data_arguments(
         parser,
-        "Default: as `fastmlp train` chooses: mnist if found on disk, else mnist-sample.",
+        "Default: the dataset the model was trained on (from disk); for models that do not "
+        "record it, as `fastmlp train` chooses: mnist if found on disk, else mnist-sample.",
     )
     parser.add_argument(
         "--split",
@@ -74,9 +78,15 @@ def run(args: argparse.Namespace) -> int:
     )
     apply_threads(args.threads, args.engine)
     model = load_model(args.model, args.engine)
-    data = load_dataset(
-        args.dataset, args.data_dir, download=not args.no_download, doing="evaluating"
-    )
+    if args.dataset is None and model.dataset is not None:
+        data = load_models_dataset(model, args.data_dir, doing="evaluating")
+    else:
+        data = load_dataset(
+            args.dataset, args.data_dir, download=not args.no_download, doing="evaluating"
+        )
+        used = dataset_reference(args.dataset, data)
+        if model.dataset is not None and used != model.dataset:
+            notice(f"note: the model was trained on {model.dataset}; evaluating on {used}")
     print(describe_dataset(data))
     images = data.x_test if args.split == "test" else data.x_train
     labels = data.y_test if args.split == "test" else data.y_train

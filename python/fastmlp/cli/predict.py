@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from fastmlp import datasets
-from fastmlp.datasets.dataset import IMAGE_SHAPE, as_images
+from fastmlp.datasets.dataset import IMAGE_SHAPE, PIXELS, as_images
+from fastmlp.datasets.npy_reader import NPY_MAGIC, NpyHeader, NpzMembers, native_order, read_npy
 
 from .common import (
     CliError,
@@ -21,6 +22,7 @@ from .common import (
     notice,
     positive_int,
 )
+from .images import read_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 NUMPY_SUFFIXES = (".npz", ".npy")
@@ -30,10 +32,12 @@ inputs:
   IDX file      images as MNIST publishes them (t10k-images-idx3-ubyte, raw or .gz)
   .npz / .npy   a keras-style .npz (its x_test is used) or a single array of images,
                 (n, 28, 28) or (n, 784), uint8 0..255 or floats in [0, 1]
-  image files   PNG, JPEG, ... (needs Pillow); converted to grayscale and, when not
-                28x28, padded to a square and resized. MNIST digits are white on
-                black: pass --invert for dark ink on a light background (a scan or a
-                drawing), else the predictions are meaningless.
+  image files   PNG, JPEG, TIFF, ... (needs Pillow): any mode (8/16-bit gray, float
+                in [0, 1], palette, colour, with transparency as white paper) scaled
+                to [0, 1] and, when not 28x28, padded to a square and resized.
+                MNIST digits are white on black: pass --invert for dark ink on a
+                light background (a scan or a drawing), else the predictions are
+                meaningless.
 
 examples:
   fastmlp predict fastmlp-model.npz t10k-images-idx3-ubyte.gz --limit 5
@@ -87,7 +91,7 @@ def add_parser(subparsers: Any) -> None:
         type=class_names,
         metavar="NAMES",
         help="print class names: mnist, fashion-mnist, or a comma-separated list "
-        "(default: the class numbers)",
+        "(default: the names the model recorded, else the class numbers)",
     )
     parser.add_argument(
         "--plot", metavar="FILE.png", help="save a grid of the inputs titled with the predictions"
@@ -106,13 +110,15 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(
             f"--classes: {len(args.classes)} names for a model with {model.classes} classes"
         )
+    if args.classes is None:
+        args.classes = models_class_names(model)
     names: list[str] = []
     parts: list[np.ndarray] = []
     light: list[str] = []
     for given in args.inputs:
         labels, images = read_input(given, args.invert, args.limit)
         names += labels
-        if _is_image_file(given) and not args.invert and images.mean() > 127:
+        if _is_image_file(given) and not args.invert and images.mean() > 0.5:
             light.append(Path(given).name)
         try:
             parts.append(datasets.prepare(images, dtype=model.dtype))
@@ -141,6 +147,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def models_class_names(model: Any) -> tuple[str, ...] | None:
+    """The model's class names, unless they are just the class numbers ("0", "1", ...)."""
+    names = model.class_names
+    if names is None or names == tuple(str(c) for c in range(model.classes)):
+        return None
+    return names
+
+
 def _is_image_file(given: str) -> bool:
     return Path(given).suffix.lower() in IMAGE_SUFFIXES
 
@@ -153,7 +167,8 @@ def _class_text(label: int, names: tuple[str, ...] | None) -> str:
 
 
 def read_input(given: str, invert: bool, limit: int | None) -> tuple[list[str], np.ndarray]:
-    """``(names, images)`` from one input file; images (n, 28, 28), uint8 or floats in [0, 1]."""
+    """``(names, images)`` from one input file; images (n, 28, 28), uint8 or floats in [0, 1]
+    (image files: float32, see :mod:`fastmlp.cli.images`)."""
     path = Path(given).expanduser()
     if not path.is_file():
         raise CliError(f"{given}: no such file")
@@ -163,6 +178,8 @@ def read_input(given: str, invert: bool, limit: int | None) -> tuple[list[str], 
         images = read_numpy(path)
     else:
         images = read_idx_images(path)
+    if len(images) == 0:
+        raise CliError(f"{given}: no images in it (shape {images.shape})")
     if limit is not None:
         images = images[:limit]
     return [f"{path.name}[{i}]" for i in range(len(images))], images
@@ -184,26 +201,41 @@ def _image_array(array: np.ndarray, where: str) -> np.ndarray:
         raise CliError(str(error)) from None
 
 
+def _numpy_images_header(header: NpyHeader) -> None:
+    """Numbers shaped as images, refused by the ``.npy`` header before any data is read."""
+    if header.dtype.kind not in "uif":
+        raise ValueError(
+            f"expected integer or float pixels, got dtype {native_order(header.dtype)}"
+        )
+    shape = header.shape
+    if shape not in (IMAGE_SHAPE, (PIXELS,)) and shape[1:] not in (IMAGE_SHAPE, (PIXELS,)):
+        raise ValueError(f"expected images (n, 28, 28) or (n, 784), got shape {shape}")
+
+
 def read_numpy(path: Path) -> np.ndarray:
-    """Images from a keras-style .npz (``x_test``), a one-array .npz, or a .npy."""
+    """Images from a keras-style .npz (``x_test``), a one-array .npz, or a .npy; headers and
+    sizes are checked before any data is read (:mod:`fastmlp.datasets.npy_reader`)."""
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
+        with open(path, "rb") as stream:
+            is_npy = stream.read(len(NPY_MAGIC)) == NPY_MAGIC
+        if is_npy:
+            return _image_array(read_npy(path, _numpy_images_header), str(path))
+        with NpzMembers(path, lambda detail: f"not a readable NumPy file ({detail})") as loaded:
+            keys = loaded.names
+            if "x_test" in keys:
+                key = "x_test"
+            elif len(keys) == 1:
+                key = keys[0]
+            else:
+                raise CliError(
+                    f"{path}: expected a keras-style .npz with x_test, or a single array; "
+                    f"found {', '.join(keys) or 'no arrays'}"
+                )
+            return _image_array(loaded.read(key, _numpy_images_header), f"{path}: {key}")
+    except (ValueError, MemoryError) as error:
+        raise CliError(str(error)) from None
+    except OSError as error:
         raise CliError(f"{path}: not a readable NumPy file ({error})") from None
-    if isinstance(loaded, np.ndarray):
-        return _image_array(loaded, str(path))
-    with loaded:
-        keys = list(loaded.files)
-        if "x_test" in keys:
-            key = "x_test"
-        elif len(keys) == 1:
-            key = keys[0]
-        else:
-            raise CliError(
-                f"{path}: expected a keras-style .npz with x_test, or a single array; "
-                f"found {', '.join(keys) or 'no arrays'}"
-            )
-        return _image_array(loaded[key], f"{path}: {key}")
 
 
 def read_idx_images(path: Path) -> np.ndarray:
@@ -218,43 +250,3 @@ def read_idx_images(path: Path) -> np.ndarray:
     if array.ndim == 1:
         raise CliError(f"{path}: an IDX labels file; pass the images file")
     return _image_array(array, str(path))
-
-
-def read_image(path: Path, invert: bool) -> np.ndarray:
-    """One image file as uint8 (28, 28): grayscale, padded square, resized, maybe inverted."""
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError:
-        raise CliError(
-            f"{path}: reading image files needs Pillow: pip install pillow "
-            "(or convert the images to a .npy array)"
-        ) from None
-    try:
-        with Image.open(path) as opened:
-            image = opened.convert("RGBA") if "A" in opened.getbands() else opened.copy()
-    except (OSError, UnidentifiedImageError) as error:
-        raise CliError(f"{path}: not a readable image ({error})") from None
-    if image.mode == "RGBA":
-        # transparent pixels are the background: lay the image on white paper
-        paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(paper, image)
-    gray = image.convert("L")
-    if gray.size != IMAGE_SHAPE[::-1]:
-        gray = _square(gray).resize(IMAGE_SHAPE[::-1], Image.Resampling.LANCZOS)
-    pixels = np.asarray(gray, dtype=np.uint8)
-    return 255 - pixels if invert else pixels
-
-
-def _square(gray: Any) -> Any:
-    """Pad to a square with the border's typical color, so resizing keeps the proportions."""
-    from PIL import Image
-
-    width, height = gray.size
-    if width == height:
-        return gray
-    pixels = np.asarray(gray)
-    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    side = max(width, height)
-    canvas = Image.new("L", (side, side), int(np.median(border)))
-    canvas.paste(gray, ((side - width) // 2, (side - height) // 2))
-    return canvas

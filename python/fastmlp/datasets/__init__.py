@@ -6,7 +6,8 @@
 >>> y = datasets.one_hot(data.y_train, 10)          # float32 (n, 10)
 
 Modules, one job each: ``dataset`` (the :class:`Dataset` container), ``idx_reader``,
-``npz_reader``, ``csv_reader`` (file formats), ``sources`` (names, mirrors, checksums),
+``npz_reader``, ``csv_reader`` (file formats), ``npy_reader`` (``.npy`` arrays and ``.npz``
+members read in bounded memory), ``sources`` (names, mirrors, checksums),
 ``lookup`` (where to look, in order), ``downloader`` (verified atomic downloads),
 ``sample`` (the bundled sample), ``loader`` (:func:`load`), ``encoding`` (:func:`prepare`,
 :func:`one_hot`), ``errors``.

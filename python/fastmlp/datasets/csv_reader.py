@@ -3,20 +3,29 @@
 This is the layout of the common "MNIST in CSV" files (``label,1x1,1x2,...,28x28``) used by
 one of the seed notebooks. A header row is optional: the first row is taken as a header
 when its label field is not a number. Files may be gzip-compressed (detected from the
-content). A CSV file holds one split.
+content). A CSV file holds one split. The file is decoded and parsed a block of rows at a time,
+so memory stays a small multiple of the images read, whatever the text's size; a line longer
+than any row could be is an error as soon as it is seen.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
-from typing import Literal
+from collections.abc import Iterator
+from typing import IO, Literal
 
 import numpy as np
 
 from .dataset import IMAGE_SHAPE, PIXELS
-from .idx_reader import read_file_bytes
+from .idx_reader import open_maybe_gzip
 
 COLUMNS = PIXELS + 1
+#: Rows parsed at a time: memory stays a small multiple of the images, not of the text.
+CHUNK_ROWS = 256
+BLOCK_BYTES = 1 << 16
+#: The longest row read: 785 fields of up to 64 characters each.
+MAX_LINE_CHARS = COLUMNS * 64
 
 
 def read_csv(
@@ -43,15 +52,75 @@ def read_csv(
     where = os.fspath(path)
     if label_column not in ("first", "last"):
         raise ValueError(f"label_column must be 'first' or 'last', got {label_column!r}")
-    try:
-        text = read_file_bytes(path).decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{where}: not UTF-8 text ({exc})") from exc
-    rows = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
-    if rows and _is_header(rows[0][1], label_column):
-        rows = rows[1:]
-    if not rows:
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    with open_maybe_gzip(path) as (stream, _):
+        for chunk in _row_chunks(stream, where, label_column):
+            parts.append(_parse_rows(where, chunk, label_column))
+    if not parts:
         raise ValueError(f"{where}: no data rows (expected a label and {PIXELS} pixels per row)")
+    images = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+    labels = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+    return images, labels
+
+
+def _lines(stream: IO[bytes], where: str) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` as ``str.splitlines`` numbers them, decoded block by block.
+
+    A line longer than :data:`MAX_LINE_CHARS` is an error as soon as it is seen, so neither
+    one endless line nor the whole file is ever held in memory.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    pending = ""
+    number = 0
+    while True:
+        block = stream.read(BLOCK_BYTES)
+        try:
+            text = pending + decoder.decode(block, final=not block)
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{where}: not UTF-8 text ({exc})") from exc
+        # Hold back the last line: it may continue in the next block (even after a "\r",
+        # whose "\n" may start the next block). Splitting again with more text gives the
+        # same lines, so the numbering is that of splitlines() on the whole text.
+        lines = text.splitlines(keepends=True)
+        pending = lines.pop() if lines and block else ""
+        for line in lines:
+            number += 1
+            yield number, line.splitlines()[0]
+        if len(pending) > MAX_LINE_CHARS:
+            raise ValueError(
+                f"{where}, line {number + 1}: longer than {MAX_LINE_CHARS:,} characters; "
+                f"a row is a label and {PIXELS} pixels"
+            )
+        if not block:
+            return
+
+
+def _row_chunks(
+    stream: IO[bytes], where: str, label_column: str
+) -> Iterator[list[tuple[int, str]]]:
+    """The non-blank data rows, header dropped, in lists of at most CHUNK_ROWS."""
+    chunk: list[tuple[int, str]] = []
+    first = True
+    for number, line in _lines(stream, where):
+        if not line.strip():
+            continue
+        if first:
+            first = False
+            if _is_header(line, label_column):
+                continue
+        chunk.append((number, line))
+        if len(chunk) == CHUNK_ROWS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _parse_rows(
+    where: str, rows: list[tuple[int, str]], label_column: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Images uint8 (n, 28, 28) and labels int64 (n,) from some rows, or a ``ValueError``
+    naming the first bad row's line."""
     try:
         table = np.loadtxt([line for _, line in rows], delimiter=",", dtype=np.float64, ndmin=2)
     except ValueError:
@@ -80,8 +149,7 @@ def read_csv(
             f"{where}, line {line_no}, column {column}: pixel value {_fmt(pixels[i, j])} "
             f"is not an integer in 0..255"
         )
-    images = pixels.astype(np.uint8).reshape(-1, *IMAGE_SHAPE)
-    return images, labels.astype(np.int64)
+    return pixels.astype(np.uint8).reshape(-1, *IMAGE_SHAPE), labels.astype(np.int64)
 
 
 def _is_header(line: str, label_column: str) -> bool:

@@ -59,9 +59,10 @@ def as_labels(array: np.ndarray, what: str, num_classes: int | None = None) -> n
 
 
 def default_classes(*label_arrays: np.ndarray) -> tuple[str, ...]:
-    """Class names for labels read from a file: the digits "0".."9", more if labels go higher."""
+    """Class names for labels read from a file: ``"0"`` up to the largest label (at least two
+    classes, as a classifier needs), so a file of labels 0..2 has 3 classes, MNIST's 10."""
     high = max((int(a.max()) for a in label_arrays if a.size), default=-1)
-    return tuple(str(c) for c in range(max(10, high + 1)))
+    return tuple(str(c) for c in range(max(2, high + 1)))
 
 
 @dataclass(frozen=True, eq=False)

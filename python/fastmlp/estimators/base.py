@@ -25,7 +25,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
 from fastmlp import _native, kernels, reference
-from fastmlp.estimators.capabilities import require
+from fastmlp.estimators.capabilities import engine_optimizes, require
 from fastmlp.estimators.convergence import EpochMonitor
 from fastmlp.estimators.inputs import (
     dtype_for,
@@ -102,6 +102,7 @@ class BaseMLP(BaseEstimator):
             )
             if self.early_stopping and incremental:
                 raise ValueError("partial_fit does not support early_stopping=True")
+            self._require_optimizer(keywords)
         first = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         dtype = params.dtype if first else self.coefs_[0].dtype
         x, y = validate_x_y(
@@ -144,6 +145,23 @@ class BaseMLP(BaseEstimator):
                 "large values and need to be preprocessed."
             )
         return self
+
+    def _require_optimizer(self, keywords: dict[str, Any]) -> None:
+        """``NotImplementedError`` when the engine cannot take this solver's steps yet (the Rust
+        engine: plain SGD only until issue 11's phase 2)."""
+        if engine_optimizes(
+            self.engine,
+            keywords.get("optimizer", "sgd"),
+            keywords.get("momentum", 0.0),
+            keywords.get("nesterov", False),
+            keywords.get("alpha", 0.0),
+        ):
+            return
+        raise NotImplementedError(
+            f"{type(self).__name__}({self._solver_text()}) with engine={self.engine!r}: the "
+            "Rust engine takes plain SGD steps only so far (momentum=0, alpha=0; its optimizer "
+            "step is issue 11's phase 2); engine='numpy' runs every solver"
+        )
 
     def _settings_text(self, activation: str, output: str, weighted: bool) -> str:
         """The estimator's settings an engine may lack, for error messages."""
@@ -217,6 +235,8 @@ class BaseMLP(BaseEstimator):
                 input_path=self.input_path,
                 output=check_output(self.out_activation_),
             )
+            # scikit-learn's t_ goes on over warm starts (invscaling reads it); so do these rows.
+            network.training_state_.rows_seen = int(getattr(self, "t_", 0))
             self._mlp = network
         # The estimator's arrays are the model's: coefs_ may have been set by hand.
         self.coefs_ = [_trainable(w, network.dtype) for w in self.coefs_]
@@ -272,8 +292,9 @@ class BaseMLP(BaseEstimator):
             validation_score=validation_score,
         )
         self.n_iter_ = 0
+        stopped = False
         try:
-            network.fit(
+            history = network.fit(
                 x,
                 targets,
                 epochs=1 if incremental else self.max_iter,
@@ -282,15 +303,16 @@ class BaseMLP(BaseEstimator):
                 shuffle=self.shuffle,
                 validation_data=validation_data,
                 sample_weight=sample_weight,
-                callback=monitor,
+                progress=monitor,
                 **keywords,
             )
+            stopped = history.stop_reason is not None  # converged, or early stopping
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=4)
         finally:
             # The loop may hand back other arrays (restored best weights).
             self.coefs_, self.intercepts_ = network.weights, network.biases
-        if not incremental and not monitor.converged and self.n_iter_ == self.max_iter:
+        if not incremental and not stopped and self.n_iter_ == self.max_iter:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",

@@ -1,5 +1,6 @@
 """What the estimators do after each epoch of ``MLP.fit``: scikit-learn's bookkeeping and its
-convergence rule, as the loop's epoch callback.
+convergence rule, as the loop's epoch callback (``MLP.fit``'s ``progress`` function, which
+ends training by setting the history's ``stop_reason``).
 
 After each epoch: ``n_iter_``, ``t_``, ``loss_``, ``loss_curve_``; with early stopping the
 validation score (accuracy or R^2, as scikit-learn) in ``validation_scores_``; the messages
@@ -19,7 +20,7 @@ __all__ = ["EpochMonitor"]
 
 
 class EpochMonitor:
-    """The ``callback`` of one ``MLP.fit`` call made by an estimator.
+    """The epoch callback (``progress``) of one ``MLP.fit`` call made by an estimator.
 
     Args:
         estimator: the estimator whose fitted attributes are updated.
@@ -44,7 +45,7 @@ class EpochMonitor:
         self.validation_score = validation_score
         self.converged = False
 
-    def __call__(self, epoch: int, history: History) -> bool:
+    def __call__(self, history: History) -> None:
         e = self.estimator
         loss = float(history.loss[-1])
         e.n_iter_ += 1
@@ -64,7 +65,7 @@ class EpochMonitor:
             else:
                 e._no_improvement_count = 0
             e.best_validation_score_ = max(e.best_validation_score_, score)
-            return False  # MLP.fit's early stopping decides
+            return  # MLP.fit's early stopping decides
 
         if loss > e.best_loss_ - e.tol:
             e._no_improvement_count += 1
@@ -72,11 +73,11 @@ class EpochMonitor:
             e._no_improvement_count = 0
         e.best_loss_ = min(e.best_loss_, loss)
         if self.stop_on_plateau and e._no_improvement_count > self.n_iter_no_change:
+            reason = (
+                f"Training loss did not improve more than tol={e.tol:f} for "
+                f"{self.n_iter_no_change:g} consecutive epochs. Stopping."
+            )
             if e.verbose:
-                print(
-                    f"Training loss did not improve more than tol={e.tol:f} for "
-                    f"{self.n_iter_no_change:g} consecutive epochs. Stopping."
-                )
+                print(reason)
             self.converged = True
-            return True
-        return False
+            history.stop_reason = reason

@@ -11,6 +11,7 @@ pub mod buffer;
 pub mod error;
 pub mod matmul;
 pub mod network;
+pub mod optimizer;
 pub mod parallel;
 pub mod real;
 pub mod simd;

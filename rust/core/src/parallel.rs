@@ -1,27 +1,69 @@
 //! The engine's own thread pool, sized explicitly: `set_num_threads(n)`, else the
-//! `FASTMLP_NUM_THREADS` variable, else every core. NumPy's OpenBLAS keeps its own threads;
+//! `FASTMLP_NUM_THREADS` variable, else every core; at most `THREADS_PER_CORE` per core. NumPy's OpenBLAS keeps its own threads;
 //! the two never share a pool.
 
 use crate::error::{Error, Result};
 use rayon::{ThreadPool, ThreadPoolBuilder};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 static POOL: Mutex<Option<Arc<ThreadPool>>> = Mutex::new(None);
+static CORES: OnceLock<usize> = OnceLock::new();
 
 pub const THREADS_VARIABLE: &str = "FASTMLP_NUM_THREADS";
 
+/// The most threads accepted per available core. Threads beyond the cores only take turns on
+/// them; far beyond, starting and scheduling them costs more than they do.
+pub const THREADS_PER_CORE: usize = 4;
+
+/// The cores this process may use (its CPU affinity and cgroup quota included), read once.
+pub fn available_cores() -> usize {
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// The largest thread count `set_num_threads` and `FASTMLP_NUM_THREADS` accept.
+pub fn max_num_threads() -> usize {
+    THREADS_PER_CORE * available_cores()
+}
+
+/// Whether `threads` threads each have a core of their own, so that idle ones may spin
+/// waiting for work instead of sleeping (spinning on a shared core steals it from the work).
+pub fn may_spin(threads: usize) -> bool {
+    threads <= available_cores()
+}
+
+/// `threads` if it is between 1 and `max_num_threads()`, else an error naming `arg`.
+fn check_count(arg: &str, threads: usize) -> Result<usize> {
+    if threads == 0 {
+        return Err(Error::value(arg, "expected a positive integer, got 0"));
+    }
+    let max = max_num_threads();
+    if threads > max {
+        return Err(Error::value(
+            arg,
+            format!(
+                "expected at most {max} ({THREADS_PER_CORE} x the {} cores available), \
+                 got {threads}",
+                available_cores()
+            ),
+        ));
+    }
+    Ok(threads)
+}
+
 /// The thread count used when none was set: `FASTMLP_NUM_THREADS` if it is a positive
-/// integer, else the number of cores.
+/// integer (at most `max_num_threads()`), else the number of cores.
 pub fn default_num_threads() -> Result<usize> {
     match std::env::var(THREADS_VARIABLE) {
-        Ok(text) => match text.trim().parse::<usize>() {
-            Ok(n) if n >= 1 => Ok(n),
+        Ok(text) => match text.trim().parse::<u128>() {
+            Ok(n) if n >= 1 => {
+                check_count(THREADS_VARIABLE, usize::try_from(n).unwrap_or(usize::MAX))
+            }
             _ => Err(Error::value(
                 THREADS_VARIABLE,
                 format!("expected a positive integer, got {text:?}"),
             )),
         },
-        Err(_) => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        Err(_) => Ok(available_cores()),
     }
 }
 
@@ -39,15 +81,9 @@ fn build(threads: usize) -> Result<Arc<ThreadPool>> {
         })
 }
 
-/// Use `threads` threads from now on (>= 1).
+/// Use `threads` threads from now on (1 to `max_num_threads()`).
 pub fn set_num_threads(threads: usize) -> Result<()> {
-    if threads == 0 {
-        return Err(Error::value(
-            "num_threads",
-            "expected a positive integer, got 0",
-        ));
-    }
-    let pool = build(threads)?;
+    let pool = build(check_count("num_threads", threads)?)?;
     *POOL.lock().unwrap_or_else(PoisonError::into_inner) = Some(pool);
     Ok(())
 }
@@ -66,4 +102,33 @@ pub fn pool() -> Result<Arc<ThreadPool>> {
 /// The number of threads the engine uses.
 pub fn num_threads() -> Result<usize> {
     Ok(pool()?.current_num_threads())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_beyond_the_limit_are_refused_and_name_the_cores() {
+        let max = max_num_threads();
+        assert_eq!(max, THREADS_PER_CORE * available_cores());
+        assert_eq!(check_count("n", max), Ok(max));
+        let error = check_count("n", max + 1).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!("n: expected at most {max} (")),
+            "{error}"
+        );
+        assert!(
+            error.contains(&format!("{} cores", available_cores())),
+            "{error}"
+        );
+        assert!(check_count("n", 0).is_err());
+    }
+
+    #[test]
+    fn only_threads_with_a_core_each_may_spin() {
+        assert!(may_spin(1));
+        assert!(may_spin(available_cores()));
+        assert!(!may_spin(available_cores() + 1));
+    }
 }

@@ -201,7 +201,12 @@ fn sampled_fill_and_density<T: Real>(
 /// took longer than a batch's parallel products save: 1 -> 2 threads gained ~1.1x with
 /// sleeping workers. The pollers stop when `work` returns; one that lands on this thread
 /// (while it waits inside `work` for a stolen job) returns at once.
+/// With more threads than cores, pollers would take turns on the cores with the work itself
+/// (1,000 threads on 2 cores made an epoch 500 times slower): then they sleep as usual.
 fn with_threads_awake<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    if !parallel::may_spin(rayon::current_num_threads()) {
+        return work();
+    }
     let done = AtomicBool::new(false);
     let this_thread = rayon::current_thread_index();
     rayon::scope(|scope| {

@@ -112,7 +112,9 @@ fn borrow_error(arg: &str, error: BorrowError) -> PyErr {
         )),
         _ => PyValueError::new_err(format!(
             "{arg}: the same array (or memory it shares) is also passed as another argument \
-             that is updated in place; pass distinct arrays"
+             that is updated in place, or another thread is updating it right now (one model \
+             trained from two threads at once); pass distinct arrays, and train each model \
+             from one thread at a time"
         )),
     }
 }

@@ -594,7 +594,9 @@ fn train_epoch_typed<T: Float>(
         })
     });
     match (outcome, interrupt) {
-        (Err(Error::Interrupted { .. }), Some(err)) => Err(err),
+        // Also when the epoch finished before it saw the stop request: check_signals has
+        // consumed the Ctrl-C, so dropping its KeyboardInterrupt would lose it.
+        (Err(Error::Interrupted { .. }) | Ok(_), Some(err)) => Err(err),
         (outcome, _) => core(outcome).map(|o| (o.mean_loss, o.correct)),
     }
 }
@@ -731,4 +733,10 @@ pub fn set_num_threads(n: i64) -> PyResult<()> {
 #[pyfunction]
 pub fn get_num_threads() -> PyResult<usize> {
     core(parallel::num_threads())
+}
+
+/// The largest count `set_num_threads` accepts (a multiple of the available cores).
+#[pyfunction]
+pub fn max_num_threads() -> usize {
+    parallel::max_num_threads()
 }

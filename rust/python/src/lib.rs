@@ -26,6 +26,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kernels::sparse_work_crossover, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(kernels::max_num_threads, m)?)?;
     m.add_class::<sparse_rows::PySparseRows>()?;
     // The names the core accepts, for the test that Python's lists (fastmlp.names) agree.
     m.add("ACTIVATIONS", PyTuple::new(m.py(), Activation::NAMES)?)?;
