@@ -188,3 +188,15 @@ def test_sparse_inputs_are_checked():
     bad.data[0] = np.inf
     with pytest.raises(ValueError, match="1 NaN or infinite"):
         model.predict(bad)
+
+
+def test_unscaled_sparse_inputs_are_warned_about_by_their_stored_values():
+    from fastmlp import TrainingWarning
+
+    rng = np.random.default_rng(4)
+    dense = (rng.random((60, 30)) * (rng.random((60, 30)) < 0.2) * 255).astype(np.float32)
+    labels = rng.integers(0, 3, size=60)
+    with pytest.warns(TrainingWarning, match="1% of the inputs are"):
+        MLP([30, 3], seed=0, engine="numpy").fit(
+            sparse.csr_matrix(dense), labels, epochs=1, batch_size=20, lr=1e-4
+        )
