@@ -11,11 +11,16 @@ the columns and keeps the results.
 >>> from fastmlp import bench
 >>> bench.main(["--quick", "--threads", "1"])        # doctest: +SKIP
 
+``--optimizers sgd,momentum,adam`` adds rows for the optimizer issue's rules (the Rust
+engine and the reference, where the installed fastmlp has them) and their epoch over the
+plain-SGD epoch.
+
 One job per module: ``configs`` (networks, FLOPs, options), ``data`` (rows, weights,
-orders), ``engines`` (the timed engines), ``machine`` (CPU, threads, environments),
-``worker`` (an engine's process), ``timing`` (interleaved timing of the workers),
-``memory`` (peak memory in fresh processes), ``report`` (tables, JSON), ``command``
-(the command line and a run).
+orders), ``engines`` (the timed engines), ``optimizers`` (the training rules timed),
+``machine`` (CPU, threads, environments), ``worker`` (an engine's process), ``timing``
+(interleaved timing of the workers), ``memory`` (peak memory in fresh processes),
+``report`` (tables, JSON), ``command`` (the command line and a run). The research scripts
+in ``benchmarks/`` run their own operations through ``worker`` and ``timing`` too.
 """
 
 from fastmlp.bench.command import build_parser, main, options_from_args, run
@@ -29,9 +34,10 @@ from fastmlp.bench.configs import (
     forward_flops,
     train_flops,
 )
-from fastmlp.bench.data import DATA_KINDS, init_params, load_data, row_order
+from fastmlp.bench.data import DATA_KINDS, init_params, load_data, load_images, row_order
 from fastmlp.bench.engines import BASELINES, DEFAULT_ENGINES, ENGINE_NAMES
 from fastmlp.bench.machine import BASELINE_UNSET
+from fastmlp.bench.optimizers import OPTIMIZER_NAMES, OPTIMIZERS, BenchOptimizer
 from fastmlp.bench.report import BUSY_MARK, ConfigResult, Report
 from fastmlp.bench.timing import AGREEMENT_TOLERANCE, EngineTiming, MatmulPeak
 
@@ -46,7 +52,10 @@ __all__ = [
     "DEFAULT_ENGINES",
     "ENGINE_NAMES",
     "LEARNING_RATE",
+    "OPTIMIZERS",
+    "OPTIMIZER_NAMES",
     "BenchConfig",
+    "BenchOptimizer",
     "ConfigResult",
     "EngineTiming",
     "MatmulPeak",
@@ -57,6 +66,7 @@ __all__ = [
     "forward_flops",
     "init_params",
     "load_data",
+    "load_images",
     "main",
     "options_from_args",
     "row_order",

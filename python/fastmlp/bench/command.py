@@ -13,15 +13,9 @@ from fastmlp import datasets
 from fastmlp.bench.configs import CONFIG_NAMES, CONFIGS, Options, config_by_name, config_flops
 from fastmlp.bench.data import DATA_KINDS, check_data_kind
 from fastmlp.bench.engines import DEFAULT_ENGINES, ENGINE_NAMES
-from fastmlp.bench.machine import (
-    CpuMeter,
-    cores,
-    cpu_flags,
-    cpu_name,
-    default_threads,
-    load_average,
-)
+from fastmlp.bench.machine import CpuMeter, default_threads, load_average, machine_summary
 from fastmlp.bench.memory import probe_memory
+from fastmlp.bench.optimizers import OPTIMIZER_NAMES, OPTIMIZERS, PLAIN_SGD
 from fastmlp.bench.report import BUSY_MARK, BUSY_SHARE, NOISY_SPREAD, ConfigResult, Report
 from fastmlp.bench.timing import (
     AGREEMENT_TOLERANCE,
@@ -32,21 +26,14 @@ from fastmlp.bench.timing import (
     time_config,
 )
 
-__all__ = ["build_parser", "main", "options_from_args", "run"]
+__all__ = ["build_parser", "main", "options_from_args", "run", "start_workers"]
 
 
-def _simd() -> str:
-    flags = cpu_flags()
-    found = [name for name in ("avx512f", "avx2", "fma") if name in flags]
-    return ", ".join(found) if found else "no AVX flags found"
-
-
-def _start_workers(
-    engines: list[str], notes: list[str]
+def start_workers(
+    workers: dict[str, Worker], notes: list[str]
 ) -> tuple[dict[str, Worker], dict[str, dict[str, Any]]]:
-    """One process per engine (started together), and each one's account of itself;
-    unavailable engines get a note and no process."""
-    workers = {name: Worker(name) for name in engines}
+    """The processes of ``workers`` (started together) that are available, and each one's
+    account of itself (its ``describe`` reply); the others get a note and are closed."""
     sides: dict[str, dict[str, Any]] = {}
     for name in list(workers):
         try:
@@ -61,21 +48,6 @@ def _start_workers(
     return workers, sides
 
 
-def _machine(sides: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    versions: dict[str, str] = {"python": sys.version.split()[0]}
-    for side in sides.values():
-        versions |= side.get("versions", {})
-    return {
-        "cpu": cpu_name(),
-        "cores": cores(),
-        "simd": _simd(),
-        "versions": versions,
-        "load_start": load_average(),
-        "load_end": None,
-        "others_cpu_share": None,
-    }
-
-
 def _peak_for(peaks: list[MatmulPeak], threads: int, dtype: str) -> float:
     return next((p.best for p in peaks if p.threads == threads and p.dtype == dtype), 0.0)
 
@@ -86,10 +58,10 @@ def run(options: Options, log: Callable[[str], None] = lambda _: None) -> Report
     configs = [config_by_name(name) for name in options.configs]
     data = {"data": options.data, "rows": options.rows, "seed": options.seed}
     log(f"starting {', '.join(options.engines)}, each in its own process")
-    workers, sides = _start_workers(list(options.engines), notes)
+    workers, sides = start_workers({name: Worker(name) for name in options.engines}, notes)
     results: list[ConfigResult] = []
     try:
-        machine = _machine(sides)
+        machine = machine_summary(sides)
         meter = CpuMeter(lambda: [w.pid for w in workers.values()])
         peaks: list[MatmulPeak] = []
         if options.peaks:
@@ -98,28 +70,39 @@ def run(options: Options, log: Callable[[str], None] = lambda _: None) -> Report
                 workers, options.threads, options.peak_size, options.peak_repeats, options.pause
             )
         same_math = {name: bool(side.get("same_math")) for name, side in sides.items()}
+        optimizers = _optimizers_to_time(options.optimizers, sides, notes)
         for config in configs:
             for count in options.threads:
                 row_meter = CpuMeter(lambda: [w.pid for w in workers.values()])
                 timings, schedule, failed = time_config(
-                    config, workers, same_math, data, count, options.repeats, options.pause
+                    config,
+                    workers,
+                    same_math,
+                    data,
+                    count,
+                    options.repeats,
+                    options.pause,
+                    None if config.is_inference else optimizers,
                 )
                 notes += [f"{why} (on {config.name}, {count} thread(s))" for why in failed.values()]
-                result = ConfigResult(
-                    config,
-                    count,
-                    config.rows_used(options.rows),
-                    config_flops(config, options.rows),
-                    _peak_for(peaks, count, config.dtype),
-                    timings,
-                    schedule,
-                    others_cpu_share=row_meter.others_share(machine["cores"]),
-                )
-                results.append(result)
-                log(
-                    f"{config.name}, {count} thread(s): "
-                    + ", ".join(f"{n} {t.median:.4g} s" for n, t in timings.items())
-                )
+                share = row_meter.others_share(machine["cores"])
+                for optimizer, by_engine in timings.items():
+                    result = ConfigResult(
+                        config,
+                        count,
+                        config.rows_used(options.rows),
+                        config_flops(config, options.rows),
+                        _peak_for(peaks, count, config.dtype),
+                        by_engine,
+                        schedule,
+                        others_cpu_share=share,
+                        optimizer=optimizer,
+                    )
+                    results.append(result)
+                    log(
+                        f"{result.label}, {count} thread(s): "
+                        + ", ".join(f"{n} {t.median:.4g} s" for n, t in by_engine.items())
+                    )
         machine["load_end"] = load_average()
         machine["others_cpu_share"] = meter.others_share(machine["cores"])
     finally:
@@ -135,12 +118,31 @@ def run(options: Options, log: Callable[[str], None] = lambda _: None) -> Report
     if options.memory:
         for result in results:
             for engine in result.timings:
-                log(f"memory: {engine} on {result.config.name}, {result.threads} thread(s)")
-                probe, why = probe_memory(result.config, engine, result.threads, data)
+                log(f"memory: {engine} on {result.label}, {result.threads} thread(s)")
+                probe, why = probe_memory(
+                    result.config, engine, result.threads, data, optimizer=result.optimizer
+                )
                 result.memory[engine] = probe
                 if why is not None and why not in notes:
                     notes.append(why)
     return Report(options, machine, sides, peaks, results, notes)
+
+
+def _optimizers_to_time(
+    wanted: list[str], sides: dict[str, dict[str, Any]], notes: list[str]
+) -> dict[str, list[str]]:
+    """Per engine, the optimizers of ``wanted`` it runs (each engine times its own solver,
+    plain SGD, at least); a note for what a fastmlp engine cannot run here, and why."""
+    optimizers = {}
+    not_run: dict[str, list[str]] = {}  # why -> "engine with optimizer"
+    for name, side in sides.items():
+        runs = side.get("optimizers", [PLAIN_SGD])
+        optimizers[name] = [o for o in wanted if o in runs] or [PLAIN_SGD]
+        for optimizer, why in side.get("optimizers_not_run", {}).items():
+            if optimizer in wanted:
+                not_run.setdefault(why, []).append(f"{name} with {optimizer}")
+    notes += [f"not timed: {', '.join(what)}: {why}" for why, what in not_run.items()]
+    return optimizers
 
 
 def _result_notes(results: list[ConfigResult]) -> list[str]:
@@ -150,7 +152,7 @@ def _result_notes(results: list[ConfigResult]) -> list[str]:
     for r in results:
         tolerance = AGREEMENT_TOLERANCE[r.config.dtype]
         for name, timing in r.timings.items():
-            where = f"{name} on {r.config.name} at {r.threads} thread(s)"
+            where = f"{name} on {r.label} at {r.threads} thread(s)"
             if max(timing.seconds) > NOISY_SPREAD * min(timing.seconds):
                 noisy.append(where)
             if timing.difference is not None and not timing.difference <= tolerance:
@@ -258,6 +260,15 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: {','.join(DEFAULT_ENGINES)})",
     )
     parser.add_argument(
+        "--optimizers",
+        type=_names(OPTIMIZER_NAMES, "optimizer(s)"),
+        default=None,
+        help="comma-separated training rules, from "
+        + ", ".join(o.describe() for o in OPTIMIZERS)
+        + ": each one's rows, and its epoch over plain SGD's, for the engines that run it "
+        "(the Rust engine and the reference; default: sgd)",
+    )
+    parser.add_argument(
         "--data",
         type=_data_kind,
         default="random",
@@ -324,6 +335,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         peak_size=args.peak_size or (128 if quick else 2048),
         peak_repeats=2 if quick else 5,
         pause=args.pause if args.pause is not None else (0.0 if quick else 0.25),
+        optimizers=args.optimizers or [PLAIN_SGD],
     )
 
 

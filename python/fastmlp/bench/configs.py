@@ -137,3 +137,5 @@ class Options:
     peak_size: int = 2048
     peak_repeats: int = 5
     pause: float = 0.25  # seconds after every timed call, for spinning threads to stop
+    #: Training rows per optimizer (fastmlp.bench.optimizers); plain SGD is every engine's.
+    optimizers: list[str] = field(default_factory=lambda: ["sgd"])

@@ -22,6 +22,7 @@ __all__ = [
     "check_data_kind",
     "init_params",
     "load_data",
+    "load_images",
     "row_order",
 ]
 
@@ -86,12 +87,20 @@ def load_data(kind: str, rows: int, dtype: str, seed: int = 0) -> tuple[FloatArr
             x *= rng.random((rows, INPUTS), dtype=np.dtype(dtype).type) < density
         labels = rng.integers(0, CLASSES, size=rows, dtype=np.int64)
         return x, labels
+    images, labels = load_images(kind, rows)
+    return datasets.prepare(images, dtype=dtype), labels
+
+
+def load_images(kind: str, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The uint8 images (rows, 28, 28) and int64 labels that :func:`load_data` prepares, for
+    ``"mnist-like"`` and ``"fashion-mnist"`` (e.g. to write them to a file for the CLI)."""
+    if kind not in ("mnist-like", "fashion-mnist"):
+        raise ValueError(f"data: expected mnist-like or fashion-mnist, got {kind!r}")
     name = "mnist-sample" if kind == "mnist-like" else "fashion-mnist"
     data = datasets.load(name, download=False)
     images = np.concatenate([data.x_train, data.x_test])
     labels = np.concatenate([data.y_train, data.y_test]).astype(np.int64)
-    images, labels = _tile(images, labels, rows)
-    return datasets.prepare(images, dtype=dtype), labels
+    return _tile(images, labels, rows)
 
 
 def init_params(

@@ -11,6 +11,10 @@ signatures of :mod:`fastmlp.reference`.
   as the reference, and adam is scikit-learn's default solver.
 - ``torch``: the same network in PyTorch (raw tensors sharing the NumPy arrays' memory,
   autograd, a manual SGD step), when it can be imported. Never a dependency of fastmlp.
+
+The fastmlp engines (Rust and the reference) also take the optimizer keywords of
+:mod:`fastmlp.bench.optimizers` (``optimizer=``, ``state=``) where the installed fastmlp
+has them; the other engines time their own solver only.
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ __all__ = [
     "make_engine",
 ]
 
-TrainEpoch = Callable[..., float]  # (weights, biases, x, labels, order, lr, batch, activation)
+# (weights, biases, x, labels, order, lr, batch, activation, **optimizer keywords) -> mean loss
+TrainEpoch = Callable[..., float]
 Forward = Callable[..., FloatArray]  # (weights, biases, x, activation) -> probabilities
 
 #: The Rust engine once per input path: "rust" is "auto", what MLP.fit uses by default.
@@ -73,6 +78,8 @@ class BenchEngine:
     matmul: Callable[[FloatArray, FloatArray], Any] | None = None
     #: Its training computes the reference's math, so its loss is compared with NumPy's.
     same_math: bool = True
+    #: train_epoch takes fastmlp's optimizer keywords (see fastmlp.bench.optimizers).
+    takes_optimizers: bool = False
     kernels: str = ""
     versions: dict[str, str] = field(default_factory=dict)
     set_threads: Callable[[int], None] = lambda threads: None
@@ -88,8 +95,8 @@ def set_common_threads(threads: int) -> None:
 def _rust(name: str) -> BenchEngine:
     path = RUST_ENGINES[name]
 
-    def train_epoch(*args: Any) -> float:
-        return kernels.train_epoch(*args, input_path=path)
+    def train_epoch(*args: Any, **optimizer: Any) -> float:
+        return kernels.train_epoch(*args, input_path=path, **optimizer)
 
     return BenchEngine(
         name,
@@ -97,6 +104,7 @@ def _rust(name: str) -> BenchEngine:
         lambda w, b, x, activation: kernels.forward(w, b, x, activation)[-1],
         prepare=lambda x: kernels.training_inputs(x, path),
         matmul=kernels.matmul if path == "auto" else None,
+        takes_optimizers=True,
         kernels=f"its own (gemm crate; NumPy's BLAS unused), input_path={path!r}",
         versions={"fastmlp": fastmlp.__version__},
         set_threads=set_common_threads,
@@ -109,6 +117,7 @@ def _numpy() -> BenchEngine:
         reference.train_epoch,
         lambda w, b, x, activation: reference.forward(w, b, x, activation)[-1],
         matmul=np.matmul,
+        takes_optimizers=True,
         kernels="NumPy's BLAS",
         versions={"numpy": np.__version__},
         set_threads=set_common_threads,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
@@ -21,7 +22,9 @@ __all__ = [
     "default_threads",
     "environment_for",
     "load_average",
+    "machine_summary",
     "process_cpu_seconds",
+    "simd",
     "threadpoolctl",
 ]
 
@@ -76,6 +79,30 @@ def cpu_flags() -> set[str]:
             if line.startswith("flags"):
                 return set(line.split(":", 1)[1].split())
     return set()
+
+
+def simd() -> str:
+    """The vector extensions the engines care about: ``avx512f, avx2, fma`` or fewer."""
+    found = [name for name in ("avx512f", "avx2", "fma") if name in cpu_flags()]
+    return ", ".join(found) if found else "no AVX flags found"
+
+
+def machine_summary(sides: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """CPU, cores, vector extensions, the versions each process reported (``sides``: the
+    workers' ``describe`` replies) and the load average now; ``load_end`` and
+    ``others_cpu_share`` are the run's to fill in at its end."""
+    versions: dict[str, str] = {"python": sys.version.split()[0]}
+    for side in sides.values():
+        versions |= side.get("versions", {})
+    return {
+        "cpu": cpu_name(),
+        "cores": cores(),
+        "simd": simd(),
+        "versions": versions,
+        "load_start": load_average(),
+        "load_end": None,
+        "others_cpu_share": None,
+    }
 
 
 def cores() -> int:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastmlp.bench.configs import BenchConfig
+from fastmlp.bench.optimizers import PLAIN_SGD
 from fastmlp.bench.timing import Worker, WorkerError
 
 __all__ = ["MemoryProbe", "measure_call", "probe_memory"]
@@ -78,13 +79,16 @@ def probe_memory(
     threads: int,
     data: dict[str, Any],
     environ: Mapping[str, str] | None = None,
+    optimizer: str = PLAIN_SGD,
 ) -> tuple[MemoryProbe | None, str | None]:
-    """Peak memory of one call of ``config`` by ``engine`` in a fresh process.
+    """Peak memory of one call of ``config`` by ``engine`` (training with ``optimizer``) in a
+    fresh process.
 
     ``data`` is ``{"data": kind, "rows": n, "seed": s}``. Returns ``(probe, None)``, or
     ``(None, why)`` when it could not be measured.
     """
     message = {"op": "memory", "config": config.name, "threads": threads, **data}
+    message["optimizer"] = optimizer
     try:
         with Worker(engine, environ) as worker:
             found = worker.request(message)

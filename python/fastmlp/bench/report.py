@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -10,9 +10,19 @@ from fastmlp.bench.configs import LEARNING_RATE, BenchConfig, Options
 from fastmlp.bench.engines import ENGINE_NAMES
 from fastmlp.bench.machine import BASELINE_UNSET
 from fastmlp.bench.memory import MemoryProbe
+from fastmlp.bench.optimizers import PLAIN_SGD, optimizer_by_name
 from fastmlp.bench.timing import EngineTiming, MatmulPeak
 
-__all__ = ["BUSY_MARK", "BUSY_SHARE", "NOISY_SPREAD", "ConfigResult", "Report"]
+__all__ = [
+    "BUSY_MARK",
+    "BUSY_SHARE",
+    "NOISY_SPREAD",
+    "ConfigResult",
+    "Report",
+    "markdown_table",
+    "side_lines",
+    "text_table",
+]
 
 # Other processes taking this share of the machine's CPU while a row was timed mark the row.
 BUSY_SHARE = 0.1
@@ -35,6 +45,13 @@ class ConfigResult:
     schedule: list[str] = field(default_factory=list)  # engines in the order they were timed
     memory: dict[str, MemoryProbe | None] = field(default_factory=dict)
     others_cpu_share: float | None = None  # other processes' CPU while this row was timed
+    optimizer: str = PLAIN_SGD  # fastmlp.bench.optimizers: the training rule timed
+
+    @property
+    def label(self) -> str:
+        """The row's name: the configuration's, then ``-optimizer`` unless plain SGD."""
+        name = self.config.name
+        return name if self.optimizer == PLAIN_SGD else f"{name}-{self.optimizer}"
 
     def seconds(self, engine: str) -> float | None:
         """Median seconds of ``engine``, None when it did not run."""
@@ -73,9 +90,9 @@ def _mebibytes(probe: MemoryProbe | None) -> str:
     return "n/a" if probe is None else f"{probe.rss_bytes / 2**20:.1f}"
 
 
-def _names_column(header: list[str], column: int) -> bool:
-    """Columns of names (left-aligned): the first, and the engine column."""
-    return column == 0 or header[column] == "engine"
+def _names_column(header: list[str], column: int, names: Collection[str] = ("engine",)) -> bool:
+    """Columns of names (left-aligned): the first, and those called one of ``names``."""
+    return column == 0 or header[column] in names
 
 
 def text_table(header: list[str], rows: list[list[str]]) -> str:
@@ -92,12 +109,37 @@ def text_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table: names left-aligned, numbers right-aligned."""
-    align = ["---" if _names_column(header, i) else "---:" for i in range(len(header))]
+def markdown_table(
+    header: list[str], rows: list[list[str]], names: Collection[str] = ("engine",)
+) -> str:
+    """A Markdown table: names (the first column, and those called one of ``names``)
+    left-aligned, numbers right-aligned."""
+    align = ["---" if _names_column(header, i, names) else "---:" for i in range(len(header))]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def side_lines(sides: dict[str, dict[str, Any]]) -> list[str]:
+    """Per process (``sides``: the workers' ``describe`` replies): its kernels, the BLAS
+    kernel threadpoolctl reports, and the OpenBLAS variables it saw."""
+    lines = []
+    for engine, side in sides.items():
+        environ = side.get("environ", {})
+        missing = [v for v in BASELINE_UNSET if environ.get(v) is None]
+        given = [f"{v}={environ[v]}" for v in BASELINE_UNSET if environ.get(v) is not None]
+        env = ", ".join(given) + (" set" if given else "")
+        if missing:
+            env += ("; " if given else "") + ", ".join(missing) + " unset"
+        blas = "; ".join(
+            f"{p['internal_api']} {p['version']} ({p['architecture']}, {p['num_threads']} threads)"
+            for p in side.get("pools", [])
+            if p.get("user_api") == "blas"
+        )
+        lines.append(
+            f"{engine}: kernels {side.get('kernels')}; BLAS loaded: {blas or 'none'}; {env}"
+        )
+    return lines
 
 
 @dataclass
@@ -183,9 +225,35 @@ class Report:
                 )
         return header, rows
 
+    def _optimizer_table(self) -> Table:
+        """One row per configuration, thread count and engine timed with other optimizers:
+        each one's epoch over the same engine's plain-SGD epoch in the same run."""
+        others = [o for o in self.options.optimizers if o != PLAIN_SGD]
+        header = ["config", "threads", "engine", "sgd s", *(f"{o} / sgd" for o in others)]
+        rows = []
+        for r in self.results:
+            if r.optimizer != PLAIN_SGD:
+                continue
+            by_optimizer = {
+                other.optimizer: other
+                for other in self.results
+                if other.config == r.config and other.threads == r.threads
+            }
+            for engine in (e for e in self.engines if e in r.timings):
+                seconds = [
+                    by_optimizer[o].seconds(engine) if o in by_optimizer else None for o in others
+                ]
+                if all(s is None for s in seconds):
+                    continue
+                sgd = r.timings[engine].median
+                cells = [r.config.name, str(r.threads), engine, f"{sgd:.3g}"]
+                cells += [_cell(None if s is None else s / sgd, ".2f") for s in seconds]
+                rows.append(cells)
+        return header, rows
+
     @staticmethod
     def _config_cell(result: ConfigResult) -> str:
-        return f"{result.config.name} {BUSY_MARK}" if result.busy else result.config.name
+        return f"{result.label} {BUSY_MARK}" if result.busy else result.label
 
     # ---- prose ----------------------------------------------------------------------------
 
@@ -194,7 +262,7 @@ class Report:
         share = m.get("others_cpu_share")
         versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
         return [
-            f"data: {o.data}, {o.rows:,} rows; lr {LEARNING_RATE}; median of {o.repeats} "
+            f"data: {o.data}, {o.rows:,} rows; {self._rules()}; median of {o.repeats} "
             f"rounds after 1 warm-up; each engine in its own process, the rounds interleaved "
             f"(every engine once per round, in a rotating order), {o.pause:g} s pause after "
             "every call",
@@ -210,31 +278,17 @@ class Report:
             "of the epoch loss (largest absolute of a probability for inference)",
         ]
 
-    def _sides(self) -> list[str]:
-        """Per engine: its kernels, the BLAS kernel threadpoolctl reports, its environment."""
-        lines = []
-        for engine, side in self.sides.items():
-            environ = side.get("environ", {})
-            missing = [v for v in BASELINE_UNSET if environ.get(v) is None]
-            given = [f"{v}={environ[v]}" for v in BASELINE_UNSET if environ.get(v) is not None]
-            env = ", ".join(given) + (" set" if given else "")
-            if missing:
-                env += ("; " if given else "") + ", ".join(missing) + " unset"
-            blas = "; ".join(
-                f"{p['internal_api']} {p['version']} ({p['architecture']}, "
-                f"{p['num_threads']} threads)"
-                for p in side.get("pools", [])
-                if p.get("user_api") == "blas"
-            )
-            lines.append(
-                f"{engine}: kernels {side.get('kernels')}; BLAS loaded: {blas or 'none'}; {env}"
-            )
-        return lines
+    def _rules(self) -> str:
+        """The training rules timed, e.g. ``plain SGD, lr 0.1; adam (lr 0.001)``."""
+        others = [
+            optimizer_by_name(o).describe() for o in self.options.optimizers if o != PLAIN_SGD
+        ]
+        return "; ".join([f"plain SGD, lr {LEARNING_RATE}", *others])
 
     def _parts(self, render: Callable[[list[str], list[list[str]]], str], bullet: str) -> list[str]:
         parts = [*(bullet + line for line in self._summary())]
         parts += ["", "Engines (each process's own account):", ""]
-        parts += [bullet + line for line in self._sides()]
+        parts += [bullet + line for line in side_lines(self.sides)]
         if self.peaks:
             size = self.peaks[0].size
             parts += [
@@ -246,6 +300,15 @@ class Report:
             ]
         parts += ["", "Seconds per epoch (median):", "", render(*self._summary_table())]
         parts += ["", "Each engine:", "", render(*self._detail_table())]
+        optimizer_header, optimizer_rows = self._optimizer_table()
+        if optimizer_rows:
+            rates = ", ".join(optimizer_by_name(o).describe() for o in self.options.optimizers)
+            parts += [
+                "",
+                f"Optimizers, each engine's epoch over its plain-SGD epoch ({rates}):",
+                "",
+                render(optimizer_header, optimizer_rows),
+            ]
         if self.notes:
             parts += ["", *(f"{bullet}Note: {n}" for n in self.notes)]
         return parts
@@ -268,6 +331,7 @@ class Report:
             "results": [
                 {
                     "config": r.config.name,
+                    "optimizer": r.optimizer,
                     "description": r.config.describe(),
                     "threads": r.threads,
                     "rows": r.rows,

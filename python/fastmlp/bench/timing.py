@@ -16,13 +16,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from fastmlp.bench.configs import BenchConfig
 from fastmlp.bench.engines import BASELINES
 from fastmlp.bench.machine import environment_for
+from fastmlp.bench.optimizers import PLAIN_SGD
 
 __all__ = [
     "AGREEMENT_TOLERANCE",
@@ -31,6 +32,8 @@ __all__ = [
     "Worker",
     "WorkerError",
     "measure_peaks",
+    "rotation",
+    "run_rounds",
     "time_config",
 ]
 
@@ -40,6 +43,9 @@ __all__ = [
 AGREEMENT_TOLERANCE = {"float32": 1e-3, "float64": 1e-9}
 
 
+Unit = TypeVar("Unit", bound=Hashable)  # what a round runs once: an engine, a recipe, ...
+
+
 class WorkerError(RuntimeError):
     """An engine's process failed a request, or ended."""
 
@@ -47,17 +53,31 @@ class WorkerError(RuntimeError):
 class Worker:
     """An engine's own process (``python -m fastmlp.bench.worker ENGINE``), spoken to in
     JSON lines. Baselines (NumPy, scikit-learn, PyTorch) get an environment without
-    ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``; the Rust engine keeps the caller's."""
+    ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``; the Rust engine keeps the caller's.
 
-    def __init__(self, engine: str, environ: Mapping[str, str] | None = None) -> None:
+    A research script runs its own operations the same way: ``command`` (the arguments
+    after the interpreter, e.g. ``[script, "--serve", name]``) and ``baseline`` (whether
+    the process runs NumPy's, scikit-learn's or PyTorch's kernels) say how.
+    """
+
+    def __init__(
+        self,
+        engine: str,
+        environ: Mapping[str, str] | None = None,
+        *,
+        command: Sequence[str] | None = None,
+        baseline: bool | None = None,
+    ) -> None:
         self.engine = engine
         self.stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+        arguments = ["-m", "fastmlp.bench.worker", engine] if command is None else command
+        baseline = engine in BASELINES if baseline is None else baseline
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "fastmlp.bench.worker", engine],
+            [sys.executable, *arguments],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.stderr,
-            env=environment_for(engine in BASELINES, environ),
+            env=environment_for(baseline, environ),
             text=True,
             encoding="utf-8",
         )
@@ -180,6 +200,56 @@ class EngineTiming:
         return (max(self.seconds) - min(self.seconds)) / self.median
 
 
+def rotation(units: Sequence[Unit], repeats: int) -> list[tuple[Unit, int]]:
+    """The interleaved order of ``repeats`` rounds: round k (from 1) runs every unit once,
+    starting one unit further along than round k-1. Returns (unit, k) pairs."""
+    order = []
+    for k in range(1, repeats + 1):
+        shift = (k - 1) % len(units)
+        order += [(unit, k) for unit in [*units[shift:], *units[:shift]]]
+    return order
+
+
+def run_rounds(
+    units: Sequence[Unit],
+    send: Callable[[Unit, int], dict[str, Any]],
+    repeats: int,
+    pause: float = 0.0,
+    warmup: bool = True,
+) -> tuple[dict[Unit, list[dict[str, Any]]], list[Unit], dict[Unit, str]]:
+    """Call ``send(unit, k)`` for a warm-up of every unit (k = 0, reply dropped) and then in
+    :func:`rotation` order, sleeping ``pause`` seconds after every call.
+
+    A unit whose ``send`` raises :class:`WorkerError` is called no more. Returns each other
+    unit's replies (rounds 1..repeats, in order), the schedule (the units in the order
+    their rounds ran) and, for the failed units, why.
+    """
+    failed: dict[Unit, str] = {}
+
+    def attempt(unit: Unit, k: int) -> dict[str, Any] | None:
+        if unit in failed:
+            return None
+        try:
+            return send(unit, k)
+        except WorkerError as error:
+            failed[unit] = str(error)
+            return None
+        finally:
+            time.sleep(pause)
+
+    if warmup:
+        for unit in units:
+            attempt(unit, 0)
+    replies: dict[Unit, list[dict[str, Any]]] = {unit: [] for unit in units}
+    schedule: list[Unit] = []
+    for unit, k in rotation(units, repeats):
+        reply = attempt(unit, k)
+        if reply is not None:
+            replies[unit].append(reply)
+            schedule.append(unit)
+    return {u: r for u, r in replies.items() if u not in failed}, schedule, failed
+
+
 def time_config(
     config: BenchConfig,
     workers: Mapping[str, Worker],
@@ -188,48 +258,51 @@ def time_config(
     threads: int,
     repeats: int,
     pause: float = 0.0,
-) -> tuple[dict[str, EngineTiming], list[str], dict[str, str]]:
+    optimizers: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[dict[str, dict[str, EngineTiming]], list[str], dict[str, str]]:
     """Time ``config`` in every worker: one warm-up call each, then ``repeats`` rounds.
 
-    ``data`` is ``{"data": kind, "rows": n, "seed": s}``. Round k calls every engine once,
-    starting one engine further along than round k-1, with repetition k's row order; the
-    parent sleeps ``pause`` seconds after every call. Returns the timings, the schedule
-    (engine names in the order they were timed) and, for engines whose process failed a
-    request, why (they are left out of the timings). Training losses are compared with the
-    ``numpy`` worker's where ``same_math`` says the engine computes the same thing.
+    ``data`` is ``{"data": kind, "rows": n, "seed": s}``. ``optimizers`` gives, per worker,
+    the optimizers to time it with (default: plain SGD only); every (engine, optimizer)
+    pair is one unit of the rounds. Round k calls every unit once, starting one unit
+    further along than round k-1, with repetition k's row order; the parent sleeps
+    ``pause`` seconds after every call.
+
+    Returns the timings by optimizer, then engine; the schedule (the units in the order
+    they were timed: the engine's name for plain SGD, ``engine+optimizer`` for the others);
+    and, for units whose request failed, why (they are left out of the timings).
+    Training losses are compared with the ``numpy`` worker's for the same optimizer where
+    ``same_math`` says the engine computes the same thing.
     """
-    names = list(workers)
-    failed: dict[str, str] = {}
+    units = [
+        (name, optimizer)
+        for name in workers
+        for optimizer in (optimizers or {}).get(name, [PLAIN_SGD])
+    ]
+    units.sort(key=lambda unit: unit[1] != PLAIN_SGD)  # plain SGD first, as before
     message = {"op": "epoch", "config": config.name, "threads": threads, **data}
 
-    def call(name: str, repetition: int) -> dict[str, Any] | None:
-        if name in failed:
-            return None
-        try:
-            reply = workers[name].request(message | {"repetition": repetition})
-        except WorkerError as error:
-            failed[name] = str(error)
-            return None
-        finally:
-            time.sleep(pause)
-        return reply
+    def send(unit: tuple[str, str], repetition: int) -> dict[str, Any]:
+        name, optimizer = unit
+        extra = {} if optimizer == PLAIN_SGD else {"optimizer": optimizer}
+        return workers[name].request(message | extra | {"repetition": repetition})
 
-    for name in names:
-        call(name, 0)  # warm-up, not timed
-    timings = {name: EngineTiming([]) for name in names}
-    schedule: list[str] = []
-    for k in range(1, repeats + 1):
-        shift = (k - 1) % len(names)
-        for name in names[shift:] + names[:shift]:
-            reply = call(name, k)
-            if reply is None:
-                continue
-            timings[name].seconds.append(reply["seconds"])
-            timings[name].results.append(reply.get("difference", reply.get("loss", 0.0)))
-            schedule.append(name)
-    timings = {name: t for name, t in timings.items() if name not in failed}
-    _compare(config, timings, same_math)
-    return timings, schedule, failed
+    replies, schedule, failed = run_rounds(units, send, repeats, pause)
+    timings: dict[str, dict[str, EngineTiming]] = {}
+    for (name, optimizer), answers in replies.items():
+        timing = EngineTiming(
+            [a["seconds"] for a in answers],
+            results=[a.get("difference", a.get("loss", 0.0)) for a in answers],
+        )
+        timings.setdefault(optimizer, {})[name] = timing
+    for by_engine in timings.values():
+        _compare(config, by_engine, same_math)
+    return timings, [_label(*unit) for unit in schedule], {_label(*u): w for u, w in failed.items()}
+
+
+def _label(engine: str, optimizer: str) -> str:
+    """How a schedule names a unit: the engine for plain SGD, else ``engine+optimizer``."""
+    return engine if optimizer == PLAIN_SGD else f"{engine}+{optimizer}"
 
 
 def _compare(

@@ -8,13 +8,17 @@ engine's.
 
 Requests (``op``):
 
-- ``describe``: the engine, its versions, kernels, BLAS pools (threadpoolctl) and the
-  OpenBLAS variables as this process sees them.
+- ``describe``: the engine, its versions, kernels, BLAS pools (threadpoolctl), the
+  OpenBLAS variables as this process sees them, and the optimizers it runs.
 - ``peak``: GFLOP/s of a square matmul (``size``, ``dtype``, best of ``repeats``).
 - ``epoch``: one call of ``config`` (an epoch, or forward passes for inference) on the
   data described by ``data``, ``rows``, ``seed``, from fresh copies of the initial weights
-  and with repetition ``repetition``'s row order; 0 is the warm-up.
+  (and a fresh state of ``optimizer``, plain SGD by default) and with repetition
+  ``repetition``'s row order; 0 is the warm-up.
 - ``memory``: in a fresh process, how far one call raises the resident-set high-water mark.
+
+:func:`run_server` and :func:`process_account` also serve the research scripts in
+``benchmarks/``, which run their own operations in their own processes the same way.
 """
 
 from __future__ import annotations
@@ -36,6 +40,13 @@ from fastmlp.bench.data import init_params, load_data, row_order
 from fastmlp.bench.engines import BenchEngine, EngineUnavailable, make_engine
 from fastmlp.bench.machine import BASELINE_UNSET, blas_pools
 from fastmlp.bench.memory import measure_call
+from fastmlp.bench.optimizers import (
+    OPTIMIZER_NAMES,
+    PLAIN_SGD,
+    optimizer_by_name,
+    optimizer_keywords,
+    unsupported_reason,
+)
 
 #: A timed inference sample repeats the forward pass until it lasts at least this long.
 MIN_SAMPLE_SECONDS = 0.05
@@ -57,6 +68,11 @@ class State:
         self.data: tuple[np.ndarray, np.ndarray, Any] | None = None
         self.calls_per_sample: dict[tuple[str, int], int] = {}
         self.reference_probabilities: dict[tuple[Any, ...], np.ndarray] = {}
+        #: Why each optimizer this engine could take does not run here (None: it runs).
+        self.optimizers: dict[str, str | None] = {PLAIN_SGD: None}
+        if self.engine is not None and self.engine.takes_optimizers:
+            for name in OPTIMIZER_NAMES[1:]:
+                self.optimizers[name] = unsupported_reason(self.engine.train_epoch, name, "float32")
 
     def ready(self) -> BenchEngine:
         if self.engine is None:
@@ -82,19 +98,29 @@ class State:
         return self.data
 
 
+def process_account() -> dict[str, Any]:
+    """This process as a report shows it: pid, the OpenBLAS variables it sees, and the BLAS
+    pools threadpoolctl finds (with the kernel each runs)."""
+    return {
+        "pid": os.getpid(),
+        "environ": {name: os.environ.get(name) for name in BASELINE_UNSET},
+        "pools": blas_pools(),
+    }
+
+
 def describe(state: State) -> dict[str, Any]:
     engine = state.engine
     return {
         "engine": state.name,
         "available": engine is not None,
         "why": state.why_unavailable,
-        "pid": os.getpid(),
-        "environ": {name: os.environ.get(name) for name in BASELINE_UNSET},
-        "pools": blas_pools(),
+        **process_account(),
         "kernels": None if engine is None else engine.kernels,
         "versions": {} if engine is None else engine.versions,
         "has_matmul": engine is not None and engine.matmul is not None,
         "same_math": engine is not None and engine.same_math,
+        "optimizers": [name for name, why in state.optimizers.items() if why is None],
+        "optimizers_not_run": {n: why for n, why in state.optimizers.items() if why is not None},
     }
 
 
@@ -118,7 +144,8 @@ def peak(state: State, request: dict[str, Any]) -> dict[str, Any]:
 
 class Call:
     """One call of a request's config (an epoch, or a forward pass) on the request's data and
-    row order, from fresh copies of the initial weights made by :meth:`reset` (untimed)."""
+    row order, from fresh copies of the initial weights and a fresh optimizer state made by
+    :meth:`reset` (untimed)."""
 
     def __init__(self, state: State, request: dict[str, Any]) -> None:
         self.engine = state.ready()
@@ -131,11 +158,13 @@ class Call:
         self.x_used = x[: self.rows]
         self.initial = init_params(config.sizes, config.dtype, seed)
         self.order = row_order(self.rows, seed, request["repetition"])
+        self.optimizer = optimizer_by_name(request.get("optimizer", PLAIN_SGD))
         self.reset()
 
     def reset(self) -> None:
         self.weights = [w.copy() for w in self.initial[0]]
         self.biases = [b.copy() for b in self.initial[1]]
+        self.keywords = optimizer_keywords(self.optimizer.name, self.weights, self.biases)
 
     def __call__(self) -> Any:
         config = self.config
@@ -147,9 +176,10 @@ class Call:
             self.inputs,
             self.labels,
             self.order,
-            LEARNING_RATE,
+            LEARNING_RATE if self.optimizer.name == PLAIN_SGD else self.optimizer.lr,
             config.batch_for(self.rows),
             config.activation,
+            **self.keywords,
         )
 
 
@@ -200,26 +230,37 @@ OPERATIONS: dict[str, Callable[..., dict[str, Any]]] = {
 }
 
 
-def serve(state: State, requests: TextIO, replies: TextIO) -> None:
-    """Answer each request line with one reply line until stdin closes."""
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def serve(handle: Handler, requests: TextIO, replies: TextIO) -> None:
+    """Answer each request line with one reply line (``handle``'s, or ``{"error": ...}``
+    when it raises) until the requests end."""
     for line in requests:
         request = json.loads(line)
         try:
-            reply = OPERATIONS[request["op"]](state, request)
+            reply = handle(request)
         except Exception as error:  # reported to the parent, which decides
             reply = {"error": f"{type(error).__name__}: {error}"}
         replies.write(json.dumps(reply) + "\n")
         replies.flush()
 
 
+def run_server(handle: Handler) -> None:
+    """Serve requests from stdin, replies on stdout, until stdin closes; anything else this
+    process prints goes to stderr, so that it cannot break a reply."""
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    serve(handle, sys.stdin, replies)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m fastmlp.bench.worker ENGINE", file=sys.stderr)
         return 2
-    replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not break replies
-    sys.stdout = sys.stderr
-    serve(State(argv[0]), sys.stdin, replies)
+    state = State(argv[0])
+    run_server(lambda request: OPERATIONS[request["op"]](state, request))
     return 0
 
 
