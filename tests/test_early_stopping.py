@@ -67,7 +67,7 @@ class ScriptedNetwork:
     def __init__(self, val_scores: list[float]) -> None:
         self.weights = [np.zeros((2, 2))]
         self.biases = [np.zeros(2)]
-        self.activation, self.input_path = "relu", "dense"
+        self.activation, self.input_path, self.output = "relu", "dense", "softmax"
         self.val_scores = iter(val_scores)
 
     def evaluate(self, x: np.ndarray, labels: np.ndarray) -> dict[str, float]:

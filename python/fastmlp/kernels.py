@@ -7,20 +7,28 @@ dtype per call, never converted: a float64 array handed to a float32 computation
 copied into C order first; weights and biases, which are updated in place, must already be
 C-contiguous and writeable, or a ``ValueError`` says so. The GIL is released while the Rust
 core computes, on the engine's own threads (:func:`fastmlp.set_num_threads`).
+
+Where the contract has grown ahead of the Rust core (issue 12, phase 2), these functions take
+the same keywords as the reference and raise ``NotImplementedError`` for what the core does
+not compute yet: the hidden activation ``"identity"``, any ``output`` but ``"softmax"``, and
+``sample_weight``. A ``scipy.sparse`` matrix ``x`` is densified a few batches at a time (the
+core reads dense rows or :data:`SparseRows`; building those straight from CSR is phase 2).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fastmlp import _native
 from fastmlp.engine import FloatArray, IntArray
-from fastmlp.names import Activation, InputPath
+from fastmlp.errors import TrainingDivergedError
+from fastmlp.names import HIDDEN_ACTIVATIONS, Activation, HiddenActivation, InputPath, Output
 from fastmlp.optimizers import Adam, Optimizer, OptimizerState, check_optimizer_arguments
+from fastmlp.reference_outputs import check_output
 
 __all__ = [
     "CHECKS_INTERRUPTS",
@@ -30,6 +38,7 @@ __all__ = [
     "cross_entropy",
     "forward",
     "matmul",
+    "output_loss",
     "preferred_input_path",
     "relu",
     "sgd_step",
@@ -97,8 +106,10 @@ def preferred_input_path(x: FloatArray | SparseRows) -> Literal["dense", "sparse
 def training_inputs(x: FloatArray, input_path: InputPath = "auto") -> FloatArray | SparseRows:
     """``x`` as :func:`train_epoch` should read it over a whole fit: compressed to its
     nonzeros once (:data:`SparseRows`) where the sparse first layer applies (``"sparse"``, or
-    ``"auto"`` and :func:`preferred_input_path` says so), else ``x`` itself."""
-    if input_path == "dense":
+    ``"auto"`` and :func:`preferred_input_path` says so), else ``x`` itself. A scipy.sparse
+    ``x`` stays as it is (:func:`train_epoch` densifies it a few batches at a time; building
+    :data:`SparseRows` straight from CSR is issue 12's phase 2)."""
+    if input_path == "dense" or _is_scipy_sparse(x):
         return x
     if input_path == "auto" and preferred_input_path(x) == "dense":
         return x
@@ -110,6 +121,50 @@ def _c_order(arg: str, value: Any) -> Any:
     if isinstance(value, np.ndarray) and not (value.flags.c_contiguous and value.flags.aligned):
         return np.require(value, requirements=["C", "A"])
     return value
+
+
+# A scipy.sparse x is densified in pieces of whole batches of at most this many values.
+_DENSE_PIECE_VALUES = 1 << 22
+
+
+def _is_scipy_sparse(value: object) -> bool:
+    """Whether ``value`` is a scipy.sparse matrix or array (without importing scipy)."""
+    return type(value).__module__.startswith("scipy.sparse") and hasattr(value, "toarray")
+
+
+def _dense(arg: str, value: Any) -> Any:
+    """A scipy.sparse batch as a dense C-ordered array; anything else as :func:`_c_order`."""
+    if _is_scipy_sparse(value):
+        return np.ascontiguousarray(value.toarray())
+    return _c_order(arg, value)
+
+
+def _not_in_rust_yet(
+    activation: object = "relu", output: object = "softmax", sample_weight: object = None
+) -> Activation:
+    """``NotImplementedError`` for what only the reference computes so far (issue 12 phase 2);
+    else the activation, as one the Rust core knows (an unknown name is its ValueError).
+
+    An unknown ``output`` or activation is the reference's ValueError (its list of
+    activations has the reference's own "identity").
+    """
+    check_output(output)
+    if isinstance(activation, str) and activation not in HIDDEN_ACTIVATIONS:
+        names = ", ".join(f'"{name}"' for name in HIDDEN_ACTIVATIONS)
+        raise ValueError(f'activation: expected one of [{names}], got "{activation}"')
+    missing = []
+    if activation == "identity":
+        missing.append("activation='identity'")
+    if output != "softmax":
+        missing.append(f"output={output!r}")
+    if sample_weight is not None:
+        missing.append("sample_weight")
+    if missing:
+        raise NotImplementedError(
+            f"the Rust engine does not compute {' and '.join(missing)} yet; the NumPy engine "
+            "does (engine='numpy', fastmlp.reference)"
+        )
+    return cast(Activation, activation)
 
 
 def _arrays(arg: str, value: object) -> list[Any]:
@@ -200,20 +255,38 @@ def cross_entropy(p: FloatArray, y_onehot: FloatArray) -> float:
     return _native.cross_entropy(_c_order("p", p), _c_order("y_onehot", y_onehot))
 
 
+def output_loss(
+    out: FloatArray,
+    targets: FloatArray,
+    output: Output = "softmax",
+    sample_weight: FloatArray | None = None,
+) -> float:
+    """The batch loss of an output layer (:func:`fastmlp.reference.output_loss`).
+
+    The Rust engine has softmax + cross-entropy (:func:`cross_entropy`), unweighted; the other
+    kinds and ``sample_weight`` are phase 2 (``NotImplementedError``).
+    """
+    _not_in_rust_yet(output=output, sample_weight=sample_weight)
+    return cross_entropy(out, targets)
+
+
 def forward(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
     x: FloatArray,
-    activation: Activation,
+    activation: HiddenActivation,
+    *,
+    output: Output = "softmax",
 ) -> list[FloatArray]:
     """Every layer's output ``[x, a1, ..., aL]`` for ``x`` (n, inputs).
 
     ``weights[l]`` is (fan_in, fan_out), ``biases[l]`` (fan_out,); hidden layers use
     ``activation`` ("relu", "tanh" or "sigmoid"); ``aL`` (n, classes) holds the softmax
-    probabilities. ``outputs[0]`` is ``x`` itself.
+    probabilities. ``outputs[0]`` is ``x`` itself (a scipy.sparse ``x``: its dense copy).
     """
+    activation = _not_in_rust_yet(activation, output)
     return _native.forward(
-        _arrays("weights", weights), _arrays("biases", biases), _c_order("x", x), activation
+        _arrays("weights", weights), _arrays("biases", biases), _dense("x", x), activation
     )
 
 
@@ -221,14 +294,18 @@ def backward(
     weights: Sequence[FloatArray],
     outputs: Sequence[FloatArray],
     y_onehot: FloatArray,
-    activation: Activation,
+    activation: HiddenActivation,
+    *,
+    output: Output = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> tuple[list[FloatArray], list[FloatArray]]:
     """Gradients ``(weight_grads, bias_grads)`` of the mean cross-entropy.
 
     ``outputs`` is what :func:`forward` returned, ``y_onehot`` (n, classes) the targets.
     Gradients have the shapes and dtype of the parameters.
     """
-    arrays = [_c_order(f"outputs[{i}]", a) for i, a in enumerate(_arrays("outputs", outputs))]
+    activation = _not_in_rust_yet(activation, output, sample_weight)
+    arrays = [_dense(f"outputs[{i}]", a) for i, a in enumerate(_arrays("outputs", outputs))]
     return _native.backward(
         _arrays("weights", weights), arrays, _c_order("y_onehot", y_onehot), activation
     )
@@ -240,17 +317,21 @@ def sgd_step(
     x: FloatArray,
     y_onehot: FloatArray,
     lr: float,
-    activation: Activation,
+    activation: HiddenActivation,
+    *,
+    output: Output = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> float:
     """One gradient step on the batch ``x`` (n, inputs), ``y_onehot`` (n, classes).
 
     Updates ``weights`` and ``biases`` in place (``W -= lr * dW``) and returns the mean loss
     computed before the step.
     """
+    activation = _not_in_rust_yet(activation, output, sample_weight)
     return _native.sgd_step(
         _arrays("weights", weights),
         _arrays("biases", biases),
-        _c_order("x", x),
+        _dense("x", x),
         _c_order("y_onehot", y_onehot),
         _learning_rate(lr),
         activation,
@@ -263,11 +344,13 @@ def train_step(
     x: FloatArray,
     y_onehot: FloatArray,
     lr: float,
-    activation: Activation,
+    activation: HiddenActivation,
     *,
     optimizer: Optimizer | None = None,
     state: OptimizerState | None = None,
     alpha: float = 0.0,
+    output: Output = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> float:
     """One step of ``optimizer`` (plain SGD by default) on the batch ``x``, ``y_onehot``.
 
@@ -277,13 +360,14 @@ def train_step(
     update: fed the same gradients, the two engines' rules agree bit for bit.
     """
     arguments = _optimizer_arguments(optimizer, state, alpha, weights, biases)
+    checked_activation = _not_in_rust_yet(activation, output, sample_weight)
     return _native.train_step(
         _arrays("weights", weights),
         _arrays("biases", biases),
         _c_order("x", x),
         _c_order("y_onehot", y_onehot),
         _learning_rate(lr),
-        activation,
+        checked_activation,
         **arguments,
     )
 
@@ -292,16 +376,18 @@ def train_epoch_stats(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
     x: FloatArray | SparseRows,
-    labels: IntArray,
+    labels: IntArray | FloatArray,
     order: IntArray,
     lr: float,
     batch_size: int,
-    activation: Activation,
+    activation: HiddenActivation,
     *,
     input_path: InputPath = "auto",
     optimizer: Optimizer | None = None,
     state: OptimizerState | None = None,
     alpha: float = 0.0,
+    output: Output = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> tuple[float, int]:
     """:func:`train_epoch`, also returning how many rows were classified right before their step."""
     arguments = _optimizer_arguments(optimizer, state, alpha, weights, biases)
@@ -309,6 +395,11 @@ def train_epoch_stats(
         raise TypeError(f"batch_size: expected an int, got {type(batch_size).__name__}")
     if batch_size < 1:
         raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
+    activation = _not_in_rust_yet(activation, output, sample_weight)
+    if _is_scipy_sparse(x):
+        return _train_epoch_in_dense_pieces(
+            weights, biases, x, labels, order, lr, batch_size, activation, input_path, arguments
+        )
     loss, correct = _native.train_epoch_stats(
         _arrays("weights", weights),
         _arrays("biases", biases),
@@ -329,16 +420,18 @@ def train_epoch(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
     x: FloatArray | SparseRows,
-    labels: IntArray,
+    labels: IntArray | FloatArray,
     order: IntArray,
     lr: float,
     batch_size: int,
-    activation: Activation,
+    activation: HiddenActivation,
     *,
     input_path: InputPath = "auto",
     optimizer: Optimizer | None = None,
     state: OptimizerState | None = None,
     alpha: float = 0.0,
+    output: Output = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> float:
     """One epoch of mini-batch SGD over the rows ``x[order]``, updating in place.
 
@@ -354,12 +447,13 @@ def train_epoch(
     below :func:`sparse_work_crossover`). Both paths give the
     same result up to the order of floating-point sums. ``x`` may also be a
     :data:`SparseRows` built once from the dense array, which saves the sparse path a scan of
-    ``x`` per call.
+    ``x`` per call, or a scipy.sparse matrix, densified a few batches at a time.
 
     ``optimizer``, ``state`` and ``alpha`` are :func:`fastmlp.reference.train_epoch`'s: each
     batch is a step of the optimizer (plain SGD by default), ``state`` is updated in place
     and counts the steps taken, and each batch's loss includes its L2 term. On divergence or
-    Ctrl-C the state is that of the last finished step, as the weights are.
+    Ctrl-C the state is that of the last finished step, as the weights are. ``output`` and
+    ``sample_weight``: the Rust engine computes their defaults only, so far.
     """
     return train_epoch_stats(
         weights,
@@ -374,4 +468,70 @@ def train_epoch(
         optimizer=optimizer,
         state=state,
         alpha=alpha,
+        output=output,
+        sample_weight=sample_weight,
     )[0]
+
+
+def _train_epoch_in_dense_pieces(
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+    x: Any,
+    labels: Any,
+    order: NDArray[np.integer],
+    lr: float,
+    batch_size: int,
+    activation: Activation,
+    input_path: InputPath,
+    optimizer_arguments: dict[str, Any],
+) -> tuple[float, int]:
+    """:func:`train_epoch_stats` on a scipy.sparse ``x``: its rows in ``order`` are densified
+    in pieces of whole batches (at most ``_DENSE_PIECE_VALUES`` values), each piece one call
+    of the core. The same batches and steps as one call on the dense matrix."""
+    rows = x.tocsr() if x.format != "csr" else x
+    n, features = rows.shape
+    order = _indices("order", order)
+    labels = _indices("labels", labels)
+    if len(labels) != n:
+        raise ValueError(
+            f"labels: expected shape ({n},) (one per row of x), got shape {labels.shape}"
+        )
+    outside = np.flatnonzero((order < 0) | (order >= n))
+    if outside.size:
+        raise ValueError(
+            f"order: expected row indices in [0, {n}), got {order[outside[0]]} at position "
+            f"{outside[0]}"
+        )
+    if len(order) == 0:
+        raise ValueError("order must hold at least one row index, got an empty array")
+    batches_per_piece = max(1, _DENSE_PIECE_VALUES // (batch_size * max(features, 1)))
+    piece_rows = batches_per_piece * batch_size
+    total_loss, total_correct = 0.0, 0
+    for start in range(0, len(order), piece_rows):
+        part = order[start : start + piece_rows]
+        dense = np.ascontiguousarray(rows[part].toarray())  # (len(part), features)
+        try:
+            loss, correct = _native.train_epoch_stats(
+                _arrays("weights", weights),
+                _arrays("biases", biases),
+                dense,
+                labels[part],
+                np.arange(len(part), dtype=np.int64),
+                _learning_rate(lr),
+                int(min(batch_size, np.iinfo(np.int64).max)),
+                activation,
+                input_path,
+                **optimizer_arguments,
+            )
+        except TrainingDivergedError as error:
+            batch = start // batch_size + (error.batch or 0)
+            raise TrainingDivergedError(
+                f"training diverged: the loss of batch {batch} (0-based, within this epoch) is "
+                f"{error.loss}; the weights are those before that batch; try a smaller "
+                "learning rate",
+                batch=batch,
+                loss=error.loss,
+            ) from None
+        total_loss += loss * len(part)
+        total_correct += correct
+    return total_loss / len(order), total_correct
