@@ -43,6 +43,7 @@ def test_the_contract_lists_the_documented_functions() -> None:
             "sigmoid",
             "softmax",
             "cross_entropy",
+            "output_loss",
             "forward",
             "backward",
             "sgd_step",
@@ -190,7 +191,12 @@ def test_every_activation_and_input_path_runs_in_each_engine(engine_name: str) -
 
 
 def test_reference_has_the_math_of_every_activation() -> None:
-    assert tuple(reference.ACTIVATIONS) == names.ACTIVATIONS
+    assert tuple(reference.ACTIVATIONS) == names.HIDDEN_ACTIVATIONS
+    assert names.HIDDEN_ACTIVATIONS == names.ACTIVATIONS + names.REFERENCE_ONLY_ACTIVATIONS
+
+
+def test_reference_has_every_output_layer() -> None:
+    assert reference.OUTPUTS == names.OUTPUTS
 
 
 def test_cli_choices_are_the_lists() -> None:

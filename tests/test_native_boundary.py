@@ -3,8 +3,8 @@
 Every function of the engine contract is called through both layers: ``fastmlp.kernels`` (which
 copies read-only inputs to C order and converts labels/order to int64) and ``fastmlp._native``
 directly. Errors must be ``TypeError``/``ValueError`` naming the argument (README.md, "When
-things go wrong"), never a PyO3 ``PanicException`` (a ``BaseException``); where odd input gives a
-result, it is the oracle's (``fastmlp.reference``); arrays updated
+things go wrong"), never a PyO3 ``PanicException`` (a ``BaseException``); where odd input gives
+a result, it is the oracle's (``fastmlp.reference``); arrays updated
 in place must be C-contiguous, writeable and distinct; the GIL is released while Rust computes;
 Ctrl-C and divergence stop training with the weights of the last good step.
 """

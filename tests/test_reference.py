@@ -138,8 +138,8 @@ def test_relu_derivative_is_zero_at_zero_output():
     np.testing.assert_array_equal(ref.relu_derivative_from_output(a), [0.0, 1.0, 0.0, 1.0])
 
 
-def test_activation_table_has_the_three_names():
-    assert set(ref.ACTIVATIONS) == {"relu", "tanh", "sigmoid"}
+def test_activation_table_has_the_four_names():
+    assert set(ref.ACTIVATIONS) == {"relu", "tanh", "sigmoid", "identity"}
 
 
 def test_unknown_activation_is_a_value_error_listing_allowed_names():

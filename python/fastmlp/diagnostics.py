@@ -25,14 +25,16 @@ SAMPLE_VALUES = 1 << 17
 
 
 def warn_if_unscaled(arg: str, x: NDArray) -> None:
-    """A :class:`TrainingWarning` when ``x`` (n, features) is mostly far outside [-10, 10]."""
-    flat = x.reshape(-1)
+    """A :class:`TrainingWarning` when ``x`` (n, features) is mostly far outside [-10, 10].
+
+    A scipy.sparse ``x`` is judged by its stored values (its zeros are in range)."""
+    flat = np.asarray(x.data) if _is_sparse(x) else x.reshape(-1)
     step = max(1, flat.size // SAMPLE_VALUES)
     magnitude = float(np.percentile(np.abs(flat[::step]), 99))
     if magnitude > UNSCALED_LIMIT:
         warnings.warn(
             f"{arg}: 1% of the inputs are {magnitude:g} or more in magnitude (largest "
-            f"{float(np.abs(x).max()):g}); networks train badly on unscaled inputs. Pixels "
+            f"{float(np.abs(flat).max()):g}); networks train badly on unscaled inputs. Pixels "
             "0..255? fastmlp.datasets.prepare(images) scales uint8 images to [0, 1]; scale "
             "other features to about [-1, 1] (e.g. standardise them)",
             TrainingWarning,
@@ -57,10 +59,16 @@ def check_probabilities(arg: str, p: NDArray, x: NDArray, offset: int = 0) -> No
     bad = np.flatnonzero(~np.isfinite(p).all(axis=1))
     if bad.size:
         first = int(bad[0])
-        largest = float(np.abs(x[first]).max()) if np.isfinite(x[first]).all() else math.inf
+        row = x[first].toarray() if _is_sparse(x) else x[first]
+        largest = float(np.abs(row).max()) if np.isfinite(row).all() else math.inf
         raise ValueError(
             f"{arg}: the class probabilities of {bad.size} row(s) are NaN (first: row "
             f"{first + offset}, inputs up to {largest:g}): the logits overflowed "
             f"{p.dtype.name}. Inputs this large are far outside what the model was trained "
             "on; scale them as the training data was"
         )
+
+
+def _is_sparse(x: object) -> bool:
+    """Whether ``x`` is a scipy.sparse matrix or array (without importing scipy)."""
+    return type(x).__module__.startswith("scipy.sparse")

@@ -5,6 +5,11 @@
 (``inspect.signature``) and with mypy (a module satisfies a ``Protocol`` structurally).
 Shapes: ``x`` (n, features), ``weights[l]`` (fan_in, fan_out), ``biases[l]`` (fan_out,),
 ``y_onehot`` and probabilities (n, classes); one float dtype per call, float32 or float64.
+
+The output layer is softmax + cross-entropy unless ``output`` names another
+(:mod:`fastmlp.reference_outputs`), and ``sample_weight`` weighs the rows of the mean loss;
+the hidden activation ``"identity"``, the other outputs and ``sample_weight`` are the
+reference's so far: the Rust engine raises ``NotImplementedError`` for them (issue 12 phase 2).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from fastmlp.names import Activation, InputPath
+from fastmlp.names import HiddenActivation, InputPath, Output
 from fastmlp.optimizers import Optimizer, OptimizerState
 
 __all__ = ["Engine", "FloatArray", "Inputs", "IntArray"]
@@ -67,9 +72,21 @@ class Engine(Protocol[Inputs]):
         weights: Sequence[FloatArray],
         biases: Sequence[FloatArray],
         x: FloatArray,
-        activation: Activation,
+        activation: HiddenActivation,
+        *,
+        output: Output = "softmax",
     ) -> list[FloatArray]:
         """Every layer's output ``[x, a1, ..., aL]``; ``aL`` (n, classes) are probabilities."""
+        ...
+
+    def output_loss(
+        self,
+        out: FloatArray,
+        targets: FloatArray,
+        output: Output = "softmax",
+        sample_weight: FloatArray | None = None,
+    ) -> float:
+        """The batch's (weighted) mean loss of an output layer's values ``out`` (n, outputs)."""
         ...
 
     def backward(
@@ -77,7 +94,10 @@ class Engine(Protocol[Inputs]):
         weights: Sequence[FloatArray],
         outputs: Sequence[FloatArray],
         y_onehot: FloatArray,
-        activation: Activation,
+        activation: HiddenActivation,
+        *,
+        output: Output = "softmax",
+        sample_weight: FloatArray | None = None,
     ) -> tuple[list[FloatArray], list[FloatArray]]:
         """``(weight_grads, bias_grads)`` of the mean cross-entropy, from ``forward``'s outputs."""
         ...
@@ -89,7 +109,10 @@ class Engine(Protocol[Inputs]):
         x: FloatArray,
         y_onehot: FloatArray,
         lr: float,
-        activation: Activation,
+        activation: HiddenActivation,
+        *,
+        output: Output = "softmax",
+        sample_weight: FloatArray | None = None,
     ) -> float:
         """One step ``W -= lr * dW`` in place; the batch's mean loss before the step."""
         ...
@@ -101,11 +124,13 @@ class Engine(Protocol[Inputs]):
         x: FloatArray,
         y_onehot: FloatArray,
         lr: float,
-        activation: Activation,
+        activation: HiddenActivation,
         *,
         optimizer: Optimizer | None = None,
         state: OptimizerState | None = None,
         alpha: float = 0.0,
+        output: Output = "softmax",
+        sample_weight: FloatArray | None = None,
     ) -> float:
         """One step of ``optimizer`` (plain SGD by default) in place, its ``state`` updated in
         place; the batch's loss before the step, with ``alpha / (2 n) * sum(W**2)``."""
@@ -127,16 +152,18 @@ class Engine(Protocol[Inputs]):
         weights: Sequence[FloatArray],
         biases: Sequence[FloatArray],
         x: Inputs,
-        labels: IntArray,
+        labels: IntArray | FloatArray,
         order: IntArray,
         lr: float,
         batch_size: int,
-        activation: Activation,
+        activation: HiddenActivation,
         *,
         input_path: InputPath = "auto",
         optimizer: Optimizer | None = None,
         state: OptimizerState | None = None,
         alpha: float = 0.0,
+        output: Output = "softmax",
+        sample_weight: FloatArray | None = None,
     ) -> float:
         """Mini-batch training over ``x[order]`` (plain SGD, or ``optimizer`` with its
         ``state`` and L2 ``alpha``), in place; the mean loss before each step."""
@@ -147,16 +174,18 @@ class Engine(Protocol[Inputs]):
         weights: Sequence[FloatArray],
         biases: Sequence[FloatArray],
         x: Inputs,
-        labels: IntArray,
+        labels: IntArray | FloatArray,
         order: IntArray,
         lr: float,
         batch_size: int,
-        activation: Activation,
+        activation: HiddenActivation,
         *,
         input_path: InputPath = "auto",
         optimizer: Optimizer | None = None,
         state: OptimizerState | None = None,
         alpha: float = 0.0,
+        output: Output = "softmax",
+        sample_weight: FloatArray | None = None,
     ) -> tuple[float, int]:
         """:meth:`train_epoch`, and how many rows were classified right before their step."""
         ...

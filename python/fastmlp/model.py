@@ -26,19 +26,21 @@ from fastmlp.engine import Engine
 from fastmlp.history import History
 from fastmlp.initializers import Init, check_init, initial_parameters
 from fastmlp.names import (
-    ACTIVATIONS,
     ENGINES,
+    HIDDEN_ACTIVATIONS,
     INPUT_PATHS,
-    Activation,
     DType,
     EngineName,
+    HiddenActivation,
     InputPath,
     LRSchedule,
     Monitor,
     OptimizerName,
+    Output,
 )
 from fastmlp.optimizers import Optimizer
 from fastmlp.optimizers.rules import l2_penalty
+from fastmlp.reference_outputs import check_output, check_sample_weight, output_loss
 from fastmlp.serialization import load_parameters, save_parameters
 from fastmlp.training import (
     FitSettings,
@@ -59,6 +61,7 @@ from fastmlp.validation import (
     check_layer_sizes,
     check_learning_rate,
     check_positive_int,
+    check_targets,
 )
 
 __all__ = ["MLP"]
@@ -66,17 +69,21 @@ __all__ = ["MLP"]
 _ENGINE_MODULES: dict[EngineName, Engine[Any]] = {"rust": kernels, "numpy": reference}
 # Rows per forward call in predict/evaluate: bounds the hidden activations' memory.
 _INFERENCE_CHUNK = 16384
+# A scipy.sparse x is predicted on in pieces of at most this many dense values.
+_SPARSE_INFERENCE_VALUES = 1 << 22
 # The loss before training, for the check that it did not explode, is measured on these rows.
 _START_ROWS = 1024
 
 
 class MLP:
-    """A multilayer perceptron: dense layers, one hidden activation, softmax output.
+    """A multilayer perceptron: dense layers, one hidden activation, softmax output (or another
+    output layer, ``output``).
 
     Args:
         layer_sizes: ``[inputs, hidden..., classes]``, e.g. ``[784, 128, 10]``; ``[784, 10]``
             is softmax regression.
-        activation: the hidden layers' activation: ``"relu"``, ``"tanh"`` or ``"sigmoid"``.
+        activation: the hidden layers' activation: ``"relu"``, ``"tanh"`` or ``"sigmoid"``
+            (``"identity"``: the NumPy engine only, so far).
         init: initial weights: ``"he"`` (N(0, 2/fan_in)), ``"xavier"`` (Glorot uniform),
             ``("normal", std)`` or ``("uniform", low, high)``; biases start at zero.
         dtype: ``"float32"`` or ``"float64"``, for parameters and data alike.
@@ -92,20 +99,26 @@ class MLP:
         sparse_work_crossover: the work (:func:`fastmlp.kernels.sparse_plan`) below which
             ``"auto"`` takes the sparse path; ``None`` for the default measured on the
             project's machine (:func:`fastmlp.kernels.sparse_work_crossover`).
+        output: the output layer and its loss: ``"softmax"`` (classes, cross-entropy),
+            ``"logistic"`` (independent 0/1 labels, binary cross-entropy), ``"identity"``
+            (regression, squared error) or ``"exp"`` (counts, Poisson deviance); see
+            :mod:`fastmlp.reference_outputs`. All but softmax are computed by the NumPy engine
+            only, so far.
     """
 
     def __init__(
         self,
         layer_sizes: list[int],
-        activation: Activation = "relu",
+        activation: HiddenActivation = "relu",
         init: Init = "he",
         dtype: DType | np.dtype | type = "float32",
         seed: int | np.random.Generator | None = None,
         engine: EngineName = "rust",
         input_path: InputPath = "auto",
+        output: Output = "softmax",
         sparse_work_crossover: float | None = None,
     ) -> None:
-        self._configure(layer_sizes, activation, init, dtype, seed, engine, input_path)
+        self._configure(layer_sizes, activation, init, dtype, seed, engine, input_path, output)
         self.sparse_work_crossover = _check_crossover(sparse_work_crossover)
         self.weights, self.biases = initial_parameters(
             self.layer_sizes, self.init, self.dtype, self._rng
@@ -114,16 +127,18 @@ class MLP:
     def _configure(
         self,
         layer_sizes: list[int],
-        activation: Activation,
+        activation: HiddenActivation,
         init: Init,
         dtype: DType | np.dtype | type,
         seed: int | np.random.Generator | None,
         engine: EngineName,
         input_path: InputPath,
+        output: Output = "softmax",
     ) -> None:
         """Check the settings and set everything but the parameters (``load`` reads those)."""
-        self.layer_sizes = check_layer_sizes(layer_sizes)
-        self.activation = check_choice("activation", activation, ACTIVATIONS)
+        self.output = check_output(output)
+        self.layer_sizes = check_layer_sizes(layer_sizes, 2 if output == "softmax" else 1)
+        self.activation = check_choice("activation", activation, HIDDEN_ACTIVATIONS)
         self.init = check_init(init)
         self.dtype = check_dtype(dtype)
         self.engine = check_choice("engine", engine, ENGINES)
@@ -148,9 +163,10 @@ class MLP:
 
     def __repr__(self) -> str:
         init = self.init[0] if len(self.init) == 1 else self.init
+        output = "" if self.output == "softmax" else f", output={self.output!r}"
         return (
             f"MLP({self.layer_sizes}, activation={self.activation!r}, init={init!r}, "
-            f"dtype={self.dtype.name!r}, engine={self.engine!r})"
+            f"dtype={self.dtype.name!r}, engine={self.engine!r}{output})"
         )
 
     @property
@@ -206,6 +222,7 @@ class MLP:
         patience: int = 10,
         tol: float = 1e-4,
         restore_best: bool = True,
+        sample_weight: NDArray | None = None,
     ) -> History:
         """Train and return this call's :class:`History`.
 
@@ -218,8 +235,10 @@ class MLP:
 
         Args:
             x: inputs (n, layer_sizes[0]) of the model's dtype, e.g. from
-                :func:`fastmlp.datasets.prepare`; never converted.
-            labels: integer classes (n,) in [0, classes).
+                :func:`fastmlp.datasets.prepare`, or a scipy.sparse CSR/CSC matrix of that
+                dtype; never converted.
+            labels: integer classes (n,) in [0, classes); for another ``output`` than
+                softmax, the targets (n, outputs) (converted to the model's dtype).
             epochs: passes over the data, >= 1 (fewer when early stopping ends training).
             batch_size: rows per step, 1..n; ``None`` for full-batch gradient descent.
             lr: learning rate, > 0 (Adam's base rate, e.g. 1e-3).
@@ -229,7 +248,8 @@ class MLP:
             progress: ``True`` shows a progress bar per epoch with the running loss and
                 accuracy (on stderr; when stderr is not a terminal or notebook, a line per
                 epoch instead); a function is called after each epoch with this call's
-                :class:`History` so far (e.g. to print a line).
+                :class:`History` so far (e.g. to print a line), and ends training by setting
+                its ``stop_reason`` (a sentence saying why).
             optimizer: ``"sgd"`` (with ``momentum``, ``nesterov``), ``"adam"`` (with
                 ``beta1``, ``beta2``, ``epsilon``), or a :class:`fastmlp.optimizers.SGD` /
                 :class:`~fastmlp.optimizers.Adam` object.
@@ -257,6 +277,9 @@ class MLP:
             tol: the least change of ``monitor`` that counts as an improvement, >= 0.
             restore_best: with early stopping, end with the weights of the best epoch
                 (``History.best_epoch``), not the last one.
+            sample_weight: (n,) non-negative weights of the rows in each batch's mean loss
+                (and ``n`` of the L2 term their sum, as scikit-learn's); NumPy engine only,
+                so far.
 
         Warns:
             TrainingWarning: the inputs are far outside the usual range (unscaled pixels), or
@@ -268,9 +291,6 @@ class MLP:
                 last good step, ``history_`` holds the finished epochs.
             KeyboardInterrupt: Ctrl-C, within one batch; the weights are those of the last
                 finished step.
-            NotImplementedError: ``engine="rust"`` with momentum, Adam or ``alpha``: the Rust
-                engine runs plain SGD only until its optimizer step lands (use
-                ``engine="numpy"``).
             RuntimeError: the model is being trained by another thread.
         """
         with _one_fit_at_a_time(self):
@@ -292,7 +312,16 @@ class MLP:
                 "restore_best": restore_best,
             }
             return self._fit(
-                x, labels, epochs, batch_size, lr, shuffle, validation_data, progress, settings
+                x,
+                labels,
+                epochs,
+                batch_size,
+                lr,
+                shuffle,
+                validation_data,
+                progress,
+                settings,
+                sample_weight,
             )
 
     def _fit(
@@ -306,10 +335,13 @@ class MLP:
         validation_data: tuple[NDArray, NDArray[np.integer]] | None,
         progress: bool | Callable[[History], None],
         keywords: dict[str, Any],
+        sample_weight: NDArray | None = None,
     ) -> History:
         x, labels = self._check_data(x, labels)
+        rows = x.shape[0]
+        sample_weight = check_sample_weight(sample_weight, rows, self.dtype)
         epochs = check_positive_int("epochs", epochs)
-        batch = self._check_batch_size(batch_size, len(x))
+        batch = self._check_batch_size(batch_size, rows)
         settings = fit_settings(
             epochs=epochs,
             batch_size=batch,
@@ -317,15 +349,15 @@ class MLP:
             shuffle=shuffle,
             **keywords,
         )
-        if self.engine == "rust":  # until the Rust optimizer step lands (issue 11, phase 2)
-            kernels._plain_sgd_only(settings.optimizer, settings.alpha)
         validation = None
         if validation_data is not None:
             validation = self._check_validation(validation_data)
-        train_rows = np.arange(len(x), dtype=np.int64)
+        train_rows = np.arange(rows, dtype=np.int64)
         if settings.early_stopping and validation is None:
             fraction = settings.validation_fraction
-            train_rows, held_out = stratified_holdout(labels, fraction, self._rng)
+            # Targets of the other outputs are not classes: a plain random split.
+            strata = np.asarray(labels if self.output == "softmax" else np.zeros(rows), np.int64)
+            train_rows, held_out = stratified_holdout(strata, fraction, self._rng)
             validation = (x[held_out], labels[held_out])
             settings = self._fit_batches_to(settings, batch_size, len(train_rows))
 
@@ -355,6 +387,7 @@ class MLP:
             validation,
             bool(progress) and not callable(progress),
             after_epoch=after_epoch,
+            sample_weight=sample_weight,
         )
         warn_if_exploded(start, history.loss[-1], self.classes, history.lr[-1])
         return history
@@ -420,23 +453,53 @@ class MLP:
         """Class probabilities (n, classes) for inputs ``x`` (n, layer_sizes[0]).
 
         Never NaN: rows whose logits overflow (inputs far larger than any the model was
-        trained on) are a ``ValueError`` naming them.
+        trained on) are a ``ValueError`` naming them. For the other outputs: the output
+        layer's values (n, outputs), i.e. each label's probability (logistic) or the
+        predictions (identity, exp).
         """
         x = check_inputs("x", x, self.layer_sizes[0], self.dtype)
         engine = self._engine()
+        chunk = _INFERENCE_CHUNK
+        if not isinstance(x, np.ndarray):  # scipy.sparse: densified chunk by chunk
+            chunk = max(1, min(chunk, _SPARSE_INFERENCE_VALUES // x.shape[1]))
         parts = []
-        for i in range(0, len(x), _INFERENCE_CHUNK):
-            rows = x[i : i + _INFERENCE_CHUNK]
-            parts.append(engine.forward(self.weights, self.biases, rows, self.activation)[-1])
-            check_probabilities("x", parts[-1], rows, offset=i)
+        for i in range(0, x.shape[0], chunk):
+            rows = x[i : i + chunk]
+            out = engine.forward(
+                self.weights, self.biases, rows, self.activation, output=self.output
+            )
+            parts.append(out[-1])
+            if self.output in ("softmax", "logistic"):
+                check_probabilities("x", parts[-1], rows, offset=i)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def predict(self, x: NDArray) -> NDArray[np.int64]:
-        """The most probable class (n,) for each row of ``x``."""
-        return self.predict_proba(x).argmax(axis=1).astype(np.int64)
+    def predict(self, x: NDArray) -> NDArray:
+        """The most probable class (n,) for each row of ``x``.
+
+        For the other outputs: 0/1 per label (logistic, int64), the predicted values (identity,
+        exp), (n, outputs).
+        """
+        out = self.predict_proba(x)
+        if self.output == "softmax":
+            return out.argmax(axis=1).astype(np.int64)
+        if self.output == "logistic":
+            return (out > 0.5).astype(np.int64)
+        return out
 
     def evaluate(self, x: NDArray, labels: NDArray[np.integer]) -> dict[str, float]:
-        """``{"loss": mean cross-entropy, "accuracy": fraction right}`` on ``(x, labels)``."""
+        """``{"loss": mean cross-entropy, "accuracy": fraction right}`` on ``(x, labels)``.
+
+        For the other outputs, the mean loss of that output; the accuracy is the fraction of
+        rows with every label right (logistic) or NaN (identity, exp).
+        """
+        if self.output != "softmax":
+            x, targets = self._check_data(x, labels)
+            out = self.predict_proba(x)
+            right = np.count_nonzero(((out > 0.5) == (targets > 0.5)).all(axis=1))
+            return {
+                "loss": output_loss(out, targets, self.output),
+                "accuracy": self._accuracy(int(right), x.shape[0]),
+            }
         x, labels = self._check_data(x, labels)
         p = self.predict_proba(x)
         p_true = p[np.arange(len(labels)), labels].astype(np.float64)
@@ -445,8 +508,22 @@ class MLP:
         return {"loss": loss, "accuracy": accuracy}
 
     def score(self, x: NDArray, labels: NDArray[np.integer]) -> float:
-        """Accuracy on ``(x, labels)``, as scikit-learn's ``score``."""
+        """Accuracy on ``(x, labels)``, as scikit-learn's ``score``.
+
+        For ``output="identity"`` or ``"exp"``: R^2, averaged over the outputs.
+        """
+        if self.output in ("identity", "exp"):
+            x, targets = self._check_data(x, labels)
+            residual = ((targets - self.predict_proba(x)) ** 2).sum(axis=0, dtype=np.float64)
+            spread = ((targets - targets.mean(axis=0)) ** 2).sum(axis=0, dtype=np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r2 = np.where(spread > 0, 1 - residual / spread, np.where(residual > 0, 0.0, 1.0))
+            return float(r2.mean())
         return self.evaluate(x, labels)["accuracy"]
+
+    def _accuracy(self, correct: int, rows: int) -> float:
+        """The fraction right, or NaN for outputs that have no right answer (regressions)."""
+        return correct / rows if self.output in ("softmax", "logistic") else float("nan")
 
     # ---- persistence ----------------------------------------------------------------------
 
@@ -461,6 +538,7 @@ class MLP:
             "activation": self.activation,
             "dtype": self.dtype.name,
             "init": list(self.init),
+            "output": self.output,
             "history": self.history_.as_dict(),
             "dataset": self.dataset,
             "class_names": None if self.class_names is None else list(self.class_names),
@@ -485,6 +563,7 @@ class MLP:
                 seed=None,
                 engine=engine,
                 input_path="auto",
+                output=metadata.get("output", "softmax"),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path}: invalid model metadata: {error}") from None
@@ -511,17 +590,23 @@ class MLP:
 
     # ---- argument checks ------------------------------------------------------------------
 
-    def _check_data(self, x: object, labels: object) -> tuple[NDArray, NDArray[np.int64]]:
+    def _check_data(self, x: object, labels: object) -> tuple[NDArray, NDArray]:
         x = check_inputs("x", x, self.layer_sizes[0], self.dtype)
-        return x, check_labels("labels", labels, len(x), self.classes)
+        return x, self._check_labels("labels", labels, x.shape[0])
 
-    def _check_validation(self, data: object) -> tuple[NDArray, NDArray[np.int64]]:
+    def _check_validation(self, data: object) -> tuple[NDArray, NDArray]:
         if not (isinstance(data, (tuple, list)) and len(data) == 2):
             raise TypeError("validation_data: expected a pair (x_val, labels_val)")
         x = check_inputs("validation_data[0]", data[0], self.layer_sizes[0], self.dtype)
-        labels = check_labels("validation_data[1]", data[1], len(x), self.classes)
-        # Read once an epoch: made C-ordered once for the fit, not copied by every call.
-        return np.require(x, requirements=["C", "A"]), labels
+        if isinstance(x, np.ndarray):  # read every epoch: C-ordered once, not per call
+            x = np.require(x, requirements=["C", "A"])
+        return x, self._check_labels("validation_data[1]", data[1], x.shape[0])
+
+    def _check_labels(self, arg: str, labels: object, rows: int) -> NDArray:
+        """Class indices (softmax) or the targets of the other outputs."""
+        if self.output == "softmax":
+            return check_labels(arg, labels, rows, self.classes)
+        return check_targets(arg, labels, rows, self.layer_sizes[-1], self.dtype)
 
     @staticmethod
     def _check_batch_size(batch_size: object, rows: int) -> int:

@@ -14,22 +14,43 @@ __all__ = [
     "ACTIVATIONS",
     "DTYPES",
     "ENGINES",
+    "HIDDEN_ACTIVATIONS",
     "INPUT_PATHS",
     "LR_SCHEDULES",
     "MONITORS",
     "OPTIMIZERS",
+    "OUTPUTS",
+    "REFERENCE_ONLY_ACTIVATIONS",
     "Activation",
     "DType",
     "EngineName",
+    "HiddenActivation",
     "InputPath",
     "LRSchedule",
     "Monitor",
     "OptimizerName",
+    "Output",
+    "ReferenceOnlyActivation",
 ]
 
 #: The hidden layers' activation.
 Activation = Literal["relu", "tanh", "sigmoid"]
 ACTIVATIONS: tuple[Activation, ...] = get_args(Activation)
+
+#: Hidden activations only the NumPy reference computes so far (the Rust engine raises
+#: NotImplementedError for them until issue 12's phase 2; the Rust core's list is the above).
+ReferenceOnlyActivation = Literal["identity"]
+REFERENCE_ONLY_ACTIVATIONS: tuple[ReferenceOnlyActivation, ...] = get_args(ReferenceOnlyActivation)
+
+#: The engine contract's hidden activations: both of the above.
+HiddenActivation = Activation | ReferenceOnlyActivation
+HIDDEN_ACTIVATIONS: tuple[HiddenActivation, ...] = ACTIVATIONS + REFERENCE_ONLY_ACTIVATIONS
+
+#: The output layer and its loss (fastmlp.reference_outputs): softmax + cross-entropy,
+#: logistic + binary cross-entropy, identity + squared error, exp + Poisson deviance. The Rust
+#: engine computes "softmax" so far.
+Output = Literal["softmax", "logistic", "identity", "exp"]
+OUTPUTS: tuple[Output, ...] = get_args(Output)
 
 #: Which engine trains a model: the Rust one (``fastmlp.kernels``) or the NumPy reference.
 EngineName = Literal["rust", "numpy"]

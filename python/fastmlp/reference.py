@@ -11,10 +11,15 @@ Conventions
 * A network with L layers is ``weights[0..L-1]`` and ``biases[0..L-1]``;
   ``weights[l]`` has shape ``(fan_in, fan_out)`` and ``biases[l]`` has shape
   ``(fan_out,)``. The last ``fan_out`` is the number of classes.
-* Hidden layers use one activation, ``"relu"``, ``"tanh"`` or ``"sigmoid"``.
-  The output layer is always softmax, and the loss is the mean cross-entropy
-  over the batch. With a single weight matrix (no hidden layer) the network is
-  softmax regression.
+* Hidden layers use one activation, ``"relu"``, ``"tanh"``, ``"sigmoid"`` or
+  ``"identity"``. The output layer is softmax by default, and the loss is the
+  mean cross-entropy over the batch. With a single weight matrix (no hidden
+  layer) the network is softmax regression. ``output="logistic"`` (multi-label),
+  ``"identity"`` (regression) and ``"exp"`` (Poisson) pair other output layers
+  with their losses, and ``sample_weight`` weighs the rows of the mean loss: see
+  :mod:`fastmlp.reference_outputs`.
+* ``x`` may also be a ``scipy.sparse`` matrix (CSR): ``x @ W`` and ``x.T @ delta``
+  are then sparse products.
 * float32 and float64 are both supported. Every function computes in the
   dtype of its inputs and returns that dtype: nothing is silently upcast.
 
@@ -39,7 +44,14 @@ Backward (the delta recursion of Nielsen's ``network.py``, ``delta_l = dJ/dz_l``
 
 The derivative of each activation is written as a function of the layer's
 OUTPUT ``a`` (which the forward pass keeps), not of ``z``:
-relu' = (a > 0), tanh' = 1 - a**2, sigmoid' = a * (1 - a).
+relu' = (a > 0), tanh' = 1 - a**2, sigmoid' = a * (1 - a), identity' = 1.
+
+With another output kind and per-row weights s_i, the output layer and
+``delta_L`` change (every pair below is a canonical link, so the form stays)::
+
+    out     = softmax | logistic | identity | exp (z_L)
+    J       = sum_i s_i * loss(out_i, y_i) / sum_i s_i
+    delta_L = s_i * (out_i - y_i) / sum_i s_i
 
 The step
 --------
@@ -47,26 +59,46 @@ Plain SGD is ``W -= lr * dJ/dW``. :func:`train_step` and :func:`train_epoch` als
 ``optimizer`` (:class:`fastmlp.optimizers.SGD` with momentum, or
 :class:`fastmlp.optimizers.Adam`), its ``state`` (arrays the caller keeps, updated in place)
 and an L2 penalty ``alpha``: the rules are written out in :mod:`fastmlp.optimizers.rules`.
+With row weights, the L2 term's ``n`` is the sum of the batch's weights (as in
+scikit-learn), and a batch whose weights are all 0 makes no step.
 """
 
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 from numpy.typing import DTypeLike
 
 from fastmlp.engine import FloatArray, IntArray
 from fastmlp.errors import TrainingDivergedError
-from fastmlp.names import INPUT_PATHS, Activation, InputPath
+from fastmlp.names import (
+    HIDDEN_ACTIVATIONS,
+    INPUT_PATHS,
+    HiddenActivation,
+    InputPath,
+    Output,
+)
 from fastmlp.optimizers import Optimizer, OptimizerState, check_optimizer_arguments
 from fastmlp.optimizers.rules import apply_optimizer, l2_penalty
+from fastmlp.reference_outputs import (
+    OUTPUTS,
+    check_output,
+    output_activation,
+    output_delta,
+    output_loss,
+)
 
 __all__ = [
     "ACTIVATIONS",
     "CHECKS_INTERRUPTS",
+    "OUTPUTS",
     "backward",
     "cross_entropy",
     "forward",
+    "identity",
+    "identity_derivative_from_output",
     "matmul",
+    "output_loss",
     "relu",
     "relu_derivative_from_output",
     "sgd_step",
@@ -196,19 +228,45 @@ def sigmoid_derivative_from_output(a: FloatArray) -> FloatArray:
     return a * (1 - a)
 
 
-# name (each of fastmlp.names.ACTIVATIONS) -> (activation, its derivative from its output)
-ACTIVATIONS: dict[Activation, tuple[ElementwiseFn, ElementwiseFn]] = {
+def identity(z: FloatArray) -> FloatArray:
+    """No activation: ``z`` itself (a linear layer, e.g. a bottleneck).
+
+    Args:
+        z: any shape, float32 or float64.
+
+    Returns:
+        ``z`` (not a copy).
+    """
+    return z
+
+
+def identity_derivative_from_output(a: FloatArray) -> FloatArray:
+    """Return identity's derivative: 1 everywhere.
+
+    Args:
+        a: any shape, float32 or float64.
+
+    Returns:
+        ones of the same shape and dtype as ``a``.
+    """
+    return np.ones_like(a)
+
+
+# name (each of fastmlp.names.ACTIVATIONS, and "identity", the reference's own so far) ->
+# (activation, its derivative from its output)
+ACTIVATIONS: dict[HiddenActivation, tuple[ElementwiseFn, ElementwiseFn]] = {
     "relu": (relu, relu_derivative_from_output),
     "tanh": (tanh, tanh_derivative_from_output),
     "sigmoid": (sigmoid, sigmoid_derivative_from_output),
+    "identity": (identity, identity_derivative_from_output),
 }
 
 
 def _lookup_activation(activation: str) -> tuple[ElementwiseFn, ElementwiseFn]:
     """Return ``(act, act_derivative_from_output)`` for a name, or raise ValueError."""
     if activation not in ACTIVATIONS:
-        _refuse_choice("activation", activation, ACTIVATIONS)
-    return ACTIVATIONS[activation]
+        _refuse_choice("activation", activation, tuple(ACTIVATIONS))
+    return ACTIVATIONS[cast(HiddenActivation, activation)]
 
 
 # --------------------------------------------------------------------------
@@ -261,16 +319,22 @@ def _check_epoch_arguments(
     batch_size: object,
     activation: str,
     input_path: str,
-) -> tuple[IntArray, IntArray, np.floating]:
-    """What :func:`train_epoch` checks before its first step, in the Rust engine's order."""
+    output: str = "softmax",
+) -> tuple[IntArray | FloatArray, IntArray, np.floating]:
+    """What :func:`train_epoch` checks before its first step, in the Rust engine's order.
+
+    For other outputs than softmax, ``labels`` are the target rows (n, outputs) in x's dtype.
+    """
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
         raise TypeError(f"batch_size: expected an int, got {type(batch_size).__name__}")
     if batch_size < 1:
         raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
+    if output != "softmax":
+        return _check_target_epoch(weights, x, labels, order, lr, activation, input_path)
     labels = _checked_indices("labels", labels)
     order = _checked_indices("order", order)
-    if activation not in ACTIVATIONS:
-        _refuse_choice("activation", activation, ACTIVATIONS)
+    if activation not in HIDDEN_ACTIVATIONS:
+        _refuse_choice("activation", activation, HIDDEN_ACTIVATIONS)
     if input_path not in INPUT_PATHS:
         _refuse_choice("input_path", input_path, INPUT_PATHS)
     step = _checked_step(lr, weights[0].dtype)
@@ -284,6 +348,35 @@ def _check_epoch_arguments(
     _check_in_range("labels", labels, weights[-1].shape[1], "class indices")
     _check_in_range("order", order, rows, "row indices")
     return labels, order, step
+
+
+def _check_target_epoch(
+    weights: Sequence[FloatArray],
+    x: FloatArray,
+    targets: object,
+    order: object,
+    lr: object,
+    activation: str,
+    input_path: str,
+) -> tuple[FloatArray, IntArray, np.floating]:
+    """:func:`_check_epoch_arguments` for target rows (outputs other than softmax)."""
+    array = np.asarray(targets)
+    expected = (x.shape[0], weights[-1].shape[1])
+    if array.dtype != x.dtype or array.shape != expected:
+        raise ValueError(
+            f"labels: expected the targets, shape {expected} of dtype {x.dtype} (rows of x, "
+            f"outputs), got shape {array.shape} of dtype {array.dtype}"
+        )
+    order = _checked_indices("order", order)
+    if activation not in HIDDEN_ACTIVATIONS:
+        _refuse_choice("activation", activation, HIDDEN_ACTIVATIONS)
+    if input_path not in INPUT_PATHS:
+        _refuse_choice("input_path", input_path, INPUT_PATHS)
+    step = _checked_step(lr, weights[0].dtype)
+    if len(order) == 0:
+        raise ValueError("order: expected at least one row index, got none")
+    _check_in_range("order", order, x.shape[0], "row indices")
+    return array, order, step
 
 
 # --------------------------------------------------------------------------
@@ -341,7 +434,9 @@ def forward(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
     x: FloatArray,
-    activation: Activation,
+    activation: HiddenActivation,
+    *,
+    output: Output = "softmax",
 ) -> list[FloatArray]:
     """Run the network on a batch and keep every layer's output.
 
@@ -349,24 +444,28 @@ def forward(
         weights: L arrays, ``weights[l]`` of shape (fan_in, fan_out).
         biases: L arrays, ``biases[l]`` of shape (fan_out,).
         x: inputs, shape (n, features), features = weights[0].shape[0].
-        activation: hidden-layer activation, "relu", "tanh" or "sigmoid".
+        activation: hidden-layer activation, "relu", "tanh", "sigmoid" or "identity".
+        output: the output layer, "softmax" (class probabilities), "logistic",
+            "identity" or "exp" (:mod:`fastmlp.reference_outputs`).
 
     Returns:
         ``outputs``, a list of L + 1 arrays, all in x's dtype:
         ``outputs[0]`` is ``x`` itself (not a copy), ``outputs[l]`` of shape
         (n, weights[l-1].shape[1]) is the output of layer l, and
-        ``outputs[L]`` of shape (n, classes) holds the class probabilities.
+        ``outputs[L]`` of shape (n, classes) holds the class probabilities
+        (with ``output="softmax"``).
 
     Raises:
-        ValueError: if ``activation`` is not a known name.
+        ValueError: if ``activation`` or ``output`` is not a known name.
     """
     act, _ = _lookup_activation(activation)
+    check_output(output)
     last = len(weights) - 1
     outputs = [x]
     for layer, (w, b) in enumerate(zip(weights, biases, strict=True)):
         z = outputs[-1] @ w + b  # (n, fan_out)
         if layer == last:
-            outputs.append(softmax(z))  # (n, classes)
+            outputs.append(output_activation(z, output))  # (n, classes)
         else:
             outputs.append(act(z))  # (n, fan_out)
     return outputs
@@ -376,7 +475,10 @@ def backward(
     weights: Sequence[FloatArray],
     outputs: Sequence[FloatArray],
     y_onehot: FloatArray,
-    activation: Activation,
+    activation: HiddenActivation,
+    *,
+    output: Output = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> tuple[list[FloatArray], list[FloatArray]]:
     """Gradients of the mean cross-entropy with respect to every weight and bias.
 
@@ -388,23 +490,25 @@ def backward(
     Args:
         weights: L arrays, ``weights[l]`` of shape (fan_in, fan_out).
         outputs: the L + 1 arrays returned by :func:`forward` for this batch.
-        y_onehot: targets, shape (n, classes), same dtype as the outputs.
+        y_onehot: targets, shape (n, classes), same dtype as the outputs (for other
+            outputs than softmax: the targets of :mod:`fastmlp.reference_outputs`).
         activation: the hidden-layer activation used in the forward pass.
+        output: the output layer used in the forward pass; its loss is differentiated.
+        sample_weight: (n,) non-negative row weights of the mean loss, or None (all 1).
 
     Returns:
         ``(weight_grads, bias_grads)``: two lists of L arrays with the same
         shapes and dtype as ``weights`` and the biases.
 
     Raises:
-        ValueError: if ``activation`` is not a known name.
+        ValueError: if ``activation`` or ``output`` is not a known name.
     """
     _, act_derivative = _lookup_activation(activation)
-    n = outputs[0].shape[0]
     weight_grads: list[FloatArray] = []  # filled from the last layer down,
     bias_grads: list[FloatArray] = []  # reversed at the end
 
     p = outputs[-1]  # (n, classes)
-    delta = (p - y_onehot) / n  # (n, classes)
+    delta = output_delta(p, y_onehot, output, sample_weight)  # (p - y) / n: (n, classes)
     for layer in reversed(range(len(weights))):
         a_in = outputs[layer]  # (n, fan_in): the input of this layer
         weight_grads.append(a_in.T @ delta)  # (fan_in, fan_out)
@@ -428,7 +532,10 @@ def sgd_step(
     x: FloatArray,
     y_onehot: FloatArray,
     lr: float,
-    activation: Activation,
+    activation: HiddenActivation,
+    *,
+    output: Output = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> float:
     """One step of gradient descent on one batch, updating the arrays in place.
 
@@ -443,16 +550,20 @@ def sgd_step(
         x: inputs, shape (n, features), same dtype as the weights.
         y_onehot: targets, shape (n, classes), same dtype.
         lr: learning rate; it is converted to the weights' dtype first.
-        activation: hidden-layer activation, "relu", "tanh" or "sigmoid".
+        activation: hidden-layer activation, "relu", "tanh", "sigmoid" or "identity".
+        output: the output layer and its loss (:mod:`fastmlp.reference_outputs`).
+        sample_weight: (n,) non-negative row weights of the mean loss, or None.
 
     Returns:
-        the mean cross-entropy of the batch BEFORE the step, as a Python float.
+        the mean loss of the batch BEFORE the step, as a Python float.
 
     Raises:
-        ValueError: if ``activation`` is not a known name, ``lr`` is not finite and > 0 in
-            the weights' dtype, or ``y_onehot`` is not (rows of x, classes).
+        ValueError: if ``activation`` or ``output`` is not a known name, ``lr`` is not finite
+            and > 0 in the weights' dtype, or ``y_onehot`` is not (rows of x, classes).
     """
-    return train_step(weights, biases, x, y_onehot, lr, activation)
+    return train_step(
+        weights, biases, x, y_onehot, lr, activation, output=output, sample_weight=sample_weight
+    )
 
 
 def train_step(
@@ -461,11 +572,13 @@ def train_step(
     x: FloatArray,
     y_onehot: FloatArray,
     lr: float,
-    activation: Activation,
+    activation: HiddenActivation,
     *,
     optimizer: Optimizer | None = None,
     state: OptimizerState | None = None,
     alpha: float = 0.0,
+    output: Output = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> float:
     """One step of ``optimizer`` on one batch, updating the parameters and ``state`` in place.
 
@@ -484,9 +597,13 @@ def train_step(
         state: the optimizer's :class:`fastmlp.optimizers.OptimizerState` (from
             ``init_state``), updated in place; ``None`` for plain SGD only.
         alpha: L2 penalty on the weights (not the biases), >= 0.
+        output: the output layer and its loss (:mod:`fastmlp.reference_outputs`); for
+            other outputs than softmax, ``y_onehot`` holds the targets (n, outputs).
+        sample_weight: (n,) non-negative row weights of the mean loss, or None; ``n`` of
+            the L2 term is then their sum.
 
     Returns:
-        the batch's loss BEFORE the step: the mean cross-entropy plus
+        the batch's loss BEFORE the step: the mean cross-entropy (or ``output``'s loss) plus
         ``alpha / (2 n) * sum(W**2)``, as a Python float.
 
     Raises:
@@ -502,10 +619,15 @@ def train_step(
             f"y_onehot: expected shape {expected} (rows of x, classes), got {y_onehot.shape}"
         )
     optimizer, state, alpha = check_optimizer_arguments(optimizer, state, alpha, weights, biases)
-    outputs = forward(weights, biases, x, activation)
-    n = x.shape[0]
-    loss = cross_entropy(outputs[-1], y_onehot) + l2_penalty(weights, alpha, n)
-    _descend(weights, biases, outputs, y_onehot, lr, activation, optimizer, state, alpha)
+    outputs = forward(weights, biases, x, activation, output=output)
+    n = _l2_rows(x.shape[0], sample_weight)
+    loss = output_loss(outputs[-1], y_onehot, output, sample_weight)
+    if n > 0:
+        loss += l2_penalty(weights, alpha, n)
+    _descend(
+        weights, biases, outputs, y_onehot, lr, activation, optimizer, state, alpha, output,
+        sample_weight,
+    )  # fmt: skip
     return loss
 
 
@@ -515,18 +637,27 @@ def _descend(
     outputs: Sequence[FloatArray],
     y_onehot: FloatArray,
     lr: float,
-    activation: Activation,
+    activation: HiddenActivation,
     optimizer: Optimizer,
     state: OptimizerState | None,
     alpha: float,
+    output: Output = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> None:
     """The update of :func:`train_step` from a finished forward pass."""
-    weight_grads, bias_grads = backward(weights, outputs, y_onehot, activation)
-    batch_rows = outputs[0].shape[0]
-    # The parameters are the caller's arrays: the rules change them in place.
-    apply_optimizer(
-        optimizer, state, weights, biases, weight_grads, bias_grads, lr, alpha, batch_rows
+    weight_grads, bias_grads = backward(
+        weights, outputs, y_onehot, activation, output=output, sample_weight=sample_weight
     )
+    l2_rows = _l2_rows(outputs[0].shape[0], sample_weight)
+    if l2_rows == 0:
+        return  # every row of the batch weighs 0: no data, no step
+    # The parameters are the caller's arrays: the rules change them in place.
+    apply_optimizer(optimizer, state, weights, biases, weight_grads, bias_grads, lr, alpha, l2_rows)
+
+
+def _l2_rows(rows: int, sample_weight: FloatArray | None) -> float:
+    """The ``n`` of a batch's L2 term: its rows, or the sum of their weights."""
+    return float(rows) if sample_weight is None else float(sample_weight.sum(dtype=np.float64))
 
 
 def training_inputs(
@@ -549,16 +680,18 @@ def train_epoch(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
     x: FloatArray,
-    labels: IntArray,
+    labels: IntArray | FloatArray,
     order: IntArray,
     lr: float,
     batch_size: int,
-    activation: Activation,
+    activation: HiddenActivation,
     *,
     input_path: InputPath = "auto",
     optimizer: Optimizer | None = None,
     state: OptimizerState | None = None,
     alpha: float = 0.0,
+    output: Output = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> float:
     """One epoch of mini-batch training over the rows of ``x`` listed in ``order``.
 
@@ -573,14 +706,18 @@ def train_epoch(
         biases: L arrays, ``biases[l]`` of shape (fan_out,); updated in place.
         x: inputs, shape (n, features), same dtype as the weights.
         labels: class indices, shape (n,), integers in [0, classes), where
-            classes = weights[-1].shape[1].
+            classes = weights[-1].shape[1]. For any other ``output`` than
+            softmax: the target rows (n, outputs) in x's dtype.
         order: int64 row indices into ``x``, shape (m,), m >= 1: a permutation,
             a subset, repeats allowed; each in [0, n) (checked: NumPy would quietly
             read a negative index from the end).
         lr: learning rate.
         batch_size: rows per batch, >= 1.
-        activation: hidden-layer activation, "relu", "tanh" or "sigmoid".
+        activation: hidden-layer activation, "relu", "tanh", "sigmoid" or "identity".
         optimizer, state, alpha: as for :func:`train_step`.
+        output: the output layer and its loss (:mod:`fastmlp.reference_outputs`).
+        sample_weight: (n,) non-negative row weights, or None; each batch's loss is
+            the weighted mean over its rows.
 
     Returns:
         the mean loss per sample over the epoch, as a Python float: each
@@ -610,6 +747,8 @@ def train_epoch(
         optimizer=optimizer,
         state=state,
         alpha=alpha,
+        output=output,
+        sample_weight=sample_weight,
     )[0]
 
 
@@ -617,16 +756,18 @@ def train_epoch_stats(
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
     x: FloatArray,
-    labels: IntArray,
+    labels: IntArray | FloatArray,
     order: IntArray,
     lr: float,
     batch_size: int,
-    activation: Activation,
+    activation: HiddenActivation,
     *,
     input_path: InputPath = "auto",
     optimizer: Optimizer | None = None,
     state: OptimizerState | None = None,
     alpha: float = 0.0,
+    output: Output = "softmax",
+    sample_weight: FloatArray | None = None,
 ) -> tuple[float, int]:
     """:func:`train_epoch`, also returning how many rows were classified right before their step.
 
@@ -636,10 +777,13 @@ def train_epoch_stats(
 
     Returns:
         ``(mean_loss, correct)``: the mean loss of :func:`train_epoch`, and the number of rows
-        of ``order`` whose largest probability was at their label when their batch was seen.
+        of ``order`` whose largest probability was at their label when their batch was seen
+        (``output="logistic"``: whose every output was on the right side of 0.5;
+        ``"identity"`` and ``"exp"``: 0).
     """
+    check_output(output)
     labels, order, _ = _check_epoch_arguments(
-        weights, x, labels, order, lr, batch_size, activation, input_path
+        weights, x, labels, order, lr, batch_size, activation, input_path, output
     )
     optimizer, state, alpha = check_optimizer_arguments(optimizer, state, alpha, weights, biases)
 
@@ -649,9 +793,13 @@ def train_epoch_stats(
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]  # (batch,)
         x_batch = x[rows]  # (batch, features)
-        y_batch = _one_hot(labels[rows], n_classes, x.dtype)  # (batch, classes)
-        outputs = forward(weights, biases, x_batch, activation)
-        batch_loss = cross_entropy(outputs[-1], y_batch)
+        if output == "softmax":
+            y_batch = _one_hot(cast(IntArray, labels)[rows], n_classes, x.dtype)  # (batch, classes)
+        else:
+            y_batch = np.asarray(labels[rows], dtype=x.dtype)  # (batch, outputs): the targets
+        w_batch = None if sample_weight is None else sample_weight[rows]  # (batch,)
+        outputs = forward(weights, biases, x_batch, activation, output=output)
+        batch_loss = output_loss(outputs[-1], y_batch, output, w_batch)
         if not np.isfinite(batch_loss):
             # Stop before this batch's step: the weights stay those of the last good step.
             batch = start // batch_size
@@ -662,8 +810,23 @@ def train_epoch_stats(
                 batch=batch,
                 loss=batch_loss,
             )
-        correct += int(np.count_nonzero(outputs[-1].argmax(axis=1) == labels[rows]))
-        batch_loss += l2_penalty(weights, alpha, len(rows))  # before the step
-        _descend(weights, biases, outputs, y_batch, lr, activation, optimizer, state, alpha)
+        correct += _count_correct(outputs[-1], y_batch, labels[rows], output)
+        batch_loss += l2_penalty(weights, alpha, _l2_rows(len(rows), w_batch))  # before the step
+        _descend(
+            weights, biases, outputs, y_batch, lr, activation, optimizer, state, alpha, output,
+            w_batch,
+        )  # fmt: skip
         total_loss += batch_loss * len(rows)
     return total_loss / len(order), correct
+
+
+def _count_correct(
+    out: FloatArray, targets: FloatArray, labels: IntArray | FloatArray, output: str
+) -> int:
+    """Rows predicted right: the class with the largest probability (softmax), every output
+    on the right side of 0.5 (logistic); regressions count none."""
+    if output == "softmax":
+        return int(np.count_nonzero(out.argmax(axis=1) == labels))
+    if output == "logistic":
+        return int(np.count_nonzero(((out > 0.5) == (targets > 0.5)).all(axis=1)))
+    return 0

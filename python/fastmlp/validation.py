@@ -4,7 +4,7 @@ and what was given."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,8 +33,11 @@ def check_dtype(dtype: object) -> np.dtype:
     return resolved
 
 
-def check_layer_sizes(layer_sizes: object) -> list[int]:
-    """At least two positive integers: ``[inputs, hidden..., classes]``."""
+def check_layer_sizes(layer_sizes: object, min_outputs: int = 2) -> list[int]:
+    """At least two positive integers: ``[inputs, hidden..., classes]``.
+
+    ``min_outputs``: 2 for a softmax output (classes), 1 for the others.
+    """
     if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
         raise TypeError(
             f"layer_sizes: expected a list of integers like [784, 128, 10], got {layer_sizes!r}"
@@ -47,7 +50,7 @@ def check_layer_sizes(layer_sizes: object) -> list[int]:
             "layer_sizes: expected at least two positive integers [inputs, ..., classes], "
             f"got {sizes!r}"
         )
-    if sizes[-1] < 2:
+    if sizes[-1] < min_outputs:
         raise ValueError(f"layer_sizes: the output layer needs at least 2 classes, got {sizes!r}")
     return [int(s) for s in sizes]
 
@@ -75,7 +78,12 @@ def check_learning_rate(lr: object, dtype: np.dtype | None = None) -> float:
 
 
 def check_inputs(arg: str, x: object, features: int, dtype: np.dtype) -> NDArray:
-    """``x`` as a (n, features) array of ``dtype`` with finite values; never converted."""
+    """``x`` as a (n, features) array of ``dtype`` with finite values; never converted.
+
+    A scipy.sparse matrix or array is checked the same way (its stored values).
+    """
+    if type(x).__module__.startswith("scipy.sparse") and hasattr(x, "toarray"):
+        return _check_sparse_inputs(arg, x, features, dtype)
     if not isinstance(x, np.ndarray):
         raise TypeError(
             f"{arg}: expected a numpy.ndarray of {dtype.name}, got {type(x).__name__}; "
@@ -124,6 +132,52 @@ def check_labels(arg: str, labels: object, rows: int, classes: int) -> NDArray[n
             f"got values from {array.min()} to {array.max()}"
         )
     return np.ascontiguousarray(array, dtype=np.int64)
+
+
+def _check_sparse_inputs(arg: str, x: Any, features: int, dtype: np.dtype) -> Any:
+    """A scipy.sparse ``x``: CSR or CSC, (n, features), of ``dtype``, finite; never converted."""
+    if x.format not in ("csr", "csc"):
+        raise TypeError(
+            f"{arg}: expected a scipy.sparse CSR or CSC matrix, got format {x.format!r}; "
+            f"convert with {arg}.tocsr()"
+        )
+    if x.dtype != dtype:
+        raise TypeError(
+            f"{arg}: expected dtype {dtype.name} (the model's), got {x.dtype}; convert with "
+            f"{arg}.astype(np.{dtype.name})"
+        )
+    if x.ndim != 2 or x.shape[1] != features:
+        raise ValueError(
+            f"{arg}: expected shape (n, {features}) to match layer_sizes[0], got {x.shape}"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"{arg}: expected at least one row, got shape {x.shape}")
+    if not np.isfinite(x.data).all():
+        bad = int(np.count_nonzero(~np.isfinite(x.data)))
+        raise ValueError(f"{arg}: contains {bad} NaN or infinite values; clean the data first")
+    return x
+
+
+def check_targets(arg: str, targets: object, rows: int, outputs: int, dtype: np.dtype) -> NDArray:
+    """Real targets (rows, outputs) (or (rows,) for one output) as C-ordered ``dtype``.
+
+    For the outputs other than softmax: 0/1 indicators (logistic), values (identity), counts
+    (exp). Unlike ``x``, targets are converted to the model's dtype.
+    """
+    array = np.asarray(targets)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{arg}: expected real targets, got dtype {array.dtype}")
+    if array.ndim == 1 and outputs == 1:
+        array = array[:, None]
+    if array.shape != (rows, outputs):
+        raise ValueError(
+            f"{arg}: expected shape ({rows}, {outputs}) (one row of {outputs} targets per row "
+            f"of x), got {array.shape}"
+        )
+    converted = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(converted).all():
+        raise ValueError(f"{arg}: contains NaN or infinite values (in {dtype.name})")
+    return converted
 
 
 def check_class_names(names: object, classes: int) -> tuple[str, ...] | None:

@@ -34,15 +34,18 @@ __all__ = [
 FloatArray = NDArray[np.floating]
 
 
-def l2_penalty(weights: Sequence[FloatArray], alpha: float, batch_rows: int) -> float:
-    """The loss's L2 term ``alpha / (2 n) * sum over layers of sum(W**2)``, summed in float64."""
+def l2_penalty(weights: Sequence[FloatArray], alpha: float, batch_rows: float) -> float:
+    """The loss's L2 term ``alpha / (2 n) * sum over layers of sum(W**2)``, summed in float64.
+
+    ``n`` (``batch_rows``) is the batch's rows, or the sum of their weights when the rows are
+    weighted (scikit-learn's convention)."""
     if alpha == 0.0:
         return 0.0
     squares = sum(float(np.sum(w.astype(np.float64) ** 2)) for w in weights)
     return alpha / (2 * batch_rows) * squares
 
 
-def l2_gradient(grad_w: FloatArray, w: FloatArray, alpha: float, batch_rows: int) -> FloatArray:
+def l2_gradient(grad_w: FloatArray, w: FloatArray, alpha: float, batch_rows: float) -> FloatArray:
     """``grad_w + alpha / n * w``: the weight gradient with the L2 term (a new array)."""
     return grad_w + w.dtype.type(alpha / batch_rows) * w
 
@@ -123,7 +126,7 @@ def apply_optimizer(
     bias_grads: Sequence[FloatArray],
     lr: float,
     alpha: float,
-    batch_rows: int,
+    batch_rows: float,
 ) -> None:
     """One step of ``optimizer`` on every parameter, in place, from the batch's gradients.
 

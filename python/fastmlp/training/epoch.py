@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from fastmlp.engine import Engine
 from fastmlp.errors import TrainingDivergedError
-from fastmlp.names import Activation, InputPath
+from fastmlp.names import HiddenActivation, InputPath, Output
 from fastmlp.optimizers import Optimizer, OptimizerState
 
 __all__ = ["Network", "interrupts_deferred", "progress_bar", "run_epoch"]
@@ -32,8 +32,9 @@ class Network(Protocol):
 
     weights: list[NDArray]
     biases: list[NDArray]
-    activation: Activation
+    activation: HiddenActivation
     input_path: InputPath
+    output: Output
 
     def evaluate(self, x: NDArray, labels: NDArray[np.integer]) -> dict[str, float]: ...
 
@@ -46,7 +47,7 @@ def run_epoch(
     network: Network,
     engine: Engine[Any],
     x: Any,
-    labels: NDArray[np.int64],
+    labels: NDArray,
     order: NDArray[np.int64],
     batch_size: int,
     lr: float,
@@ -55,9 +56,11 @@ def run_epoch(
     optimizer: Optimizer,
     state: OptimizerState | None,
     alpha: float,
+    sample_weight: NDArray | None = None,
 ) -> tuple[float, int]:
     """One epoch over ``order`` with ``engine``, in slices of whole batches; returns
-    (mean loss, correct count). ``x`` is what ``engine.training_inputs`` made of the data.
+    (mean loss, correct count). ``x`` is what ``engine.training_inputs`` made of the data;
+    ``labels`` the targets of the network's ``output``, ``sample_weight`` the rows' weights.
 
     Raises TrainingDivergedError with the epoch and batch; the parameters (and ``state``) are
     those of the last good step, or of the epoch's start where a step left them non-finite.
@@ -106,6 +109,8 @@ def run_epoch(
                     optimizer=optimizer,
                     state=state,
                     alpha=alpha,
+                    output=network.output,
+                    sample_weight=sample_weight,
                 )
             except TrainingDivergedError as error:
                 reverted = keep_last_good()

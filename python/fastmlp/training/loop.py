@@ -25,7 +25,7 @@ def train(
     network: Network,
     engine: Engine[Any],
     x: Any,
-    labels: NDArray[np.int64],
+    labels: NDArray,
     train_rows: NDArray[np.int64],
     settings: FitSettings,
     state: TrainingState,
@@ -33,6 +33,7 @@ def train(
     validation: tuple[NDArray, NDArray[np.int64]] | None = None,
     progress: bool = False,
     after_epoch: Callable[[History], None] = lambda history: None,
+    sample_weight: NDArray | None = None,
 ) -> History:
     """Train ``network`` with ``engine`` on rows ``train_rows`` of ``(x, labels)`` (``x`` as
     ``engine.training_inputs`` made it) for up to ``settings.epochs``.
@@ -47,7 +48,9 @@ def train(
     memory as they come).
 
     ``state`` must have been prepared for ``settings`` (:meth:`TrainingState.prepare`); it
-    is updated as training goes. ``after_epoch`` sees this fit's history after every epoch.
+    is updated as training goes. ``after_epoch`` sees this fit's history after every epoch,
+    and ends training by setting its ``stop_reason``. ``sample_weight`` (n,) weighs the rows
+    of each batch's loss (or None).
     """
     schedule, optimizer = state.schedule, state.optimizer
     if schedule is None or optimizer is None:
@@ -79,13 +82,16 @@ def train(
                 optimizer,
                 state.optimizer_state,
                 settings.alpha,
+                sample_weight,
             )
             history.seconds.append(time.perf_counter() - started)
             state.rows_seen += len(order)
+            # A regression (identity or exp output) has no right answers: NaN accuracy.
+            accuracy = correct / len(order) if _classifies(network) else float("nan")
             history.loss.append(loss)
-            history.accuracy.append(correct / len(order))
+            history.accuracy.append(accuracy)
             history.lr.append(lr)
-            measured = {"loss": loss, "accuracy": correct / len(order)}
+            measured = {"loss": loss, "accuracy": accuracy}
             if validation is not None:
                 scores = network.evaluate(*validation)
                 history.val_loss.append(scores["loss"])
@@ -110,6 +116,11 @@ def train(
         for array, best in zip(network.weights + network.biases, best_parameters, strict=True):
             array[...] = best
     return history
+
+
+def _classifies(network: Network) -> bool:
+    """Whether the network's outputs are classes or labels (not a regression's values)."""
+    return network.output in ("softmax", "logistic")
 
 
 def _plateau(settings: FitSettings, lr: float, watch: Watch) -> str | None:

@@ -63,8 +63,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 batch_size: batch,
                 input_path,
                 sparse: SparseParams::default(),
+                lr: 0.01,
             },
-            0.01,
+            None,
             &mut workspace,
             &mut |_| Ok(()),
         )?;

@@ -3,15 +3,18 @@
 //! Dense rows go through a GEMM like every other layer. Compressed rows go through the sparse
 //! path (`sparse/`): in phase 0 each thread computes its range of inputs' share of `x @ W[0]`
 //! (`share_products`), the row blocks sum the shares (`forward`), and in phase 2 each range of
-//! W[0] is updated on the thread that read it (`update_weights`).
+//! W[0] is updated on the thread that read it, by plain SGD (`update_weights`) or by an
+//! optimizer's rule (`update_weights_by_rule`).
 
 use crate::architecture::Architecture;
 use crate::batch::{BatchRows, DenseRows};
 use crate::error::{Error, Result};
 use crate::matmul::{matmul_serial_into, MatMut, MatRef, Update};
+use crate::optimizer::{LayerSlots, Rows};
 use crate::real::Real;
-use crate::sparse::{self, InputRanges, SparseBatch, SparseRows};
+use crate::sparse::{self, InputRange, InputRanges, MatrixRows, SparseBatch, SparseRows};
 use crate::step::Step;
+use crate::step_rule::{update_dense_layer, update_range_by_rule, RulePhase, RuleRows};
 use crate::train::Inputs;
 use crate::update::update_layer;
 use crate::workspace::{RowBlock, Workspace};
@@ -136,9 +139,17 @@ pub(crate) fn dense_input<'b, T: Real>(
     }
 }
 
-/// Phase 2, the weights: every W[l] by pieces of its rows (`update_layer`) on the dense path;
-/// on the sparse path W[0] by ranges of inputs (`sparse::update_first_layer`), each on the
-/// thread that read it in phase 0, the layers above alongside.
+/// Row r of the batch's delta[1] (fan_out values), from the block that holds it.
+fn delta_row<'b, T>(step: &Step<'_, T>, blocks: &'b [RowBlock<T>], r: usize) -> &'b [T] {
+    let fan_out = step.arch.fan_out(0);
+    // r < rows: block r / per_block holds batch row r.
+    let (block, local) = (r / step.per_block, r % step.per_block);
+    &blocks[block].deltas[0][local * fan_out..(local + 1) * fan_out]
+}
+
+/// Phase 2, the weights, by plain SGD: every W[l] by pieces of its rows (`update_layer`) on
+/// the dense path; on the sparse path W[0] by ranges of inputs (`sparse::update_first_layer`),
+/// each on the thread that read it in phase 0, the layers above alongside.
 pub(crate) fn update_weights<T: Real, W: AsMut<[T]> + Send>(
     step: &Step<'_, T>,
     weights: &mut [W],
@@ -160,16 +171,76 @@ pub(crate) fn update_weights<T: Real, W: AsMut<[T]> + Send>(
                     .try_for_each(|(i, weight)| update(i + 1, weight))
             };
             let fan_out = step.arch.fan_out(0);
-            let per_block = step.per_block;
-            let delta_row = |r: usize| {
-                // r < rows: block r / per_block holds batch row r.
-                let (block, local) = (r / per_block, r % per_block);
-                &blocks[block].deltas[0][local * fan_out..(local + 1) * fan_out]
+            let rows = MatrixRows {
+                values: &mut first_weight[0].as_mut()[..step.arch.inputs() * fan_out],
+                row_len: fan_out,
             };
-            let weight = &mut first_weight[0].as_mut()[..step.arch.inputs() * fan_out];
             let minus_lr = -step.lr;
-            let ranges = ranges.as_slice();
-            sparse::update_first_layer(ranges, weight, &delta_row, fan_out, minus_lr, update_deeper)
+            let delta_row = |r: usize| delta_row(step, blocks, r);
+            let update_range = |range: &InputRange<T>, rows: MatrixRows<'_, T>| {
+                range.add_product(rows.values, delta_row, fan_out, minus_lr);
+                Ok(())
+            };
+            sparse::update_first_layer(ranges.as_slice(), rows, &update_range, update_deeper)
+        }
+    }
+}
+
+/// Phase 2, the weights, by an optimizer's rule (`step_rule.rs`): the same pieces as
+/// `update_weights`, each with its slots and its part of the `gradients` buffers. On the
+/// sparse path every row of W[0] moves, the rows the batch did not touch with a zero
+/// gradient.
+pub(crate) fn update_weights_by_rule<T: Real, W: AsMut<[T]> + Send>(
+    phase: &RulePhase<'_, '_, T>,
+    weights: &mut [W],
+    slots: &mut [LayerSlots<'_, T>],
+    gradients: &mut [Vec<T>],
+    ranges: &InputRanges<T>,
+) -> Result<()> {
+    let arch = phase.step.arch;
+    let dense = |l: usize, weight: &mut W, slots: &mut LayerSlots<'_, T>, g: &mut Vec<T>| {
+        let size = arch.fan_in(l) * arch.fan_out(l);
+        let (weight, g) = (&mut weight.as_mut()[..size], &mut g[..size]);
+        update_dense_layer(phase, l, weight, slots.weights.reborrow(), g)
+    };
+    match phase.step.batch {
+        BatchRows::Dense(_) => weights
+            .par_iter_mut()
+            .zip(slots.par_iter_mut())
+            .zip(gradients.par_iter_mut())
+            .enumerate()
+            .try_for_each(|(l, ((weight, slots), g))| dense(l, weight, slots, g)),
+        BatchRows::Sparse(_) => {
+            let (first_weight, deeper_weights) = weights.split_at_mut(1);
+            let (first_slots, deeper_slots) = slots.split_at_mut(1);
+            let (first_gradient, deeper_gradients) = gradients.split_at_mut(1);
+            let fan_out = arch.fan_out(0);
+            let size = arch.inputs() * fan_out;
+            let rows = RuleRows {
+                params: Rows::new(
+                    &mut first_weight[0].as_mut()[..size],
+                    first_slots[0].weights.reborrow(),
+                    fan_out,
+                )?,
+                gradient: MatrixRows {
+                    values: &mut first_gradient[0][..size],
+                    row_len: fan_out,
+                },
+            };
+            let (step, blocks) = (phase.step, phase.blocks);
+            let delta_row = |r: usize| delta_row(step, blocks, r);
+            let update_range = |range: &InputRange<T>, rows: RuleRows<'_, T>| {
+                update_range_by_rule(phase.rule, range, rows, &delta_row)
+            };
+            let update_deeper = || {
+                deeper_weights
+                    .par_iter_mut()
+                    .zip(deeper_slots.par_iter_mut())
+                    .zip(deeper_gradients.par_iter_mut())
+                    .enumerate()
+                    .try_for_each(|(i, ((weight, slots), g))| dense(i + 1, weight, slots, g))
+            };
+            sparse::update_first_layer(ranges.as_slice(), rows, &update_range, update_deeper)
         }
     }
 }

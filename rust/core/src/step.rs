@@ -14,7 +14,8 @@
 //! by row, so the blocks never wait for each other. Each block also sums its deltas' columns
 //! (its share of the bias gradients).
 //! Phase 2, by weights (`update.rs`): each thread updates a piece of every W[l]'s rows from
-//! all the blocks; then the biases from the blocks' column sums.
+//! all the blocks; then the biases from the blocks' column sums. With an optimizer's rule
+//! (momentum, Adam, L2) the pieces' gradients are written out first (`step_rule.rs`).
 //!
 //! Two or three points where the threads meet per batch, whatever the depth. All buffers live
 //! in a `Workspace` sized once: nothing is allocated per batch.
@@ -26,9 +27,11 @@ use crate::error::{Error, Result};
 use crate::first_layer;
 use crate::matmul::{matmul_serial_into, MatMut, MatRef, Update};
 use crate::network::column_sums;
+use crate::optimizer::Descent;
 use crate::real::Real;
 use crate::softmax::{softmax_loss_delta, BatchOutcome, Targets};
 use crate::sparse::InputRanges;
+use crate::step_rule::{update_by_rule, RulePhase};
 use crate::train::Model;
 use crate::update::update_biases;
 use crate::workspace::{RowBlock, Workspace};
@@ -67,21 +70,28 @@ impl<T> Step<'_, T> {
     }
 }
 
-/// One SGD step of `model` on `batch` with `targets`; returns what the output layer measured
-/// *before* the step. If the loss is not finite the parameters are left as they were and
+/// One SGD step of `model` on `batch` with `targets`, or a step of `descent`'s optimizer
+/// (which counts it); returns what the output layer measured *before* the step, with the L2
+/// term. If the loss is not finite the parameters (and the state) are left as they were and
 /// `Error::Diverged { batch: 0, .. }` is returned. The workspace must have been fitted for
-/// this batch (`Workspace::fit`, then `EpochRows::fit` or `fit_inputs`); call inside the
-/// engine's pool.
+/// this batch (`Workspace::fit`, then `EpochRows::fit` or `fit_inputs`, and `fit_gradients`
+/// for a rule); call inside the engine's pool.
 pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     model: &mut Model<'_, W>,
     lr: T,
     batch: BatchRows<'_, T>,
     targets: BatchTargets<'_, T>,
     workspace: &mut Workspace<T>,
+    descent: Option<&mut Descent<'_, T>>,
 ) -> Result<BatchOutcome> {
     let arch = model.arch;
     let rows = batch.rows(arch.inputs());
-    let Workspace { blocks, ranges, .. } = workspace;
+    let Workspace {
+        blocks,
+        ranges,
+        gradients,
+        ..
+    } = workspace;
     let step = Step {
         arch,
         activation: model.activation,
@@ -115,8 +125,24 @@ pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
         });
     }
 
-    // Phase 2, by weights: W[l] += -lr * sum over blocks of a_b[l].T @ delta_b[l+1].
+    // Phase 2, by weights: W[l] += -lr * sum over blocks of a_b[l].T @ delta_b[l+1], or the
+    // optimizer's rule on those gradients.
     let blocks: &[RowBlock<T>] = blocks;
+    let mut outcome = outcome;
+    if let Some(descent) = descent {
+        let plan = descent.begin_step(rows, model.weights)?;
+        outcome.loss_sum += plan.l2_loss * rows as f64;
+        if let Some(rule) = plan.rule {
+            let phase = RulePhase {
+                step: &step,
+                rule: &rule,
+                blocks,
+            };
+            let params = (&mut *model.weights, &mut *model.biases);
+            update_by_rule(&phase, params, descent.layers_mut(), gradients, ranges)?;
+            return Ok(outcome);
+        }
+    }
     first_layer::update_weights(&step, model.weights, blocks, ranges)?;
     update_biases(&step, model.biases, blocks);
     Ok(outcome)

@@ -8,6 +8,7 @@ use crate::batch::{BatchRows, BatchTargets, DenseRows};
 use crate::error::{Error, Result};
 use crate::first_layer::EpochRows;
 use crate::network::check_targets;
+use crate::optimizer::Descent;
 use crate::parallel;
 use crate::real::Real;
 use crate::softmax::BatchOutcome;
@@ -87,19 +88,40 @@ pub fn sgd_step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     lr: T,
     workspace: &mut Workspace<T>,
 ) -> Result<f64> {
+    train_step(model, x, y, lr.to_f64(), None, workspace)
+}
+
+/// One step of `descent`'s optimizer (plain SGD without one) of `model` on `x` (rows, inputs)
+/// against targets `y` (rows, classes), learning rate `lr` (rounded to T for the updates;
+/// Adam's lr_t is computed from it in f64); updates the parameters and the state in place
+/// and returns the mean loss *before* the step, with the L2 term `alpha / (2 n) * sum(W^2)`.
+pub fn train_step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
+    model: &mut Model<'_, W>,
+    x: &[T],
+    y: &[T],
+    lr: f64,
+    mut descent: Option<&mut Descent<'_, T>>,
+    workspace: &mut Workspace<T>,
+) -> Result<f64> {
     let arch = model.arch;
     arch.check_params(model.weights, model.biases)?;
+    let (lr, lr_exact) = (T::from_f64(lr), lr);
     check_learning_rate(lr)?;
     let rows = Architecture::rows_of("x", x, arch.inputs())?;
     if rows == 0 {
         return Err(Error::value("x", "expected at least one row, got 0"));
     }
     check_targets(y, rows, arch.classes())?;
+    if let Some(descent) = descent.as_deref_mut() {
+        descent.set_lr(lr_exact);
+        workspace.fit_gradients(arch)?;
+    }
     let pool = parallel::pool()?;
     let outcome = pool.install(|| {
         workspace.fit(arch, rows, blocks_for(rows))?;
         let batch = BatchRows::Dense(DenseRows::Contiguous(x));
-        step(model, lr, batch, BatchTargets::Matrix(y), workspace)
+        let targets = BatchTargets::Matrix(y);
+        step(model, lr, batch, targets, workspace, descent)
     })?;
     Ok(outcome.loss_sum / rows as f64)
 }
@@ -111,6 +133,9 @@ pub struct Epoch<'a, T> {
     pub inputs: Inputs<'a, T>,
     pub labels: &'a [i64],
     pub order: &'a [i64],
+    /// The learning rate as the caller gave it (rounded to T for the updates; Adam's lr_t is
+    /// computed from it in f64).
+    pub lr: f64,
     pub batch_size: usize,
     /// How the first layer reads `inputs`: `Dense` (GEMM), `Sparse` (nonzeros only; dense
     /// inputs are compressed once for the call) or `Auto` (the faster: `plan_epoch`).
@@ -162,21 +187,24 @@ fn check_order(order: &[i64], rows: usize) -> Result<()> {
     Ok(())
 }
 
-/// Train `model` one epoch over `epoch`, one SGD step per batch.
+/// Train `model` one epoch over `epoch`: each batch a step of `descent`'s rule (momentum,
+/// Nesterov, Adam, L2), its state updated in place and its step count advanced once per step
+/// taken, or of plain SGD without `descent`. The mean loss includes each batch's L2 term.
 ///
 /// `after_batch(b)` runs after each finished step b (0-based), on one of the engine's threads;
-/// an error from it (the caller's stop flag, for Ctrl-C) stops the epoch with the parameters of
-/// the last finished step. A non-finite loss stops it before that batch's step with
-/// `Error::Diverged`.
+/// an error from it (the caller's stop flag, for Ctrl-C) stops the epoch with the parameters
+/// (and state) of the last finished step. A non-finite loss stops it before that batch's step
+/// with `Error::Diverged`.
 pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     model: &mut Model<'_, W>,
     epoch: &Epoch<'_, T>,
-    lr: T,
+    mut descent: Option<&mut Descent<'_, T>>,
     workspace: &mut Workspace<T>,
     after_batch: &mut (dyn FnMut(usize) -> Result<()> + Send),
 ) -> Result<EpochOutcome> {
     let arch = model.arch;
     arch.check_params(model.weights, model.biases)?;
+    let (lr, lr_exact) = (T::from_f64(epoch.lr), epoch.lr);
     check_learning_rate(lr)?;
     let Epoch {
         inputs,
@@ -227,6 +255,10 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     let epoch_rows =
         pool.install(|| EpochRows::new(inputs, sparse_groups, width, &mut compressed))?;
     let capacity = batch_size.min(order.len());
+    if let Some(descent) = descent.as_deref_mut() {
+        descent.set_lr(lr_exact);
+        workspace.fit_gradients(arch)?;
+    }
 
     let mut run_batches = || -> Result<BatchOutcome> {
         workspace.fit(arch, capacity, blocks_for(capacity))?;
@@ -238,7 +270,7 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
                 labels,
                 order: batch,
             };
-            let outcome = match step(model, lr, rows, targets, workspace) {
+            let outcome = match step(model, lr, rows, targets, workspace, descent.as_deref_mut()) {
                 Err(Error::Diverged { loss, .. }) => {
                     return Err(Error::Diverged { batch: b, loss })
                 }

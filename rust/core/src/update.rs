@@ -3,11 +3,12 @@
 //!   W[l] += -lr * sum over blocks of a_b[l].T @ delta_b[l+1]     by pieces of W[l]'s rows
 //!   b[l] += -lr * sum over blocks of (column sums of delta_b[l+1])
 //!
-//! Plain SGD, fused into the products that compute the gradient (which is never stored):
-//! `update_weight_rows` for a piece of a dense layer, `update_biases` for the biases, and the
-//! sparse kernels' update (scale = -lr) for W[0] on the sparse path, which
-//! `first_layer::update_weights` runs by ranges of inputs. A rule with state (momentum, Adam:
-//! `optimizer::StepRule` on each range) takes the place of these three.
+//! Plain SGD is fused into the products that compute the gradient (which is never stored):
+//! `update_layer` for a dense layer, `update_biases` for the biases, and the sparse kernels'
+//! update (scale = -lr) for W[0] on the sparse path, by ranges of inputs
+//! (`first_layer::update_weights`). An optimizer's rule (momentum, Adam, L2) takes the same
+//! pieces, their gradient written out by `weight_rows_product` and `bias_gradient`, then
+//! `optimizer::StepRule` on each (`step_rule.rs`).
 
 use crate::error::Result;
 use crate::first_layer;
@@ -20,8 +21,19 @@ use rayon::prelude::*;
 /// Below this many multiply-adds a layer's update is one piece of work.
 const MIN_PARALLEL_UPDATE: usize = 1 << 18;
 
-/// W[l] (`weight`, dense products): split into one piece of rows per thread where it is big
-/// enough to be worth it.
+/// Rows of W[l] one task of phase 2 updates: all of them where the layer is small, else one
+/// piece per thread. Fixed by the shapes and thread count, so sums are the same run to run.
+pub(crate) fn rows_per_piece<T>(step: &Step<'_, T>, l: usize) -> usize {
+    let (fan_in, fan_out) = (step.arch.fan_in(l), step.arch.fan_out(l));
+    let rows = if fan_in * fan_out * step.rows < MIN_PARALLEL_UPDATE {
+        fan_in
+    } else {
+        fan_in.div_ceil(rayon::current_num_threads().max(1))
+    };
+    rows.max(1)
+}
+
+/// W[l] (`weight`, dense products) by plain SGD, one piece of rows per task.
 pub(crate) fn update_layer<T: Real>(
     step: &Step<'_, T>,
     l: usize,
@@ -29,30 +41,42 @@ pub(crate) fn update_layer<T: Real>(
     blocks: &[RowBlock<T>],
 ) -> Result<()> {
     let (fan_in, fan_out) = (step.arch.fan_in(l), step.arch.fan_out(l));
-    let rows_per_piece = if fan_in * fan_out * step.rows < MIN_PARALLEL_UPDATE {
-        fan_in
-    } else {
-        fan_in.div_ceil(rayon::current_num_threads().max(1))
-    };
+    let rows_per_piece = rows_per_piece(step, l);
+    let minus_lr = Update::AddScaled(-step.lr);
     weight[..fan_in * fan_out]
-        .par_chunks_mut(rows_per_piece.max(1) * fan_out)
+        .par_chunks_mut(rows_per_piece * fan_out)
         .enumerate()
         .try_for_each(|(piece, weight_rows)| {
-            update_weight_rows(step, l, weight_rows, piece * rows_per_piece, blocks)
+            weight_rows_product(
+                step,
+                l,
+                weight_rows,
+                piece * rows_per_piece,
+                blocks,
+                minus_lr,
+            )
         })
 }
 
-/// Rows `first..last` of W[l] (`weight_rows`): add every block's
-/// `-lr * a_b[l][:, first..last].T @ delta_b[l+1]`.
-fn update_weight_rows<T: Real>(
+/// Rows `first..last` of W[l]'s products, into `out_rows` (last - first, fan_out): every
+/// block's `a_b[l][:, first..last].T @ delta_b[l+1]`, the first landing as `first_update`
+/// says and the others added at its scale. `AddScaled(-lr)` on W's rows is the plain SGD
+/// update; `Overwrite` writes those rows' gradient.
+pub(crate) fn weight_rows_product<T: Real>(
     step: &Step<'_, T>,
     l: usize,
-    weight_rows: &mut [T],
+    out_rows: &mut [T],
     first: usize,
     blocks: &[RowBlock<T>],
+    first_update: Update<T>,
 ) -> Result<()> {
     let (fan_in, fan_out) = (step.arch.fan_in(l), step.arch.fan_out(l));
-    let last = first + weight_rows.len() / fan_out;
+    let last = first + out_rows.len() / fan_out;
+    let scale = match first_update {
+        Update::Overwrite => T::one(),
+        Update::AddScaled(scale) => scale,
+    };
+    let mut update = first_update;
     for (b, block) in blocks.iter().enumerate().filter(|(_, k)| k.rows > 0) {
         let rows = block.rows;
         let delta = &block.deltas[l][..rows * fan_out];
@@ -65,16 +89,28 @@ fn update_weight_rows<T: Real>(
             _ => MatRef::row_major(&block.outputs[l - 1], rows, fan_in)?,
         };
         matmul_serial_into(
-            MatMut::row_major(weight_rows, last - first, fan_out)?,
+            MatMut::row_major(out_rows, last - first, fan_out)?,
             input.t().row_range(first, last),
             MatRef::row_major(delta, rows, fan_out)?,
-            Update::AddScaled(-step.lr),
+            update,
         )?;
+        update = Update::AddScaled(scale);
     }
     Ok(())
 }
 
-/// Every b[l] (`biases`): add `-lr` times the blocks' column sums of their deltas.
+/// b[l]'s gradient into `gradient` (fan_out,): the blocks' column sums of their deltas.
+pub(crate) fn bias_gradient<T: Real>(blocks: &[RowBlock<T>], l: usize, gradient: &mut [T]) {
+    for (j, g) in gradient.iter_mut().enumerate() {
+        *g = blocks
+            .iter()
+            .filter(|k| k.rows > 0)
+            .map(|k| k.bias_sums[l][j])
+            .sum();
+    }
+}
+
+/// Every b[l] (`biases`) by plain SGD: add `-lr` times the blocks' column sums.
 pub(crate) fn update_biases<T: Real, W: AsMut<[T]>>(
     step: &Step<'_, T>,
     biases: &mut [W],

@@ -62,6 +62,16 @@ pub struct Workspace<T> {
     pub(crate) blocks: Vec<RowBlock<T>>,
     /// The sparse path's ranges of inputs, one per thread (none on the dense paths).
     pub(crate) ranges: InputRanges<T>,
+    /// The step's gradients where an optimizer's rule reads them (none for plain SGD, whose
+    /// update is fused into the products).
+    pub(crate) gradients: Gradients<T>,
+}
+
+/// One buffer per parameter, shaped as it: `weights[l]` (fan_in * fan_out), `biases[l]`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Gradients<T> {
+    pub(crate) weights: Vec<Vec<T>>,
+    pub(crate) biases: Vec<Vec<T>>,
 }
 
 impl<T: Real> Workspace<T> {
@@ -72,6 +82,7 @@ impl<T: Real> Workspace<T> {
             capacity,
             blocks: Vec::new(),
             ranges: InputRanges::default(),
+            gradients: Gradients::default(),
         }
     }
 
@@ -114,6 +125,27 @@ impl<T: Real> Workspace<T> {
         let shape = (arch.inputs(), arch.fan_out(0));
         self.ranges
             .fit(shape, self.capacity, boundaries, group_rows)
+    }
+
+    /// Room for every parameter's gradient (for an optimizer's rule); a no-op once sized.
+    pub(crate) fn fit_gradients(&mut self, arch: &Architecture) -> Result<()> {
+        let layers = arch.layers();
+        let sized = self.gradients.weights.len() == layers
+            && (0..layers).all(|l| {
+                self.gradients.weights[l].len() == arch.fan_in(l) * arch.fan_out(l)
+                    && self.gradients.biases[l].len() == arch.fan_out(l)
+            });
+        if !sized {
+            self.gradients = Gradients {
+                weights: (0..layers)
+                    .map(|l| buffer::zeros("a weight gradient", arch.fan_in(l), arch.fan_out(l)))
+                    .collect::<Result<_>>()?,
+                biases: (0..layers)
+                    .map(|l| buffer::zeros("a bias gradient", 1, arch.fan_out(l)))
+                    .collect::<Result<_>>()?,
+            };
+        }
+        Ok(())
     }
 
     /// Room for gathered input rows in every block (dense paths only).

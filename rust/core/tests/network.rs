@@ -187,8 +187,9 @@ fn train_epoch_is_a_loop_of_sgd_steps() {
                         batch_size,
                         input_path: InputPath::Dense,
                         sparse: SparseParams::default(),
+                        lr: 0.2,
                     },
-                    0.2,
+                    None,
                     &mut ws,
                     &mut |batch| {
                         seen.push(batch);
@@ -277,8 +278,9 @@ fn training_reduces_the_loss_in_single_precision() {
                 batch_size: 8,
                 input_path: InputPath::Dense,
                 sparse: SparseParams::default(),
+                lr: 0.5,
             },
-            0.5f32,
+            None,
             &mut ws,
             &mut |_| Ok(()),
         )
@@ -308,8 +310,9 @@ fn bad_arguments_are_errors_not_panics() {
                 batch_size: batch,
                 input_path: InputPath::Dense,
                 sparse: SparseParams::default(),
+                lr,
             },
-            lr,
+            None,
             &mut ws,
             &mut |_| Ok(()),
         )
@@ -363,8 +366,9 @@ fn divergence_stops_before_the_bad_step_and_keeps_the_weights() {
             batch_size: 2,
             input_path: InputPath::Dense,
             sparse: SparseParams::default(),
+            lr: 1e200,
         },
-        1e200,
+        None,
         &mut ws,
         &mut |batch| {
             after.push(batch);
@@ -394,8 +398,9 @@ fn divergence_stops_before_the_bad_step_and_keeps_the_weights() {
             batch_size: 2,
             input_path: InputPath::Dense,
             sparse: SparseParams::default(),
+            lr: 1e200,
         },
-        1e200,
+        None,
         &mut ws,
         &mut |_| Ok(()),
     )
@@ -423,8 +428,9 @@ fn an_interrupt_stops_after_the_current_batch() {
             batch_size: 2,
             input_path: InputPath::Dense,
             sparse: SparseParams::default(),
+            lr: 0.1,
         },
-        0.1,
+        None,
         &mut ws,
         &mut |batch| {
             if batch == 1 {
@@ -452,8 +458,9 @@ fn an_interrupt_stops_after_the_current_batch() {
             batch_size: 2,
             input_path: InputPath::Dense,
             sparse: SparseParams::default(),
+            lr: 0.1,
         },
-        0.1,
+        None,
         &mut ws,
         &mut |_| Ok(()),
     )

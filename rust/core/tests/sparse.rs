@@ -164,8 +164,9 @@ fn sparse_and_dense_epochs_agree() {
                             batch_size,
                             input_path: path,
                             sparse: SparseParams::default(),
+                            lr: 0.1,
                         },
-                        0.1,
+                        None,
                         &mut ws,
                         &mut |_| Ok(()),
                     )
@@ -362,6 +363,7 @@ fn auto_counts_compressing_dense_inputs_for_the_call() {
         inputs,
         labels: &labels,
         order: &order,
+        lr: 0.1,
         batch_size: 32,
         input_path,
         sparse,
@@ -426,7 +428,7 @@ fn image_rows(rng: &mut Rng, rows: usize, side: usize) -> Vec<f64> {
     x
 }
 
-/// `epoch` from the parameters (w0, b0), lr 0.1, ReLU: (loss, correct, weights, biases).
+/// `epoch` from the parameters (w0, b0), ReLU: (loss, correct, weights, biases).
 #[allow(clippy::type_complexity)]
 fn epoch_of<T: Real>(
     arch: &Architecture,
@@ -441,8 +443,7 @@ fn epoch_of<T: Real>(
         biases: &mut b,
     };
     let mut workspace = Workspace::new(arch, epoch.batch_size);
-    let lr = T::from_f64(0.1);
-    let outcome = train_epoch(&mut model, epoch, lr, &mut workspace, &mut |_| Ok(())).unwrap();
+    let outcome = train_epoch(&mut model, epoch, None, &mut workspace, &mut |_| Ok(())).unwrap();
     (outcome.mean_loss, outcome.correct, w, b)
 }
 
@@ -489,6 +490,7 @@ fn check_wide_first_layer<T: Real>(tolerance: f64) {
                         inputs,
                         labels: &labels,
                         order: &order,
+                        lr: 0.1,
                         batch_size,
                         input_path,
                         sparse: SparseParams::default(),

@@ -1,7 +1,7 @@
 //! `fastmlp._native`: fastmlp-core over NumPy arrays. Glue only; the math is in the core.
 //!
-//! One module per module of the core (matmul, activation, softmax, network, train, sparse,
-//! parallel), plus the glue they share: argument checks (`arrays`, `params`), the float type
+//! One module per module of the core (matmul, activation, softmax, network, train, optimizer,
+//! sparse, parallel), plus the glue they share: argument checks (`arrays`, `params`), the float type
 //! (`float`), errors (`errors`) and Ctrl-C (`interrupt`).
 
 mod activation;
@@ -11,6 +11,7 @@ mod float;
 mod interrupt;
 mod matmul;
 mod network;
+mod optimizer;
 mod parallel;
 mod params;
 mod softmax;
@@ -32,6 +33,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(network::forward, m)?)?;
     m.add_function(wrap_pyfunction!(network::backward, m)?)?;
     m.add_function(wrap_pyfunction!(train::sgd_step, m)?)?;
+    m.add_function(wrap_pyfunction!(train::train_step, m)?)?;
     m.add_function(wrap_pyfunction!(train::train_epoch_stats, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::sparse_plan, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::preferred_input_path, m)?)?;

@@ -1,28 +1,69 @@
-//! Training over NumPy arrays: `sgd_step` and `train_epoch`, which update the caller's weights
-//! and biases in place.
+//! Training over NumPy arrays: `sgd_step`, `train_step` and `train_epoch_stats`, which update
+//! the caller's weights and biases (and an optimizer's state) in place.
 
 use crate::activation::activation_of;
 use crate::arrays::{precision_of, readonly, shape2, slice};
 use crate::errors::{core, no_panic};
 use crate::float::{by_precision, Float};
 use crate::interrupt::{run_interruptibly, stop_requested};
+use crate::optimizer::{optimizer_of, BorrowedState};
 use crate::params::{params_readwrite, rows_matching, slices_mut};
 use crate::sparse::{precision_of_inputs, PySparseRows};
+use fastmlp_core::optimizer::Optimizer;
 use fastmlp_core::{train, Activation, Epoch, InputPath, Inputs, Model, SparseParams};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
-fn sgd_step_typed<T: Float>(
+/// The optimizer arguments as Python passed them, checked but not yet borrowed.
+pub struct OptimizerArgs<'a, 'py> {
+    optimizer: Optimizer,
+    step: Option<&'a Bound<'py, PyAny>>,
+    slots: Option<&'a Bound<'py, PyAny>>,
+    alpha: f64,
+}
+
+impl<'a, 'py> OptimizerArgs<'a, 'py> {
+    fn new(
+        optimizer: Option<&'a Bound<'py, PyAny>>,
+        step: Option<&'a Bound<'py, PyAny>>,
+        slots: Option<&'a Bound<'py, PyAny>>,
+        alpha: f64,
+    ) -> PyResult<Self> {
+        if !(alpha.is_finite() && alpha >= 0.0) {
+            return Err(PyValueError::new_err(format!(
+                "alpha: expected a finite number >= 0, got {alpha}"
+            )));
+        }
+        Ok(OptimizerArgs {
+            optimizer: optimizer_of(optimizer)?,
+            step,
+            slots,
+            alpha,
+        })
+    }
+
+    fn borrow<T: Float>(&self) -> PyResult<BorrowedState<'py, T>> {
+        BorrowedState::borrow(self.optimizer, self.alpha, self.step, self.slots)
+    }
+}
+
+/// The arrays of a `train_step` call, as Python passed them.
+struct StepArrays<'a, 'py> {
+    weights: &'a Bound<'py, PyAny>,
+    biases: &'a Bound<'py, PyAny>,
+    x: &'a Bound<'py, PyAny>,
+    y: &'a Bound<'py, PyAny>,
+}
+
+fn train_step_typed<T: Float>(
     py: Python<'_>,
-    (weights, biases): (&Bound<'_, PyAny>, &Bound<'_, PyAny>),
-    x: &Bound<'_, PyAny>,
-    y: &Bound<'_, PyAny>,
-    lr: f64,
-    activation: Activation,
+    arrays: &StepArrays<'_, '_>,
+    (lr, activation): (f64, Activation),
+    optimizer: &OptimizerArgs<'_, '_>,
 ) -> PyResult<f64> {
-    let x_array = readonly::<T>("x", x, Some(2), T::NAME)?;
-    let y_array = readonly::<T>("y_onehot", y, Some(2), T::NAME)?;
-    let (arch, mut w, mut b) = params_readwrite::<T>(weights, biases)?;
+    let x_array = readonly::<T>("x", arrays.x, Some(2), T::NAME)?;
+    let y_array = readonly::<T>("y_onehot", arrays.y, Some(2), T::NAME)?;
+    let (arch, mut w, mut b) = params_readwrite::<T>(arrays.weights, arrays.biases)?;
     let rows = rows_matching("x", &x_array, &arch)?;
     let (y_rows, classes) = shape2(&y_array);
     if (y_rows, classes) != (rows, arch.classes()) {
@@ -31,11 +72,12 @@ fn sgd_step_typed<T: Float>(
             arch.classes()
         )));
     }
+    let mut state = optimizer.borrow::<T>()?;
     let (xs, ys) = (slice(&x_array)?, slice(&y_array)?);
     let (mut ws, mut bs) = (slices_mut(&mut w)?, slices_mut(&mut b)?);
-    let lr = T::from_f64(lr);
+    let mut descent = state.descent(&arch)?;
     core(py.detach(|| {
-        // Empty: sgd_step sizes it, with a MemoryError rather than an abort if it cannot.
+        // Empty: train_step sizes it, with a MemoryError rather than an abort if it cannot.
         let mut workspace = train::Workspace::new(&arch, 0);
         let mut model = Model {
             arch: &arch,
@@ -43,7 +85,7 @@ fn sgd_step_typed<T: Float>(
             weights: &mut ws,
             biases: &mut bs,
         };
-        train::sgd_step(&mut model, xs, ys, lr, &mut workspace)
+        train::train_step(&mut model, xs, ys, lr, descent.as_mut(), &mut workspace)
     }))
 }
 
@@ -58,12 +100,45 @@ pub fn sgd_step(
     lr: f64,
     activation: &str,
 ) -> PyResult<f64> {
+    train_step(
+        py, weights, biases, x, y_onehot, lr, activation, None, None, None, 0.0,
+    )
+}
+
+/// One step of the optimizer (plain SGD by default) on (x, y_onehot); updates the
+/// parameters and the state in place; the loss before it, with the L2 term.
+/// `optimizer`, `step`, `slots`, `alpha`: the optimizer's settings and state (optimizer.rs).
+#[pyfunction]
+#[pyo3(signature = (weights, biases, x, y_onehot, lr, activation, optimizer = None, step = None, slots = None, alpha = 0.0))]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the Python signature of the engine contract's train_step"
+)]
+pub fn train_step(
+    py: Python<'_>,
+    weights: &Bound<'_, PyAny>,
+    biases: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
+    y_onehot: &Bound<'_, PyAny>,
+    lr: f64,
+    activation: &str,
+    optimizer: Option<&Bound<'_, PyAny>>,
+    step: Option<&Bound<'_, PyAny>>,
+    slots: Option<&Bound<'_, PyAny>>,
+    alpha: f64,
+) -> PyResult<f64> {
     no_panic(|| {
         let activation = activation_of(activation)?;
-        let params = (weights, biases);
+        let optimizer = OptimizerArgs::new(optimizer, step, slots, alpha)?;
+        let arrays = StepArrays {
+            weights,
+            biases,
+            x,
+            y: y_onehot,
+        };
         by_precision!(
             precision_of("x", x)?,
-            sgd_step_typed(py, params, x, y_onehot, lr, activation)
+            train_step_typed(py, &arrays, (lr, activation), &optimizer)
         )
     })
 }
@@ -89,6 +164,7 @@ fn train_epoch_typed<T: Float>(
     py: Python<'_>,
     arrays: &EpochArrays<'_, '_>,
     settings: &EpochSettings,
+    optimizer: &OptimizerArgs<'_, '_>,
 ) -> PyResult<(f64, usize)> {
     // x is a dense array, or rows compressed beforehand (SparseRows).
     let compressed = arrays.x.cast::<PySparseRows>().ok();
@@ -117,16 +193,18 @@ fn train_epoch_typed<T: Float>(
             ))
         }
     };
+    let mut state = optimizer.borrow::<T>()?;
     let epoch = Epoch {
         inputs,
         labels: slice(&labels)?,
         order: slice(&order)?,
+        lr: settings.lr,
         batch_size: settings.batch_size,
         input_path: settings.input_path,
         sparse: SparseParams::default(),
     };
     let (mut ws, mut bs) = (slices_mut(&mut w)?, slices_mut(&mut b)?);
-    let lr = T::from_f64(settings.lr);
+    let mut descent = state.descent(&arch)?;
     let outcome = run_interruptibly(py, |stop| {
         // Empty: train_epoch sizes it, with a MemoryError rather than an abort if it cannot.
         let mut workspace = train::Workspace::new(&arch, 0);
@@ -137,7 +215,14 @@ fn train_epoch_typed<T: Float>(
             biases: &mut bs,
         };
         let mut after_batch = |batch: usize| stop_requested(stop, batch);
-        train::train_epoch(&mut model, &epoch, lr, &mut workspace, &mut after_batch)
+        let descent = descent.as_mut();
+        train::train_epoch(
+            &mut model,
+            &epoch,
+            descent,
+            &mut workspace,
+            &mut after_batch,
+        )
     })?;
     Ok((outcome.mean_loss, outcome.correct))
 }
@@ -145,8 +230,9 @@ fn train_epoch_typed<T: Float>(
 /// One epoch of SGD over x[order] in batches; updates in place.
 /// Returns (mean per-sample loss before each step, number of rows predicted right).
 /// `input_path`: "auto" (by the input's group fill), "dense" or "sparse" first layer.
+/// `optimizer`, `step`, `slots`, `alpha`: the optimizer's settings and state (optimizer.rs).
 #[pyfunction]
-#[pyo3(signature = (weights, biases, x, labels, order, lr, batch_size, activation, input_path = "auto"))]
+#[pyo3(signature = (weights, biases, x, labels, order, lr, batch_size, activation, input_path = "auto", optimizer = None, step = None, slots = None, alpha = 0.0))]
 #[expect(
     clippy::too_many_arguments,
     reason = "the Python signature of the engine contract's train_epoch_stats"
@@ -162,8 +248,13 @@ pub fn train_epoch_stats(
     batch_size: i64,
     activation: &str,
     input_path: &str,
+    optimizer: Option<&Bound<'_, PyAny>>,
+    step: Option<&Bound<'_, PyAny>>,
+    slots: Option<&Bound<'_, PyAny>>,
+    alpha: f64,
 ) -> PyResult<(f64, usize)> {
     no_panic(|| {
+        let optimizer = OptimizerArgs::new(optimizer, step, slots, alpha)?;
         let activation = activation_of(activation)?;
         let input_path = core(input_path.parse::<InputPath>())?;
         let batch_size = usize::try_from(batch_size)
@@ -189,7 +280,7 @@ pub fn train_epoch_stats(
         };
         by_precision!(
             precision_of_inputs(x)?,
-            train_epoch_typed(py, &arrays, &settings)
+            train_epoch_typed(py, &arrays, &settings, &optimizer)
         )
     })
 }

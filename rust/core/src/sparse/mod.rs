@@ -26,6 +26,7 @@ pub use plan::{
     estimated_group_fill, plan_epoch, plan_sparse_path, preferred_input_path,
     sparse_work_crossover, InputPath, SparseParams, SparsePlan, Tuning,
 };
+pub(crate) use ranges::InputRange;
 pub(crate) use ranges::InputRanges;
 pub use rows::{SparseBatch, SparseRows};
-pub(crate) use update::update_first_layer;
+pub(crate) use update::{update_first_layer, MatrixRows, RangeRows};

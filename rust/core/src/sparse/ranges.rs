@@ -27,6 +27,36 @@ pub(crate) struct InputRange<T> {
     partial: Vec<T>,
 }
 
+impl<T: Real> InputRange<T> {
+    /// Rows of W[0] (inputs) in this range.
+    pub(crate) fn rows(&self) -> usize {
+        self.last - self.first
+    }
+
+    /// `weight_rows[j, :] += scale * sum_r x[r, j] * delta[1][r, :]` over this range's rows
+    /// (the first `rows()` rows of `weight_rows`): the SGD update with scale = -lr, or the
+    /// range's gradient with scale = 1 on zeroed rows.
+    pub(crate) fn add_product<'d>(
+        &self,
+        weight_rows: &mut [T],
+        delta_row: impl Fn(usize) -> &'d [T],
+        fan_out: usize,
+        scale: T,
+    ) where
+        T: 'd,
+    {
+        let rows_of_range = &mut weight_rows[..self.rows() * fan_out];
+        self.groups.update_range(
+            rows_of_range,
+            self.first,
+            self.last,
+            delta_row,
+            fan_out,
+            scale,
+        );
+    }
+}
+
 /// The ranges of inputs of the sparse path, one per thread (none on the dense path).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct InputRanges<T> {
