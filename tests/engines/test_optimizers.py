@@ -13,7 +13,6 @@ import pytest
 from sklearn.neural_network import MLPClassifier
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
-from conftest import ENGINES, copy_params, make_data, make_params
 from fastmlp import kernels, reference
 from fastmlp.optimizers import (
     SGD,
@@ -25,7 +24,8 @@ from fastmlp.optimizers import (
     optimizer_from_dict,
 )
 from fastmlp.optimizers.rules import apply_optimizer, l2_gradient, l2_penalty
-from optimizer_support import skip_unless_engine_runs_optimizer
+from tests.support.networks import ENGINES, copy_params, make_data, make_params
+from tests.support.optimizers import skip_unless_engine_runs_optimizer
 
 SIZES = [12, 9, 7, 4]
 RULES = {

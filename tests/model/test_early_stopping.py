@@ -17,7 +17,7 @@ from sklearn.neural_network._stochastic_optimizers import SGDOptimizer
 import fastmlp.training.loop
 from fastmlp import MLP, reference
 from fastmlp.training import TrainingState, Watch, fit_settings, stratified_holdout, train
-from optimizer_support import skip_unless_engine_runs_optimizer
+from tests.support.optimizers import skip_unless_engine_runs_optimizer
 
 
 @pytest.fixture(params=["rust", "numpy"])

@@ -13,7 +13,7 @@ import pytest
 
 from fastmlp import MLP, TrainingDivergedError, reference
 from fastmlp.optimizers import SGD, Adam, init_state, make_optimizer
-from optimizer_support import skip_unless_engine_runs_optimizer
+from tests.support.optimizers import skip_unless_engine_runs_optimizer
 
 CONFIGS: dict[str, dict[str, Any]] = {
     "sgd": {},
