@@ -25,6 +25,10 @@ class SparseRows:
     def dtype(self) -> str: ...
 
 _Float = np.float32 | np.float64
+#: ("sgd", momentum, nesterov) or ("adam", beta1, beta2, epsilon)
+_OptimizerSettings = (
+    tuple[Literal["sgd"], float, bool] | tuple[Literal["adam"], float, float, float]
+)
 
 def matmul(a: NDArray[_Float], b: NDArray[_Float]) -> NDArray[_Float]: ...
 def relu(z: NDArray[_Float]) -> NDArray[_Float]: ...
@@ -52,6 +56,18 @@ def sgd_step(
     lr: float,
     activation: Activation,
 ) -> float: ...
+def train_step(
+    weights: Sequence[NDArray[_Float]],
+    biases: Sequence[NDArray[_Float]],
+    x: NDArray[_Float],
+    y_onehot: NDArray[_Float],
+    lr: float,
+    activation: Activation,
+    optimizer: _OptimizerSettings | None = None,
+    step: NDArray[np.int64] | None = None,
+    slots: Sequence[tuple[Sequence[NDArray[_Float]], Sequence[NDArray[_Float]]]] | None = None,
+    alpha: float = 0.0,
+) -> float: ...
 def train_epoch_stats(
     weights: Sequence[NDArray[_Float]],
     biases: Sequence[NDArray[_Float]],
@@ -62,6 +78,10 @@ def train_epoch_stats(
     batch_size: int,
     activation: Activation,
     input_path: InputPath = "auto",
+    optimizer: _OptimizerSettings | None = None,
+    step: NDArray[np.int64] | None = None,
+    slots: Sequence[tuple[Sequence[NDArray[_Float]], Sequence[NDArray[_Float]]]] | None = None,
+    alpha: float = 0.0,
 ) -> tuple[float, int]: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...

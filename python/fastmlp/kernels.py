@@ -27,7 +27,7 @@ from fastmlp import _native
 from fastmlp.engine import FloatArray, IntArray
 from fastmlp.errors import TrainingDivergedError
 from fastmlp.names import HIDDEN_ACTIVATIONS, Activation, HiddenActivation, InputPath, Output
-from fastmlp.optimizers import Optimizer, OptimizerState, check_optimizer_arguments
+from fastmlp.optimizers import Adam, Optimizer, OptimizerState, check_optimizer_arguments
 from fastmlp.reference_outputs import check_output
 
 __all__ = [
@@ -186,31 +186,33 @@ def _indices(arg: str, value: object) -> NDArray[np.int64]:
     return np.require(array, np.int64, ["C", "A"])
 
 
-def _require_plain_sgd(
+def _optimizer_arguments(
     optimizer: object,
     state: object,
     alpha: object,
     weights: Sequence[FloatArray],
     biases: Sequence[FloatArray],
-) -> None:
-    """Check the optimizer keywords as the reference does, then refuse what the Rust step
-    cannot run yet: it fuses plain SGD only, until its optimizer step lands (issue 11, phase 2;
-    the rules are in ``rust/core/src/optimizer``)."""
+) -> dict[str, Any]:
+    """The optimizer keywords, checked as the reference checks them, as ``_native`` takes
+    them: the settings as a tuple, ``state.step`` and one ``(weights, biases)`` pair of
+    arrays per slot (velocity; or m, then v)."""
     checked, checked_state, checked_alpha = check_optimizer_arguments(
         optimizer, state, alpha, _arrays("weights", weights), _arrays("biases", biases)
     )
-    _plain_sgd_only(checked, checked_alpha, with_state=checked_state is not None)
-
-
-def _plain_sgd_only(optimizer: Optimizer, alpha: float, with_state: bool = False) -> None:
-    """NotImplementedError unless plain SGD without alpha or state (until phase 2)."""
-    if optimizer.slots or alpha != 0.0 or with_state:
-        raise NotImplementedError(
-            "the Rust engine trains with plain SGD only (no momentum, Adam, optimizer state or "
-            f"alpha) until its optimizer step lands; got optimizer={optimizer!r}, "
-            f"alpha={alpha}{', a state' if with_state else ''}. "
-            "Use engine='numpy' (fastmlp.reference) for these meanwhile."
-        )
+    settings: tuple[Any, ...]
+    if isinstance(checked, Adam):
+        settings = ("adam", checked.beta1, checked.beta2, checked.epsilon)
+    else:
+        settings = ("sgd", checked.momentum, checked.nesterov)
+    if checked_state is None:
+        return {"optimizer": settings, "alpha": checked_alpha}
+    slots = [(list(m.weights), list(m.biases)) for m in checked_state.slots().values()]
+    return {
+        "optimizer": settings,
+        "step": checked_state.step,
+        "slots": slots,
+        "alpha": checked_alpha,
+    }
 
 
 def _learning_rate(lr: object) -> float:
@@ -353,13 +355,20 @@ def train_step(
     """One step of ``optimizer`` (plain SGD by default) on the batch ``x``, ``y_onehot``.
 
     Updates the parameters and ``state`` in place and returns the batch's loss before the
-    step, with the L2 term ``alpha / (2 n) * sum(W**2)``. Today the Rust engine runs plain SGD
-    without ``alpha`` only: anything else is a ``NotImplementedError`` (use
-    :func:`fastmlp.reference.train_step`).
+    step, with the L2 term ``alpha / (2 n) * sum(W**2)``. The rules are
+    :func:`fastmlp.reference.train_step`'s (``fastmlp.optimizers.rules``), fused into the
+    update: fed the same gradients, the two engines' rules agree bit for bit.
     """
-    _require_plain_sgd(optimizer, state, alpha, weights, biases)
-    return sgd_step(
-        weights, biases, x, y_onehot, lr, activation, output=output, sample_weight=sample_weight
+    arguments = _optimizer_arguments(optimizer, state, alpha, weights, biases)
+    checked_activation = _not_in_rust_yet(activation, output, sample_weight)
+    return _native.train_step(
+        _arrays("weights", weights),
+        _arrays("biases", biases),
+        _c_order("x", x),
+        _c_order("y_onehot", y_onehot),
+        _learning_rate(lr),
+        checked_activation,
+        **arguments,
     )
 
 
@@ -381,7 +390,7 @@ def train_epoch_stats(
     sample_weight: FloatArray | None = None,
 ) -> tuple[float, int]:
     """:func:`train_epoch`, also returning how many rows were classified right before their step."""
-    _require_plain_sgd(optimizer, state, alpha, weights, biases)
+    arguments = _optimizer_arguments(optimizer, state, alpha, weights, biases)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
         raise TypeError(f"batch_size: expected an int, got {type(batch_size).__name__}")
     if batch_size < 1:
@@ -389,7 +398,7 @@ def train_epoch_stats(
     activation = _not_in_rust_yet(activation, output, sample_weight)
     if _is_scipy_sparse(x):
         return _train_epoch_in_dense_pieces(
-            weights, biases, x, labels, order, lr, batch_size, activation, input_path
+            weights, biases, x, labels, order, lr, batch_size, activation, input_path, arguments
         )
     loss, correct = _native.train_epoch_stats(
         _arrays("weights", weights),
@@ -402,6 +411,7 @@ def train_epoch_stats(
         int(min(batch_size, np.iinfo(np.int64).max)),
         activation,
         input_path,
+        **arguments,
     )
     return loss, correct
 
@@ -439,10 +449,11 @@ def train_epoch(
     :data:`SparseRows` built once from the dense array, which saves the sparse path a scan of
     ``x`` per call, or a scipy.sparse matrix, densified a few batches at a time.
 
-    ``optimizer``, ``state`` and ``alpha`` are :func:`fastmlp.reference.train_epoch`'s; today
-    the Rust engine runs plain SGD without ``alpha`` only, and raises ``NotImplementedError``
-    for anything else. So with ``output`` and ``sample_weight``: the Rust engine computes
-    their defaults only, so far.
+    ``optimizer``, ``state`` and ``alpha`` are :func:`fastmlp.reference.train_epoch`'s: each
+    batch is a step of the optimizer (plain SGD by default), ``state`` is updated in place
+    and counts the steps taken, and each batch's loss includes its L2 term. On divergence or
+    Ctrl-C the state is that of the last finished step, as the weights are. ``output`` and
+    ``sample_weight``: the Rust engine computes their defaults only, so far.
     """
     return train_epoch_stats(
         weights,
@@ -472,6 +483,7 @@ def _train_epoch_in_dense_pieces(
     batch_size: int,
     activation: Activation,
     input_path: InputPath,
+    optimizer_arguments: dict[str, Any],
 ) -> tuple[float, int]:
     """:func:`train_epoch_stats` on a scipy.sparse ``x``: its rows in ``order`` are densified
     in pieces of whole batches (at most ``_DENSE_PIECE_VALUES`` values), each piece one call
@@ -509,6 +521,7 @@ def _train_epoch_in_dense_pieces(
                 int(min(batch_size, np.iinfo(np.int64).max)),
                 activation,
                 input_path,
+                **optimizer_arguments,
             )
         except TrainingDivergedError as error:
             batch = start // batch_size + (error.batch or 0)

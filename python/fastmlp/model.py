@@ -285,9 +285,6 @@ class MLP:
                 last good step, ``history_`` holds the finished epochs.
             KeyboardInterrupt: Ctrl-C, within one batch; the weights are those of the last
                 finished step.
-            NotImplementedError: ``engine="rust"`` with momentum, Adam or ``alpha``: the Rust
-                engine runs plain SGD only until its optimizer step lands (use
-                ``engine="numpy"``).
             RuntimeError: the model is being trained by another thread.
         """
         with _one_fit_at_a_time(self):
@@ -346,8 +343,6 @@ class MLP:
             shuffle=shuffle,
             **keywords,
         )
-        if self.engine == "rust":  # until the Rust optimizer step lands (issue 11, phase 2)
-            kernels._plain_sgd_only(settings.optimizer, settings.alpha)
         validation = None
         if validation_data is not None:
             validation = self._check_validation(validation_data)

@@ -83,15 +83,6 @@ def test_early_stopping_holds_out_rows_and_reports_the_stop(tmp_path: Path, prog
     assert model.training_state_.rows_seen == 3 * 3600  # 10% of 4,000 held out
 
 
-def test_the_rust_engine_refuses_other_optimizers_before_loading_data(tmp_path: Path) -> None:
-    for flags in ("--optimizer adam", "--momentum 0.9", "--alpha 0.01"):
-        code, out, err = run(f"train --dataset no-such-data {flags} -o {{m}}", m=tmp_path / "m")
-        assert code == 2 and out == ""
-        assert err.count("\n") == 1 and "plain SGD only" in err and "--engine numpy" in err
-        assert flags.split()[0] in err
-    assert not (tmp_path / "m").exists()
-
-
 @pytest.mark.parametrize(
     "flags",
     [

@@ -25,7 +25,6 @@ from fastmlp.optimizers import (
 )
 from fastmlp.optimizers.rules import apply_optimizer, l2_gradient, l2_penalty
 from tests.support.networks import ENGINES, copy_params, make_data, make_params
-from tests.support.optimizers import skip_unless_engine_runs_optimizer
 
 SIZES = [12, 9, 7, 4]
 RULES = {
@@ -368,26 +367,9 @@ def engine_name(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@pytest.mark.parametrize(
-    ("optimizer", "alpha"), [(SGD(momentum=0.9), 0.0), (Adam(), 0.0), (None, 1e-3)]
-)
-def test_rust_engine_refuses_what_it_cannot_run_yet(optimizer: SGD | Adam | None, alpha: float):
-    """Until phase 2 wires the Rust rules into its step (then this test goes)."""
-    with pytest.raises(NotImplementedError, match="plain SGD only"):
-        _epoch(kernels, optimizer=optimizer, alpha=alpha)
-    weights, biases = make_params(SIZES, np.float32)
-    x, _, y = make_data(4, SIZES[0], SIZES[-1], np.float32)
-    state = init_state(optimizer, weights, biases) if optimizer is not None else None
-    with pytest.raises(NotImplementedError, match="engine='numpy'"):
-        kernels.train_step(
-            weights, biases, x, y, 0.1, "relu", optimizer=optimizer, state=state, alpha=alpha
-        )
-
-
 @pytest.mark.parametrize("rule", ["sgd", "momentum", "nesterov", "adam"])
 def test_rust_agrees_with_the_reference_on_an_epoch_of_each_rule(rule: str, dtype: type) -> None:
     optimizer = RULES[rule]
-    skip_unless_engine_runs_optimizer("rust", optimizer, alpha=0.01)
     weights, biases = make_params(SIZES, dtype)
     x, labels, _ = make_data(40, SIZES[0], SIZES[-1], dtype)
     results = {}

@@ -57,6 +57,80 @@ def test_sparse_dense_and_oracle_agree(dtype, activation, density, sizes, batch_
             np.testing.assert_allclose(got, want, **EPOCH_TOLERANCE[dtype], err_msg=name)
 
 
+def mnist_rows(n: int, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` digits of the bundled MNIST sample, as (n, 784) rows in [0, 1]."""
+    data = fastmlp.datasets.load("mnist-sample")
+    return fastmlp.datasets.prepare(data.x_train[:n], dtype=dtype), data.y_train[:n]
+
+
+# Rows of both kinds the sparse path groups differently: digits share their nonzero pixels
+# (groups of 8 rows), random rows of density 0.05 do not (row by row).
+WIDE_INPUTS = {
+    "digits": (lambda dtype: mnist_rows(200, dtype), 8),
+    "random": (lambda dtype: sparse_data(200, 784, 0.05, dtype, seed=6), 1),
+}
+
+
+@pytest.mark.parametrize("inputs", list(WIDE_INPUTS))
+@pytest.mark.parametrize("hidden", [128, 250])
+def test_a_wide_first_layer_agrees_with_the_dense_path_and_the_oracle(dtype, inputs, hidden):
+    """784 inputs into 128 or 250 units: the sparse kernels' every block width (8, 4, 2 and 1
+    vectors, and a partial one at 250), in groups of 8 rows and row by row."""
+    make, group_rows = WIDE_INPUTS[inputs]
+    x, labels = make(dtype)
+    assert kernels.sparse_plan(x).group_rows == group_rows
+    order = np.random.default_rng(7).permutation(len(x))
+    weights, biases = make_params([784, hidden, 10], dtype, seed=8)
+    results = {}
+    for path in ("dense", "sparse"):
+        w, b = copy_params(weights), copy_params(biases)
+        stats = kernels.train_epoch_stats(w, b, x, labels, order, 0.1, 32, "relu", input_path=path)
+        results[path] = (*stats, w + b)
+    w, b = copy_params(weights), copy_params(biases)
+    stats = reference.train_epoch_stats(w, b, x, labels, order, 0.1, 32, "relu")
+    results["oracle"] = (*stats, w + b)
+    oracle_loss, oracle_correct, oracle_params = results["oracle"]
+    for name in ("dense", "sparse"):
+        loss, correct, params = results[name]
+        assert loss == pytest.approx(oracle_loss, rel=EPOCH_TOLERANCE[dtype]["rtol"]), name
+        assert abs(correct - oracle_correct) <= 1, name  # an argmax tie may round either way
+        for got, want in zip(params, oracle_params, strict=True):
+            np.testing.assert_allclose(got, want, **EPOCH_TOLERANCE[dtype], err_msg=name)
+
+
+def count_right_before_each_step(
+    weights, biases, x, labels, order, lr, batch_size, activation
+) -> tuple[int, int]:
+    """The oracle's count of rows classified right before their batch's step, replayed step by
+    step with ``reference.forward`` and ``reference.sgd_step``; and the count after the step."""
+    classes = weights[-1].shape[1]
+    before = after = 0
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        y_onehot = np.eye(classes, dtype=x.dtype)[labels[rows]]
+        predicted = reference.forward(weights, biases, x[rows], activation)[-1].argmax(axis=1)
+        before += int(np.count_nonzero(predicted == labels[rows]))
+        reference.sgd_step(weights, biases, x[rows], y_onehot, lr, activation)
+        predicted = reference.forward(weights, biases, x[rows], activation)[-1].argmax(axis=1)
+        after += int(np.count_nonzero(predicted == labels[rows]))
+    return before, after
+
+
+@pytest.mark.parametrize(
+    ("engine", "path"), [("rust", "dense"), ("rust", "sparse"), ("numpy", "dense")]
+)
+def test_the_correct_count_is_the_rows_right_before_their_step(dtype, engine, path) -> None:
+    x, labels = sparse_data(300, 40, 0.2, dtype, seed=9)
+    order = np.random.default_rng(10).permutation(300)
+    weights, biases = make_params([40, 16, 10], dtype, seed=11)
+    args = (x, labels, order, 0.5, 20, "tanh")
+    before, after = count_right_before_each_step(copy_params(weights), copy_params(biases), *args)
+    assert before != after  # the steps change predictions: the count must be taken before them
+    module = {"rust": kernels, "numpy": reference}[engine]
+    _, correct = module.train_epoch_stats(weights, biases, *args, input_path=path)
+    assert correct == before
+
+
 def test_batches_of_one_all_zero_row(dtype) -> None:
     x = np.zeros((3, 20), dtype=dtype)
     labels = np.array([1, 2, 3])

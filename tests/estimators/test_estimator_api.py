@@ -268,9 +268,9 @@ def test_n_threads_is_used_during_the_call_and_restored(monkeypatch):
     seen = []
     real_train_epoch = fastmlp.kernels._native.train_epoch_stats
 
-    def recording(*args):
+    def recording(*args, **kwargs):
         seen.append(fastmlp.get_num_threads())
-        return real_train_epoch(*args)
+        return real_train_epoch(*args, **kwargs)
 
     before = fastmlp.get_num_threads()
     monkeypatch.setattr(fastmlp.kernels._native, "train_epoch_stats", recording)

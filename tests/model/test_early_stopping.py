@@ -17,7 +17,6 @@ from sklearn.neural_network._stochastic_optimizers import SGDOptimizer
 import fastmlp.training.loop
 from fastmlp import MLP, reference
 from fastmlp.training import TrainingState, Watch, fit_settings, stratified_holdout, train
-from tests.support.optimizers import skip_unless_engine_runs_optimizer
 
 
 @pytest.fixture(params=["rust", "numpy"])
@@ -261,7 +260,6 @@ def test_a_new_lr_restarts_the_schedule_and_the_same_continues_it(engine_name: s
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_early_stopping_restores_the_best_weights(engine_name: str, optimizer: str) -> None:
-    skip_unless_engine_runs_optimizer(engine_name, optimizer)
     x, labels = noisy_data(80, seed=3)
     validation = noisy_data(40, seed=5)
     lr = 0.5 if optimizer == "sgd" else 0.01

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from fastmlp import MLP, TrainingDivergedError, reference
-from fastmlp.optimizers import SGD, Adam, init_state, make_optimizer
-from tests.support.optimizers import skip_unless_engine_runs_optimizer
+from fastmlp.optimizers import SGD, Adam, init_state
 
 CONFIGS: dict[str, dict[str, Any]] = {
     "sgd": {},
@@ -45,15 +44,6 @@ def data(n: int = 96, seed: int = 0, dtype: type = np.float32) -> tuple[np.ndarr
     return x, labels
 
 
-def skip_unless_engine_runs(engine_name: str, keywords: dict[str, Any]) -> None:
-    optimizer = make_optimizer(
-        keywords.get("optimizer", "sgd"),
-        momentum=keywords.get("momentum", 0.0),
-        nesterov=keywords.get("nesterov", False),
-    )
-    skip_unless_engine_runs_optimizer(engine_name, optimizer, keywords.get("alpha", 0.0))
-
-
 def fit_keywords(config: str) -> dict[str, Any]:
     return {"batch_size": 16, "lr": 0.05, **CONFIGS[config]}
 
@@ -78,7 +68,6 @@ def assert_same_model(a: MLP, b: MLP) -> None:
 @pytest.mark.parametrize("config", list(CONFIGS))
 def test_every_optimizer_trains(engine_name: str, config: str) -> None:
     keywords = fit_keywords(config)
-    skip_unless_engine_runs(engine_name, keywords)
     x, labels = data()
     model = MLP([12, 16, 3], engine=engine_name, seed=0)
     history = model.fit(x, labels, epochs=6, **keywords)
@@ -162,7 +151,6 @@ def test_fit_4_is_fit_2_save_load_fit_2(
     engine_name: str, config: str, dtype: str, tmp_path: Path
 ) -> None:
     keywords = fit_keywords(config)
-    skip_unless_engine_runs(engine_name, keywords)
     x, labels = data(dtype=np.dtype(dtype).type)
     validation = data(30, seed=9, dtype=np.dtype(dtype).type)
     whole = MLP([12, 16, 3], engine=engine_name, dtype=dtype, seed=7)
@@ -198,9 +186,9 @@ def test_state_carries_over_while_the_optimizer_keeps_the_same_arrays() -> None:
     assert model.training_state_.optimizer_state is None
 
 
-def test_partial_fit_continues_the_optimizer() -> None:
+def test_partial_fit_continues_the_optimizer(engine_name: str) -> None:
     x, labels = data()
-    by_partial, by_fit = (MLP([12, 8, 3], engine="numpy", seed=3) for _ in range(2))
+    by_partial, by_fit = (MLP([12, 8, 3], engine=engine_name, seed=3) for _ in range(2))
     for _ in range(3):
         by_partial.partial_fit(x, labels, batch_size=16, lr=1e-2, optimizer="adam", alpha=1e-3)
     by_fit.fit(x, labels, epochs=3, batch_size=16, lr=1e-2, optimizer="adam", alpha=1e-3)
@@ -208,40 +196,15 @@ def test_partial_fit_continues_the_optimizer() -> None:
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-def test_divergence_keeps_the_state_of_the_last_good_step() -> None:
+def test_divergence_keeps_the_state_of_the_last_good_step(engine_name: str) -> None:
     x, labels = data()
-    model = MLP([12, 8, 3], engine="numpy", seed=0)
+    model = MLP([12, 8, 3], engine=engine_name, seed=0)
     with pytest.raises(TrainingDivergedError) as raised:
         model.fit(x, labels, epochs=5, batch_size=16, lr=1e4, momentum=0.99)
     state = model.training_state_.optimizer_state
     assert all(np.isfinite(a).all() for a in parameters(model) + state.velocity.arrays())
     epoch, batch = raised.value.epoch, raised.value.batch
     assert state.step[0] == (epoch - 1) * 6 + batch  # the steps taken before the bad batch
-
-
-def test_the_rust_engine_refuses_other_optimizers_up_front() -> None:
-    """Until phase 2: before anything changes (weights, generator, history, state)."""
-    x, labels = data()
-    model = MLP([12, 8, 3], engine="rust", seed=0)
-    before = [a.copy() for a in parameters(model)]
-    draw = np.random.default_rng(0)
-    draw.normal(size=(12 * 8 + 8 * 3))  # what the model's generator drew for its weights
-    for keywords in (
-        {"optimizer": "adam"},
-        {"momentum": 0.9},
-        {"alpha": 1e-4},
-        {"momentum": 0.9, "early_stopping": True},
-    ):
-        with pytest.raises(NotImplementedError, match="plain SGD only"):
-            model.fit(x, labels, epochs=1, batch_size=16, **keywords)
-    for a, b in zip(parameters(model), before, strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert len(model.history_) == 0 and model.training_state_.optimizer is None
-    fresh = MLP([12, 8, 3], engine="rust", seed=0)
-    assert model._rng.integers(1 << 30) == fresh._rng.integers(1 << 30)
-
-
-# ---- model files --------------------------------------------------------------------------------
 
 
 def trained_with_adam(tmp_path: Path) -> Path:

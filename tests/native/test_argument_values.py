@@ -1,6 +1,6 @@
 """Argument values at the boundary: lists, activations, learning rates, batch sizes, labels and
-row indices, and odd arrays and lists that must never panic (a ``TypeError`` or ``ValueError``
-or a result, never a PyO3 ``PanicException``).
+row indices, and odd arrays and lists, which give an argument error or, where there is a result, the
+oracle's (``fastmlp.reference``); never a PyO3 ``PanicException``.
 
 Every function of the engine contract is called through both layers: ``fastmlp.kernels`` and
 ``fastmlp._native`` directly (``tests/support/boundary.py`` has the valid calls).
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from fastmlp import reference
 from tests.support.boundary import (
     FLOAT_ARGS,
     FUNCTIONS,
@@ -34,6 +35,7 @@ from tests.support.boundary import (
     put,
     snapshot,
 )
+from tests.support.networks import TOLERANCE
 
 # ---- argument values ------------------------------------------------------------------------
 
@@ -177,26 +179,82 @@ LIST_ARGS = {
 }
 
 
-def never_panics(call: Callable[..., Any], args: dict[str, Any]) -> None:
-    """Whatever the outcome, it is a result or an ``Exception``, never a ``BaseException``."""
+# The errors odd input may raise: argument errors, divergence (a FloatingPointError) and
+# MemoryError. A RuntimeError is what a caught Rust panic becomes, so it fails.
+ODD_INPUT_ERRORS = (TypeError, ValueError, FloatingPointError, MemoryError)
+
+
+def outcome_of(call: Callable[..., Any], args: dict[str, Any]) -> tuple[Any, Exception | None]:
+    """``(result, None)``, or ``(None, error)`` for an argument error; never a panic."""
     try:
-        call(**args)
+        return call(**args), None
     except BaseException as err:
         assert isinstance(err, Exception), f"{type(err).__name__}: {err}"
         assert type(err).__name__ != "PanicException", str(err)
+        assert isinstance(err, ODD_INPUT_ERRORS), f"{type(err).__name__}: {err}"
+        return None, err
+
+
+def oracle_of(layer: str, name: str) -> Callable[..., Any]:
+    """The reference function computing what ``layer.name`` returns."""
+    native_stats = (layer, name) == ("_native", "train_epoch")
+    return getattr(reference, "train_epoch_stats" if native_stats else name)
+
+
+def assert_close(actual: Any, expected: Any) -> None:
+    """Equal within one computation's tolerance (float32), NaN where the other has NaN."""
+    if isinstance(expected, (list, tuple)):
+        assert isinstance(actual, (list, tuple)) and len(actual) == len(expected)
+        for a, e in zip(actual, expected, strict=True):
+            assert_close(a, e)
+    elif isinstance(expected, np.ndarray):
+        assert actual.dtype == expected.dtype and actual.shape == expected.shape
+        np.testing.assert_allclose(actual, expected, equal_nan=True, **TOLERANCE[np.float32])
+    elif isinstance(expected, float):
+        np.testing.assert_allclose(actual, expected, equal_nan=True, **TOLERANCE[np.float32])
+    else:
+        assert actual == expected
+
+
+def expected_without_oracle(layer: str, name: str, odd: str) -> Any:
+    """What odd input that the reference rejects must give: an int list is read as the array
+    it holds, and the softmax of zero classes is an empty array."""
+    if odd == "list":
+        return function(layer, name)(**make_args(name, np.float32))
+    if (name, odd) == ("softmax", "no-columns"):
+        return np.empty((ROWS, 0), np.float32)
+    pytest.fail(f"{layer}.{name} returned a result for {odd} input that the oracle rejects")
+
+
+def check_odd_input(layer: str, name: str, path: str, odd: Callable[[Any], Any], label: str):
+    """``layer.name`` with ``odd(value)`` at ``path``: an argument error, or the oracle's result
+    (and, for the training functions, the oracle's updated weights and biases)."""
+    args = make_args(name, np.float32)
+    put(args, path, odd(get(args, path)))
+    result, error = outcome_of(function(layer, name), args)
+    if error is not None:
+        return
+    oracle_args = make_args(name, np.float32)
+    put(oracle_args, path, odd(get(oracle_args, path)))
+    try:
+        expected = oracle_of(layer, name)(**oracle_args)
+    except Exception:
+        expected = expected_without_oracle(layer, name, label)
+        oracle_args = make_args(name, np.float32)
+        function(layer, name)(**oracle_args)
+    assert_close(result, expected)
+    for params in ("weights", "biases"):
+        if name in IN_PLACE:
+            assert_close(args[params], oracle_args[params])
 
 
 @pytest.mark.parametrize("odd", list(ODD_ARRAYS))
 @pytest.mark.parametrize(("layer", "name", "path"), caller_params(ARRAY_ARGS))
-def test_odd_arrays_never_panic(layer, name, path, odd):
-    args = make_args(name, np.float32)
-    put(args, path, ODD_ARRAYS[odd](get(args, path)))
-    never_panics(function(layer, name), args)
+def test_odd_arrays_give_an_argument_error_or_the_oracles_result(layer, name, path, odd):
+    check_odd_input(layer, name, path, ODD_ARRAYS[odd], odd)
 
 
 @pytest.mark.parametrize("odd", list(ODD_LISTS))
 @pytest.mark.parametrize(("layer", "name", "path"), caller_params(LIST_ARGS))
-def test_odd_lists_never_panic(layer, name, path, odd):
-    args = make_args(name, np.float32)
-    put(args, path, ODD_LISTS[odd](get(args, path)))
-    never_panics(function(layer, name), args)
+def test_odd_lists_give_an_argument_error_or_the_oracles_result(layer, name, path, odd):
+    check_odd_input(layer, name, path, ODD_LISTS[odd], odd)

@@ -139,8 +139,8 @@ def test_two_models_trained_at_once_match_sequential_training():
     for thread in threads:
         thread.join()
     assert results == expected
-    for done, reference in zip(concurrent, sequential, strict=True):
-        assert_same(done["weights"] + done["biases"], reference["weights"] + reference["biases"])
+    for done, alone in zip(concurrent, sequential, strict=True):
+        assert_same(done["weights"] + done["biases"], alone["weights"] + alone["biases"])
     assert sequential[0]["weights"][0].tobytes() != sequential[1]["weights"][0].tobytes()
 
 

@@ -339,23 +339,12 @@ def optimizer_keywords(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def check_engine_runs(args: argparse.Namespace) -> None:
-    """The Rust engine runs plain SGD without --alpha only, until its optimizer step lands."""
-    optimizer = make_optimizer(args.optimizer, args.momentum, args.nesterov)
-    if args.engine == "rust" and (optimizer.slots or args.alpha):
-        flags = [
-            flag
-            for flag, given in (
-                (f"--optimizer {args.optimizer}", args.optimizer != "sgd"),
-                (f"--momentum {args.momentum:g}", args.momentum > 0),
-                (f"--alpha {args.alpha:g}", args.alpha > 0),
-            )
-            if given
-        ]
-        raise CliError(
-            f"{' '.join(flags)}: the Rust engine trains with plain SGD only for now; "
-            "add --engine numpy"
-        )
+def check_optimizer_flags(args: argparse.Namespace) -> None:
+    """--optimizer, --momentum and --nesterov checked before any data is loaded."""
+    try:
+        make_optimizer(args.optimizer, args.momentum, args.nesterov)
+    except (TypeError, ValueError) as error:
+        raise CliError(option_named(error)) from None
 
 
 # ---- the run --------------------------------------------------------------------------------
@@ -371,7 +360,7 @@ def run(args: argparse.Namespace) -> int:
         if args.predictions_plot
         else None
     )
-    check_engine_runs(args)
+    check_optimizer_flags(args)
     apply_threads(args.threads, args.engine)
     data = load_dataset(args.dataset, args.data_dir, download=not args.no_download)
     # flushed: the lines before a long training must not wait in a pipe's buffer
@@ -424,8 +413,6 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{error} No model saved.", code=1) from None
     except (TypeError, ValueError) as error:  # a setting the model refuses, e.g. --lr
         raise CliError(option_named(error)) from None
-    except NotImplementedError as error:  # what an engine cannot run yet
-        raise CliError(str(error)) from None
     train_seconds = sum(history.seconds)
     if history.stop_reason is not None:
         say(f"stopped after {len(history)} epochs: {history.stop_reason}")

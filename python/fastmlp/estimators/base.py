@@ -147,8 +147,8 @@ class BaseMLP(BaseEstimator):
         return self
 
     def _require_optimizer(self, keywords: dict[str, Any]) -> None:
-        """``NotImplementedError`` when the engine cannot take this solver's steps yet (the Rust
-        engine: plain SGD only until issue 11's phase 2)."""
+        """``NotImplementedError`` when the engine cannot take this solver's steps (asked of
+        the engine itself: both take every solver's steps since issue 11's phase 2)."""
         if engine_optimizes(
             self.engine,
             keywords.get("optimizer", "sgd"),
@@ -159,8 +159,7 @@ class BaseMLP(BaseEstimator):
             return
         raise NotImplementedError(
             f"{type(self).__name__}({self._solver_text()}) with engine={self.engine!r}: the "
-            "Rust engine takes plain SGD steps only so far (momentum=0, alpha=0; its optimizer "
-            "step is issue 11's phase 2); engine='numpy' runs every solver"
+            "engine cannot take this solver's steps; engine='numpy' runs every solver"
         )
 
     def _settings_text(self, activation: str, output: str, weighted: bool) -> str:

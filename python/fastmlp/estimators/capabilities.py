@@ -3,8 +3,8 @@
 The NumPy engine computes every hidden activation, output layer, row weighting and optimizer
 of the engine contract; the Rust engine raises ``NotImplementedError`` for what it does not
 compute yet (issue 12 phase 2: the identity activation, outputs other than softmax,
-``sample_weight``; issue 11 phase 2: momentum, Adam, ``alpha``). Asking it on a one-row
-network keeps this true when the Rust engine catches up.
+``sample_weight``). Asking it on a one-row network keeps this true when the Rust engine
+catches up (it takes every optimizer's steps since issue 11's phase 2).
 """
 
 from __future__ import annotations

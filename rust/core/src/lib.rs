@@ -17,13 +17,16 @@ pub mod real;
 pub mod simd;
 pub mod softmax;
 pub mod sparse;
-pub mod sparse_groups;
 mod step;
+mod step_rule;
 pub mod train;
+mod workspace;
 
 pub use activation::Activation;
 pub use architecture::Architecture;
 pub use error::{Error, Result};
 pub use real::Real;
-pub use sparse::SparseRows;
-pub use train::{sgd_step, train_epoch, EpochOutcome, InputPath, Inputs, Workspace};
+pub use sparse::{InputPath, SparseRows};
+pub use train::{
+    sgd_step, train_epoch, train_epoch_with, train_step, Epoch, EpochOutcome, Inputs, Workspace,
+};

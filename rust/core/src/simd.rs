@@ -1,4 +1,4 @@
-//! The vector operations of the hand-written kernels (`sparse_groups.rs`), for f32 and f64,
+//! The vector operations of the hand-written kernels (`sparse/kernels.rs`), for f32 and f64,
 //! over `pulp`'s instruction sets: AVX-512 (V4), AVX2+FMA (V3), or scalar code, picked at
 //! run time by `pulp::Arch::dispatch`.
 //!

@@ -27,14 +27,17 @@
 
 use crate::activation::Activation;
 use crate::architecture::Architecture;
-use crate::buffer;
 use crate::error::{Error, Result};
 use crate::matmul::{matmul_serial_into, MatMut, MatRef, Update};
 use crate::network::column_sums;
+use crate::optimizer::Descent;
 use crate::real::Real;
 use crate::softmax::{softmax_loss_delta, BatchOutcome, Targets};
-use crate::sparse::{SparseBatch, SparseRows};
-use crate::sparse_groups::RowGroups;
+use crate::sparse::{
+    update_first_layer, InputRange, InputRanges, MatrixRows, SparseBatch, SparseRows,
+};
+use crate::step_rule::update_by_rule;
+use crate::workspace::{RowBlock, Workspace};
 use rayon::prelude::*;
 
 /// Each block gets at least this many rows: smaller ones cost more to hand out than they save.
@@ -146,154 +149,6 @@ enum FirstLayer<'a, T> {
     Sparse,
 }
 
-/// One thread's rows of the batch and everything computed from them.
-#[derive(Debug, Clone, Default)]
-struct RowBlock<T> {
-    /// The most rows the buffers hold.
-    capacity: usize,
-    /// Rows in the current batch (0: this block has none).
-    rows: usize,
-    /// The block's input rows where they must be gathered: (capacity, inputs).
-    x: Vec<T>,
-    labels: Vec<usize>,
-    /// outputs[l] = a[l+1]: (capacity, sizes[l+1]).
-    outputs: Vec<Vec<T>>,
-    /// deltas[l] = delta[l+1] = d loss / d (a[l] @ W[l] + b[l]): (capacity, sizes[l+1]).
-    deltas: Vec<Vec<T>>,
-    /// bias_sums[l] = column sums of deltas[l]: (sizes[l+1],).
-    bias_sums: Vec<Vec<T>>,
-}
-
-impl<T: Real> RowBlock<T> {
-    fn try_new(arch: &Architecture, capacity: usize) -> Result<Self> {
-        let widths = &arch.sizes()[1..];
-        let per_layer = |what: &str, rows: usize| {
-            widths
-                .iter()
-                .map(|&width| buffer::zeros(what, rows, width))
-                .collect::<Result<Vec<_>>>()
-        };
-        let mut labels = Vec::new();
-        labels
-            .try_reserve_exact(capacity)
-            .map_err(|_| Error::OutOfMemory {
-                what: format!("labels of a batch of {capacity}"),
-                bytes: capacity as u128 * std::mem::size_of::<usize>() as u128,
-            })?;
-        Ok(RowBlock {
-            capacity,
-            rows: 0,
-            x: Vec::new(),
-            labels,
-            outputs: per_layer("layer outputs of a batch", capacity)?,
-            deltas: per_layer("layer deltas of a batch", capacity)?,
-            bias_sums: per_layer("bias gradient", 1)?,
-        })
-    }
-}
-
-/// One thread's range of the inputs on the sparse path: the batch's nonzeros in it, their
-/// share of the first layer's product, and (in phase 2) the update of its rows of W[0].
-#[derive(Debug, Clone, Default)]
-struct InputRange<T> {
-    first: usize,
-    last: usize,
-    groups: RowGroups<T>,
-    /// (capacity, sizes[1]): x[:, first..last] @ W[0][first..last, :].
-    partial: Vec<T>,
-}
-
-/// Reusable buffers for batches of up to `capacity` rows of one architecture, one block of
-/// rows per thread.
-#[derive(Debug, Clone)]
-pub struct Workspace<T> {
-    sizes: Vec<usize>,
-    capacity: usize,
-    blocks: Vec<RowBlock<T>>,
-    /// The sparse path's ranges of inputs, one per thread (empty on the dense paths).
-    ranges: Vec<InputRange<T>>,
-}
-
-impl<T: Real> Workspace<T> {
-    /// An empty workspace: the first step sizes it for its batch and the pool's threads.
-    pub fn new(arch: &Architecture, capacity: usize) -> Self {
-        Workspace {
-            sizes: arch.sizes().to_vec(),
-            capacity,
-            blocks: Vec::new(),
-            ranges: Vec::new(),
-        }
-    }
-
-    /// A workspace already sized for batches of `capacity` rows in one block, or
-    /// `Error::OutOfMemory` when its buffers do not fit.
-    pub fn try_new(arch: &Architecture, capacity: usize) -> Result<Self> {
-        let mut workspace = Workspace::new(arch, capacity);
-        workspace.fit(arch, capacity, 1)?;
-        Ok(workspace)
-    }
-
-    /// Grow (never shrink) so that batches of `rows` rows fit in `blocks` blocks; a no-op
-    /// once sized. Fails with `Error::OutOfMemory` instead of aborting.
-    pub(crate) fn fit(&mut self, arch: &Architecture, rows: usize, blocks: usize) -> Result<()> {
-        let capacity = rows.max(self.capacity);
-        let per_block = capacity.div_ceil(blocks.max(1));
-        let sized = self.sizes == arch.sizes()
-            && self.blocks.len() == blocks
-            && self.blocks.iter().all(|b| b.capacity >= per_block)
-            && self.capacity >= rows;
-        if !sized {
-            self.sizes = arch.sizes().to_vec();
-            self.capacity = capacity;
-            self.blocks = (0..blocks)
-                .map(|_| RowBlock::try_new(arch, per_block))
-                .collect::<Result<_>>()?;
-        }
-        Ok(())
-    }
-
-    /// The sparse path's ranges of inputs, `boundaries[t]..boundaries[t + 1]` for thread t,
-    /// in groups of `group_rows` rows, with room for batches of the workspace's capacity
-    /// (call after `fit`).
-    pub(crate) fn fit_sparse(
-        &mut self,
-        arch: &Architecture,
-        boundaries: &[usize],
-        group_rows: usize,
-    ) -> Result<()> {
-        let (inputs, fan_out) = (arch.inputs(), arch.fan_out(0));
-        self.ranges
-            .resize_with(boundaries.len().saturating_sub(1), InputRange::default);
-        for (range, bounds) in self.ranges.iter_mut().zip(boundaries.windows(2)) {
-            (range.first, range.last) = (bounds[0], bounds[1]);
-            let span = range.last - range.first;
-            let groups = &range.groups;
-            if groups.inputs() != inputs
-                || groups.capacity() < self.capacity
-                || groups.span() < span
-                || groups.group_rows() != group_rows
-            {
-                range.groups = RowGroups::try_new(inputs, self.capacity, span, group_rows)?;
-            }
-            if range.partial.len() < self.capacity * fan_out {
-                range.partial =
-                    buffer::zeros("a share of the first layer", self.capacity, fan_out)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Room for gathered input rows in every block (dense paths only).
-    pub(crate) fn fit_inputs(&mut self, inputs: usize) -> Result<()> {
-        for block in &mut self.blocks {
-            if block.x.len() < block.capacity * inputs {
-                block.x = buffer::zeros("the batch's input rows", block.capacity, inputs)?;
-            }
-        }
-        Ok(())
-    }
-}
-
 /// The number of row blocks for a batch of `rows` on the current pool.
 pub(crate) fn blocks_for(rows: usize) -> usize {
     rayon::current_num_threads()
@@ -301,8 +156,9 @@ pub(crate) fn blocks_for(rows: usize) -> usize {
         .max(1)
 }
 
-/// One SGD step on `batch` with `targets`; returns what the output layer measured *before*
-/// the step. If the loss is not finite the parameters are left as they were and
+/// One SGD step on `batch` with `targets`, or a step of `descent`'s optimizer (which counts
+/// it); returns what the output layer measured *before* the step, with the L2 term. If the
+/// loss is not finite the parameters (and the state) are left as they were and
 /// `Error::Diverged { batch: 0, .. }` is returned. The workspace must have been fitted for
 /// this batch (`Workspace::fit`, then `fit_inputs` where rows are gathered or `fit_sparse`
 /// for compressed rows read as they are); call inside the engine's pool.
@@ -316,24 +172,24 @@ pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     lr: T,
     activation: Activation,
     workspace: &mut Workspace<T>,
+    descent: Option<&mut Descent<'_, T>>,
 ) -> Result<BatchOutcome> {
     let inputs = arch.inputs();
     let rows = batch.rows(inputs);
-    let Workspace { blocks, ranges, .. } = workspace;
+    let Workspace {
+        blocks,
+        ranges,
+        gradients,
+        ..
+    } = workspace;
     let per_block = rows.div_ceil(blocks.len().max(1)).max(1);
 
     // Phase 0, by inputs (sparse path): each range's share of the first layer's product.
     if let BatchRows::Sparse { matrix, order } = batch {
-        let weight = weights[0].as_ref();
-        let fan_out = arch.fan_out(0);
-        ranges.par_iter_mut().try_for_each(|range| -> Result<()> {
-            let sparse = SparseBatch { matrix, order };
-            range.groups.build(sparse, range.first, range.last)?;
-            range.groups.forward(&mut range.partial, weight, fan_out);
-            Ok(())
-        })?;
+        let sparse = SparseBatch { matrix, order };
+        ranges.share_products(sparse, weights[0].as_ref(), arch.fan_out(0))?;
     }
-    let ranges: &[InputRange<T>] = ranges;
+    let ranges: &InputRanges<T> = ranges;
 
     // Phase 1, by rows: forward, loss and deltas of each block.
     let shared_weights: &[W] = weights;
@@ -391,6 +247,60 @@ pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
             loss: outcome.loss_sum / rows as f64,
         });
     }
+    let mut outcome = outcome;
+
+    // With an optimizer's rule (momentum, Adam, L2): phase 2 in step_rule.rs.
+    if let Some(descent) = descent {
+        let plan = descent.begin_step(rows, weights)?;
+        outcome.loss_sum += plan.l2_loss * rows as f64;
+        if let Some(rule) = plan.rule {
+            let blocks: &[RowBlock<T>] = blocks;
+            let weight_rows = |l: usize, gradient: &mut [T], first: usize, last: usize| {
+                update_weight_rows(
+                    arch,
+                    l,
+                    gradient,
+                    first,
+                    last,
+                    batch,
+                    blocks,
+                    rows,
+                    per_block,
+                    Update::Overwrite,
+                )
+            };
+            let bias = |l: usize, gradient: &mut [T]| {
+                for (j, g) in gradient.iter_mut().enumerate() {
+                    *g = blocks
+                        .iter()
+                        .filter(|k| k.rows > 0)
+                        .map(|k| k.bias_sums[l][j])
+                        .sum();
+                }
+            };
+            let fan_out = arch.fan_out(0);
+            let delta_row = |r: usize| {
+                // r < rows: block r / per_block holds batch row r.
+                let (block, local) = (r / per_block, r % per_block);
+                &blocks[block].deltas[0][local * fan_out..(local + 1) * fan_out]
+            };
+            let sparse = matches!(batch, BatchRows::Sparse { .. })
+                .then_some((ranges.as_slice(), &delta_row));
+            update_by_rule(
+                arch,
+                weights,
+                biases,
+                &rule,
+                descent.layers_mut(),
+                gradients,
+                &weight_rows,
+                bias,
+                sparse,
+                &|l| rows_per_piece(arch, l, rows),
+            )?;
+            return Ok(outcome);
+        }
+    }
 
     // Phase 2, by weights: W[l] += -lr * sum over blocks of a_b[l].T @ delta_b[l+1].
     let minus_lr = -lr;
@@ -422,8 +332,15 @@ pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
                 let (block, local) = (r / per_block, r % per_block);
                 &blocks[block].deltas[0][local * fan_out..(local + 1) * fan_out]
             };
-            let weight = &mut first_weight[0].as_mut()[..arch.inputs() * fan_out];
-            update_sparse_first_layer(ranges, weight, &delta_row, fan_out, minus_lr, update_deeper)
+            let weight = MatrixRows {
+                values: &mut first_weight[0].as_mut()[..arch.inputs() * fan_out],
+                row_len: fan_out,
+            };
+            let update_range = |range: &InputRange<T>, rows: MatrixRows<'_, T>| {
+                range.add_product(rows.values, delta_row, fan_out, minus_lr);
+                Ok(())
+            };
+            update_first_layer(ranges.as_slice(), weight, &update_range, update_deeper)
         }
         _ => weights
             .par_iter_mut()
@@ -453,7 +370,7 @@ fn block_forward_backward<T: Real, W: AsRef<[T]>>(
     batch: BatchRows<'_, T>,
     targets: Option<&[T]>,
     (start, batch_rows): (usize, usize),
-    ranges: &[InputRange<T>],
+    ranges: &InputRanges<T>,
     activation: Activation,
     block: &mut RowBlock<T>,
 ) -> Result<BatchOutcome> {
@@ -477,21 +394,7 @@ fn block_forward_backward<T: Real, W: AsRef<[T]>>(
         let weight = MatRef::row_major(weights[l].as_ref(), fan_in, fan_out)?;
         match (l, first) {
             // Phase 0 left each range's share of rows start..start + rows: sum them.
-            (0, FirstLayer::Sparse) => {
-                let shares = start * fan_out..(start + rows) * fan_out;
-                let (first_range, others) = ranges.split_first().ok_or_else(|| {
-                    Error::value(
-                        "input_path",
-                        "the sparse path's input ranges were not set up",
-                    )
-                })?;
-                out.copy_from_slice(&first_range.partial[shares.clone()]);
-                for range in others {
-                    for (o, &p) in out.iter_mut().zip(&range.partial[shares.clone()]) {
-                        *o += p;
-                    }
-                }
-            }
+            (0, FirstLayer::Sparse) => ranges.sum_shares(out, start, rows, fan_out)?,
             (0, FirstLayer::Dense(a)) => matmul_serial_into(
                 MatMut::row_major(out, rows, fan_out)?,
                 a,
@@ -551,6 +454,17 @@ fn block_forward_backward<T: Real, W: AsRef<[T]>>(
     Ok(outcome)
 }
 
+/// Rows of W[l] one task of phase 2 updates: all of them where the layer is small.
+fn rows_per_piece(arch: &Architecture, l: usize, batch_rows: usize) -> usize {
+    let (fan_in, fan_out) = (arch.fan_in(l), arch.fan_out(l));
+    let rows = if fan_in * fan_out * batch_rows < MIN_PARALLEL_UPDATE {
+        fan_in
+    } else {
+        fan_in.div_ceil(rayon::current_num_threads().max(1))
+    };
+    rows.max(1)
+}
+
 /// Phase 2 for W[l] on the dense products: split into one range of rows per thread where it
 /// is big enough to be worth it.
 #[allow(clippy::too_many_arguments)]
@@ -565,11 +479,7 @@ fn update_layer<T: Real>(
     minus_lr: T,
 ) -> Result<()> {
     let (fan_in, fan_out) = (arch.fan_in(l), arch.fan_out(l));
-    let rows_per_piece = if fan_in * fan_out * batch_rows < MIN_PARALLEL_UPDATE {
-        fan_in
-    } else {
-        fan_in.div_ceil(rayon::current_num_threads().max(1))
-    };
+    let rows_per_piece = rows_per_piece(arch, l, batch_rows);
     weight[..fan_in * fan_out]
         .par_chunks_mut(rows_per_piece.max(1) * fan_out)
         .enumerate()
@@ -586,13 +496,14 @@ fn update_layer<T: Real>(
                 blocks,
                 batch_rows,
                 per_block,
-                minus_lr,
+                Update::AddScaled(minus_lr),
             )
         })
 }
 
 /// Phase 2 for rows `first..last` of W[l] (`weight_rows`): add every block's
-/// `-lr * a_b[l][:, first..last].T @ delta_b[l+1]`.
+/// `-lr * a_b[l][:, first..last].T @ delta_b[l+1]` (`first_update` AddScaled(-lr)), or
+/// write their sum, those rows' gradient (`first_update` Overwrite).
 #[allow(clippy::too_many_arguments)]
 fn update_weight_rows<T: Real>(
     arch: &Architecture,
@@ -604,9 +515,15 @@ fn update_weight_rows<T: Real>(
     blocks: &[RowBlock<T>],
     batch_rows: usize,
     per_block: usize,
-    minus_lr: T,
+    first_update: Update<T>,
 ) -> Result<()> {
     let (fan_in, fan_out) = (arch.fan_in(l), arch.fan_out(l));
+    // The first block's product lands as `first_update` says, the others are added to it.
+    let mut update = first_update;
+    let scale = match first_update {
+        Update::Overwrite => T::one(),
+        Update::AddScaled(scale) => scale,
+    };
     for (b, block) in blocks.iter().enumerate().filter(|(_, k)| k.rows > 0) {
         let rows = block.rows;
         let start = (b * per_block).min(batch_rows);
@@ -629,78 +546,10 @@ fn update_weight_rows<T: Real>(
                 MatMut::row_major(weight_rows, last - first, fan_out)?,
                 a.t().row_range(first, last),
                 MatRef::row_major(delta, rows, fan_out)?,
-                Update::AddScaled(minus_lr),
+                update,
             )?,
         }
+        update = Update::AddScaled(scale);
     }
     Ok(())
-}
-
-/// Phase 2 on the sparse path: W[0] by ranges (`update_by_ranges`) and, alongside,
-/// `update_deeper` for the layers above.
-///
-/// Each range of W[0] must be updated on the thread that read it in phase 0, where
-/// `par_iter_mut` gave this thread the first half of the ranges and a thief the rest.
-/// rayon::join runs its first closure here and leaves the second to a thief, who takes the
-/// oldest job: so the second half of the ranges is offered first, then the deeper layers,
-/// which this thread takes back after its own ranges.
-fn update_sparse_first_layer<'d, T: Real + 'd>(
-    ranges: &[InputRange<T>],
-    weight: &mut [T],
-    delta_row: &(impl Fn(usize) -> &'d [T] + Sync),
-    fan_out: usize,
-    minus_lr: T,
-    update_deeper: impl FnOnce() -> Result<()> + Send,
-) -> Result<()> {
-    let (low, high) = ranges.split_at(ranges.len() / 2);
-    let (low_rows, high_rows) = match high.first() {
-        Some(range) => weight.split_at_mut((range.first - ranges[0].first) * fan_out),
-        None => (weight, &mut [][..]),
-    };
-    let (((), deeper_done), ()) = rayon::join(
-        || {
-            rayon::join(
-                || update_by_ranges(low, low_rows, delta_row, fan_out, minus_lr),
-                update_deeper,
-            )
-        },
-        || update_by_ranges(high, high_rows, delta_row, fan_out, minus_lr),
-    );
-    deeper_done
-}
-
-/// Phase 2 for the sparse first layer: each range of inputs adds its groups' update to its
-/// rows of W[0] (`weight` holds rows ranges[0].first.. of W[0]), one range per thread, the
-/// thread that computed its share of the forward product in phase 0. `delta_row(r)` is row r
-/// of the batch's delta[1].
-fn update_by_ranges<'d, T: Real + 'd>(
-    ranges: &[InputRange<T>],
-    weight: &mut [T],
-    delta_row: &(impl Fn(usize) -> &'d [T] + Sync),
-    fan_out: usize,
-    minus_lr: T,
-) {
-    match ranges {
-        [] => {}
-        [range] => {
-            let rows_of_range = &mut weight[..(range.last - range.first) * fan_out];
-            range.groups.update_range(
-                rows_of_range,
-                range.first,
-                range.last,
-                delta_row,
-                fan_out,
-                minus_lr,
-            )
-        }
-        _ => {
-            let (low, high) = ranges.split_at(ranges.len() / 2);
-            let (low_rows, high_rows) =
-                weight.split_at_mut((high[0].first - low[0].first) * fan_out);
-            rayon::join(
-                || update_by_ranges(low, low_rows, delta_row, fan_out, minus_lr),
-                || update_by_ranges(high, high_rows, delta_row, fan_out, minus_lr),
-            );
-        }
-    }
 }

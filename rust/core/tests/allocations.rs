@@ -1,4 +1,5 @@
-//! The batch loop allocates nothing of its own. After a warm-up epoch (which sizes the
+//! The batch loop allocates nothing of its own, with any optimizer (plain SGD, momentum,
+//! Nesterov, Adam, L2). After a warm-up epoch (which sizes the
 //! workspace), an epoch that runs no GEMM (softmax regression on the sparse path) makes no
 //! heap allocation at all; otherwise the only allocations are the `gemm` crate's packing
 //! buffers, at most 2 per GEMM call (gemm 0.19 allocates them per call). Counted with a
@@ -6,8 +7,10 @@
 //! concurrently.
 mod common;
 use common::Rng;
+use fastmlp_core::optimizer::{Descent, NetworkState, Optimizer, SlotArrays};
 use fastmlp_core::{
-    parallel, train_epoch, Activation, Architecture, InputPath, Inputs, SparseRows, Workspace,
+    parallel, train_epoch_with, Activation, Architecture, Epoch, InputPath, Inputs, SparseRows,
+    Workspace,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,6 +53,27 @@ fn gemm_calls_per_batch(layers: usize, path: InputPath, threads: usize) -> usize
     threads * (dense_layers + (layers - 1)) + dense_layers * threads * threads
 }
 
+/// Plain SGD (no state), plain SGD with L2, Nesterov momentum, and Adam with L2.
+const RULES: [(Optimizer, f64); 4] = [
+    (Optimizer::PLAIN_SGD, 0.0),
+    (Optimizer::PLAIN_SGD, 1e-3),
+    (
+        Optimizer::Sgd {
+            momentum: 0.9,
+            nesterov: true,
+        },
+        0.0,
+    ),
+    (
+        Optimizer::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-8,
+        },
+        1e-3,
+    ),
+];
+
 #[test]
 fn an_epoch_allocates_nothing_but_gemm_packing_buffers() {
     let rows = 1024;
@@ -76,60 +100,106 @@ fn an_epoch_allocates_nothing_but_gemm_packing_buffers() {
                 (InputPath::Sparse, Inputs::Sparse(&matrix)),
                 (InputPath::Dense, Inputs::Sparse(&matrix)),
             ] {
-                let mut weights: Vec<Vec<f32>> = (0..arch.layers())
-                    .map(|l| {
-                        rng.vec(arch.fan_in(l) * arch.fan_out(l), 0.05)
-                            .iter()
-                            .map(|&v| v as f32)
-                            .collect()
-                    })
-                    .collect();
-                let mut biases: Vec<Vec<f32>> = (0..arch.layers())
-                    .map(|l| vec![0.0; arch.fan_out(l)])
-                    .collect();
-                let mut workspace = Workspace::new(&arch, batch);
-                // Allocations between the end of the first batch and the end of the last:
-                // the batch loop alone, without the epoch's setup.
-                let mut epoch = || {
-                    let (mut first, mut last) = (0, 0);
-                    let outcome = train_epoch(
-                        &arch,
-                        &mut weights,
-                        &mut biases,
-                        inputs,
-                        &labels,
-                        &order,
-                        0.01f32,
-                        batch,
-                        Activation::Relu,
-                        path,
-                        &mut workspace,
-                        &mut |b| {
-                            let now = ALLOCATIONS.load(Ordering::Relaxed);
-                            if b == 0 {
-                                first = now;
-                            }
-                            last = now;
-                            Ok(())
-                        },
-                    )
-                    .unwrap();
-                    assert!(outcome.mean_loss.is_finite());
-                    last - first
-                };
-                epoch();
-                let allocated = epoch();
-                let calls = gemm_calls_per_batch(arch.layers(), path, threads);
-                let bound = 2 * calls * (rows / batch - 1);
-                let where_ = format!("{sizes:?}, {threads} threads, {path:?} path");
-                assert!(
-                    allocated <= bound,
-                    "{where_}: {allocated} allocations > {bound}"
-                );
-                if calls == 0 {
-                    assert_eq!(allocated, 0, "{where_}: the batch loop allocated");
+                for (optimizer, alpha) in RULES {
+                    let where_ = format!(
+                        "{sizes:?}, {threads} threads, {path:?} path, {optimizer:?}, alpha {alpha}"
+                    );
+                    let allocated = batch_loop_allocations(
+                        &arch, inputs, &labels, &order, batch, path, optimizer, alpha, &mut rng,
+                    );
+                    let calls = gemm_calls_per_batch(arch.layers(), path, threads);
+                    let bound = 2 * calls * (rows / batch - 1);
+                    assert!(
+                        allocated <= bound,
+                        "{where_}: {allocated} allocations > {bound}"
+                    );
+                    if calls == 0 {
+                        assert_eq!(allocated, 0, "{where_}: the batch loop allocated");
+                    }
                 }
             }
         }
     }
+}
+
+/// One array per layer.
+type PerLayer = Vec<Vec<f32>>;
+
+/// Allocations between the end of the first batch and the end of the last of a second
+/// epoch (the first sizes the workspace): the batch loop alone, without the epoch's setup.
+#[allow(clippy::too_many_arguments)]
+fn batch_loop_allocations(
+    arch: &Architecture,
+    inputs: Inputs<'_, f32>,
+    labels: &[i64],
+    order: &[i64],
+    batch: usize,
+    path: InputPath,
+    optimizer: Optimizer,
+    alpha: f64,
+    rng: &mut Rng,
+) -> usize {
+    let mut weights: Vec<Vec<f32>> = (0..arch.layers())
+        .map(|l| {
+            rng.vec(arch.fan_in(l) * arch.fan_out(l), 0.05)
+                .iter()
+                .map(|&v| v as f32)
+                .collect()
+        })
+        .collect();
+    let mut biases: Vec<Vec<f32>> = (0..arch.layers())
+        .map(|l| vec![0.0; arch.fan_out(l)])
+        .collect();
+    let mut slots: Vec<(PerLayer, PerLayer)> = (0..optimizer.slots())
+        .map(|_| {
+            (
+                weights.iter().map(|w| vec![0.0; w.len()]).collect(),
+                biases.iter().map(|b| vec![0.0; b.len()]).collect(),
+            )
+        })
+        .collect();
+    let mut step = 0i64;
+    let slot_arrays = slots
+        .iter_mut()
+        .map(|(w, b)| SlotArrays {
+            weights: w.iter_mut().map(|a| a.as_mut_slice()).collect(),
+            biases: b.iter_mut().map(|a| a.as_mut_slice()).collect(),
+        })
+        .collect();
+    let state = NetworkState::new(arch, optimizer, &mut step, slot_arrays).unwrap();
+    let mut descent = Descent::new(state, alpha).unwrap();
+    let mut workspace = Workspace::new(arch, batch);
+    let mut epoch = || {
+        let (mut first, mut last) = (0, 0);
+        let epoch = Epoch {
+            inputs,
+            labels,
+            order,
+            lr: 0.01,
+            batch_size: batch,
+            activation: Activation::Relu,
+            input_path: path,
+        };
+        let outcome = train_epoch_with(
+            arch,
+            &mut weights,
+            &mut biases,
+            epoch,
+            Some(&mut descent),
+            &mut workspace,
+            &mut |b| {
+                let now = ALLOCATIONS.load(Ordering::Relaxed);
+                if b == 0 {
+                    first = now;
+                }
+                last = now;
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert!(outcome.mean_loss.is_finite());
+        last - first
+    };
+    epoch();
+    epoch()
 }

@@ -52,10 +52,19 @@ pub fn transpose(a: &[f64], rows: usize, cols: usize) -> Vec<f64> {
     t
 }
 
+/// The largest |a[i] - b[i]|, or infinity where either side is NaN or infinite: an output
+/// never written (buffers start as NaN) or a blown-up value must fail every bound.
 pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
     a.iter()
         .zip(b)
-        .map(|(x, y)| (x - y).abs())
+        .map(|(x, y)| {
+            let diff = (x - y).abs();
+            if diff.is_finite() {
+                diff
+            } else {
+                f64::INFINITY
+            }
+        })
         .fold(0.0, f64::max)
 }

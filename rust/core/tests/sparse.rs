@@ -1,12 +1,11 @@
 //! The sparse first layer against the dense one: same epochs, within summation-order rounding.
 mod common;
 use common::{max_abs_diff, Rng};
-use fastmlp_core::sparse::{SparseBatch, SparseRows};
-use fastmlp_core::sparse_groups::{RowGroups, GROUP_ROWS};
-use fastmlp_core::train::{
-    estimated_group_fill, plan_sparse_path, preferred_input_path, sparse_work_crossover,
+use fastmlp_core::sparse::{
+    estimated_group_fill, plan_sparse_path, preferred_input_path, sparse_work_crossover, RowGroups,
+    SparseBatch, SparseRows, GROUP_ROWS,
 };
-use fastmlp_core::{train_epoch, Activation, Architecture, InputPath, Inputs, Workspace};
+use fastmlp_core::{train_epoch, Activation, Architecture, InputPath, Inputs, Real, Workspace};
 
 /// (rows, inputs) values in [0, 1) with about `density` of them nonzero; row 0 all zero.
 fn sparse_rows(rng: &mut Rng, rows: usize, inputs: usize, density: f64) -> Vec<f64> {
@@ -34,6 +33,8 @@ fn products_match_the_dense_definitions() {
             (20, 40, 24),
             (64, 100, 128),
             (33, 784, 130),
+            // A wide first layer: blocks of 8, 4, 2, 1 vectors and a partial one (f64).
+            (17, 784, 250),
         ] {
             // Compressed by 1 to 3 threads; groups of 8 rows and of single rows.
             for (threads, group_rows) in [(1, GROUP_ROWS), (2, 1), (3, GROUP_ROWS), (1, 1)] {
@@ -285,4 +286,137 @@ fn the_sparse_plan_is_measured_over_groups_of_the_order() {
         assert_eq!(path, InputPath::Dense);
     }
     assert!(sparse_work_crossover(1) < sparse_work_crossover(2));
+}
+
+/// (rows, side * side) images, MNIST-like: a bright disc of radius 2 to 4 around a point near
+/// the middle, so that rows share most of their nonzero inputs (groups of 8 rows pay off).
+fn image_rows(rng: &mut Rng, rows: usize, side: usize) -> Vec<f64> {
+    let mut x = vec![0.0; rows * side * side];
+    for image in x.chunks_mut(side * side) {
+        let middle = side as f64 / 2.0;
+        let (cy, cx) = (middle + rng.uniform() * 2.0, middle + rng.uniform() * 2.0);
+        let radius = 3.0 + rng.uniform();
+        for (k, pixel) in image.iter_mut().enumerate() {
+            let (y, x) = ((k / side) as f64, (k % side) as f64);
+            if (y - cy).powi(2) + (x - cx).powi(2) < radius * radius {
+                *pixel = 0.5 + 0.5 * rng.uniform().abs();
+            }
+        }
+    }
+    x
+}
+
+/// One epoch of `input_path` over `inputs`, from the given parameters; (loss, correct,
+/// weights, biases).
+#[allow(clippy::type_complexity)]
+fn epoch_of<T: Real>(
+    arch: &Architecture,
+    (w0, b0): (&[Vec<T>], &[Vec<T>]),
+    inputs: Inputs<'_, T>,
+    (labels, order): (&[i64], &[i64]),
+    batch_size: usize,
+    input_path: InputPath,
+) -> (f64, usize, Vec<Vec<T>>, Vec<Vec<T>>) {
+    let (mut w, mut b) = (w0.to_vec(), b0.to_vec());
+    let mut workspace = Workspace::new(arch, batch_size);
+    let outcome = train_epoch(
+        arch,
+        &mut w,
+        &mut b,
+        inputs,
+        labels,
+        order,
+        T::from_f64(0.1),
+        batch_size,
+        Activation::Relu,
+        input_path,
+        &mut workspace,
+        &mut |_| Ok(()),
+    )
+    .unwrap();
+    (outcome.mean_loss, outcome.correct, w, b)
+}
+
+fn as_f64<T: Real>(values: &[T]) -> Vec<f64> {
+    values.iter().map(|&v| Real::to_f64(v)).collect()
+}
+
+/// A wide first layer (128 and 250 outputs: every block width of the kernels, 8 vectors
+/// included) on MNIST-like images (groups of 8 rows) and on random rows of density 0.05 (row
+/// by row): the sparse path gives the dense path's epoch, in f64 and f32.
+fn check_wide_first_layer<T: Real>(tolerance: f64) {
+    let mut rng = Rng::new(9);
+    let (rows, side) = (96, 14);
+    let inputs = side * side;
+    let images = image_rows(&mut rng, rows, side);
+    let scattered = sparse_rows(&mut rng, rows, inputs, 0.05);
+    let labels: Vec<i64> = (0..rows).map(|_| rng.below(10) as i64).collect();
+    let order: Vec<i64> = (0..rows as i64).map(|i| (i * 29) % rows as i64).collect();
+    for (name, x, group_rows) in [("images", &images, GROUP_ROWS), ("random", &scattered, 1)] {
+        let x: Vec<T> = x.iter().map(|&v| T::from_f64(v)).collect();
+        let plan = plan_sparse_path(Inputs::Dense(&x), &order, inputs);
+        assert_eq!(plan.group_rows, group_rows, "{name}: {plan:?}");
+        let matrix = SparseRows::from_dense(&x, inputs).unwrap();
+        for hidden in [128, 250] {
+            let arch = Architecture::new(vec![inputs, hidden, 10]).unwrap();
+            let w0: Vec<Vec<T>> = (0..arch.layers())
+                .map(|l| {
+                    let scale = 1.0 / (arch.fan_in(l) as f64).sqrt();
+                    let values = rng.vec(arch.fan_in(l) * arch.fan_out(l), scale);
+                    values.iter().map(|&v| T::from_f64(v)).collect()
+                })
+                .collect();
+            let b0: Vec<Vec<T>> = (0..arch.layers())
+                .map(|l| {
+                    rng.vec(arch.fan_out(l), 0.1)
+                        .iter()
+                        .map(|&v| T::from_f64(v))
+                        .collect()
+                })
+                .collect();
+            for batch_size in [7, 32] {
+                let data = (&labels[..], &order[..]);
+                let run =
+                    |inputs, path| epoch_of(&arch, (&w0, &b0), inputs, data, batch_size, path);
+                let (loss, correct, w, b) = run(Inputs::Dense(&x), InputPath::Dense);
+                for (inputs, path) in [
+                    (Inputs::Dense(&x), InputPath::Sparse),
+                    (Inputs::Sparse(&matrix), InputPath::Sparse),
+                ] {
+                    let case = format!("{name} {hidden} batch {batch_size} {path:?}");
+                    let (sparse_loss, sparse_correct, ws, bs) = run(inputs, path);
+                    assert!((loss - sparse_loss).abs() < tolerance, "{case}: loss");
+                    assert!(correct.abs_diff(sparse_correct) <= 1, "{case}: correct");
+                    for l in 0..arch.layers() {
+                        let (dense, sparse) = (as_f64(&w[l]), as_f64(&ws[l]));
+                        let diff = max_abs_diff(&dense, &sparse);
+                        assert!(diff < tolerance, "{case}: W[{l}] off by {diff}");
+                        let diff = max_abs_diff(&as_f64(&b[l]), &as_f64(&bs[l]));
+                        assert!(diff < tolerance, "{case}: b[{l}] off by {diff}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_wide_first_layer_agrees_on_both_paths_in_f64() {
+    check_wide_first_layer::<f64>(1e-10);
+}
+
+#[test]
+fn a_wide_first_layer_agrees_on_both_paths_in_f32() {
+    check_wide_first_layer::<f32>(1e-4);
+}
+
+#[test]
+fn the_comparison_fails_on_values_never_written() {
+    assert_eq!(max_abs_diff(&[1.0, f64::NAN], &[1.0, 2.0]), f64::INFINITY);
+    assert_eq!(max_abs_diff(&[1.0, 2.0], &[1.0, f64::NAN]), f64::INFINITY);
+    assert_eq!(
+        max_abs_diff(&[f64::INFINITY], &[f64::INFINITY]),
+        f64::INFINITY
+    );
+    assert_eq!(max_abs_diff(&[1.0, 2.0], &[1.0, 2.5]), 0.5);
 }

@@ -6,9 +6,12 @@ use crate::arrays::{
     items, precision_of, readonly, readwrite, shape2, shape_text, slice, Precision,
 };
 use crate::errors::{no_panic, to_py_err};
+use crate::optimizer::{optimizer_of, BorrowedState};
 use crate::sparse_rows::{AnySparseRows, PySparseRows, SparseFloat};
 use fastmlp_core::matmul::MatRef;
+use fastmlp_core::optimizer::Optimizer;
 use fastmlp_core::softmax as output_layer;
+use fastmlp_core::sparse::{self, SparsePlan};
 use fastmlp_core::{network, parallel, train, Activation, Architecture, Error, InputPath, Inputs};
 use numpy::{
     Element, PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn,
@@ -420,8 +423,41 @@ pub fn backward<'py>(
 
 // ---- training -----------------------------------------------------------------------------
 
+/// The optimizer arguments as Python passed them, checked but not yet borrowed.
+pub struct OptimizerArgs<'a, 'py> {
+    optimizer: Optimizer,
+    step: Option<&'a Bound<'py, PyAny>>,
+    slots: Option<&'a Bound<'py, PyAny>>,
+    alpha: f64,
+}
+
+impl<'a, 'py> OptimizerArgs<'a, 'py> {
+    fn new(
+        optimizer: Option<&'a Bound<'py, PyAny>>,
+        step: Option<&'a Bound<'py, PyAny>>,
+        slots: Option<&'a Bound<'py, PyAny>>,
+        alpha: f64,
+    ) -> PyResult<Self> {
+        if !(alpha.is_finite() && alpha >= 0.0) {
+            return Err(PyValueError::new_err(format!(
+                "alpha: expected a finite number >= 0, got {alpha}"
+            )));
+        }
+        Ok(OptimizerArgs {
+            optimizer: optimizer_of(optimizer)?,
+            step,
+            slots,
+            alpha,
+        })
+    }
+
+    fn borrow<T: Float>(&self) -> PyResult<BorrowedState<'py, T>> {
+        BorrowedState::borrow(self.optimizer, self.alpha, self.step, self.slots)
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
-fn sgd_step_typed<T: Float>(
+fn train_step_typed<T: Float>(
     py: Python<'_>,
     weights: &Bound<'_, PyAny>,
     biases: &Bound<'_, PyAny>,
@@ -429,6 +465,7 @@ fn sgd_step_typed<T: Float>(
     y: &Bound<'_, PyAny>,
     lr: f64,
     activation: Activation,
+    optimizer: &OptimizerArgs<'_, '_>,
 ) -> PyResult<f64> {
     let x_array = readonly::<T>("x", x, Some(2), T::NAME)?;
     let y_array = readonly::<T>("y_onehot", y, Some(2), T::NAME)?;
@@ -441,13 +478,14 @@ fn sgd_step_typed<T: Float>(
             arch.classes()
         )));
     }
+    let mut state = optimizer.borrow::<T>()?;
     let (xs, ys) = (slice(&x_array)?, slice(&y_array)?);
     let (mut ws, mut bs) = (slices_mut(&mut w)?, slices_mut(&mut b)?);
-    let lr = T::from_f64(lr);
+    let mut descent = state.descent(&arch)?;
     core(py.detach(|| {
-        // Empty: sgd_step sizes it, with a MemoryError rather than an abort if it cannot.
+        // Empty: train_step sizes it, with a MemoryError rather than an abort if it cannot.
         let mut workspace = train::Workspace::new(&arch, 0);
-        train::sgd_step(
+        train::train_step(
             &arch,
             &mut ws,
             &mut bs,
@@ -455,6 +493,7 @@ fn sgd_step_typed<T: Float>(
             ys,
             lr,
             activation,
+            descent.as_mut(),
             &mut workspace,
         )
     }))
@@ -471,15 +510,39 @@ pub fn sgd_step(
     lr: f64,
     activation: &str,
 ) -> PyResult<f64> {
+    train_step(
+        py, weights, biases, x, y_onehot, lr, activation, None, None, None, 0.0,
+    )
+}
+
+/// One step of the optimizer (plain SGD by default) on (x, y_onehot); updates the
+/// parameters and the state in place; the loss before it, with the L2 term.
+#[pyfunction]
+#[pyo3(signature = (weights, biases, x, y_onehot, lr, activation, optimizer = None, step = None, slots = None, alpha = 0.0))]
+#[allow(clippy::too_many_arguments)]
+pub fn train_step(
+    py: Python<'_>,
+    weights: &Bound<'_, PyAny>,
+    biases: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
+    y_onehot: &Bound<'_, PyAny>,
+    lr: f64,
+    activation: &str,
+    optimizer: Option<&Bound<'_, PyAny>>,
+    step: Option<&Bound<'_, PyAny>>,
+    slots: Option<&Bound<'_, PyAny>>,
+    alpha: f64,
+) -> PyResult<f64> {
     no_panic(|| {
         let activation = activation_of(activation)?;
+        let optimizer = OptimizerArgs::new(optimizer, step, slots, alpha)?;
         match precision_of("x", x)? {
-            Precision::F32 => {
-                sgd_step_typed::<f32>(py, weights, biases, x, y_onehot, lr, activation)
-            }
-            Precision::F64 => {
-                sgd_step_typed::<f64>(py, weights, biases, x, y_onehot, lr, activation)
-            }
+            Precision::F32 => train_step_typed::<f32>(
+                py, weights, biases, x, y_onehot, lr, activation, &optimizer,
+            ),
+            Precision::F64 => train_step_typed::<f64>(
+                py, weights, biases, x, y_onehot, lr, activation, &optimizer,
+            ),
         }
     })
 }
@@ -506,6 +569,7 @@ fn train_epoch_typed<T: Float>(
     batch_size: usize,
     activation: Activation,
     input_path: InputPath,
+    optimizer: &OptimizerArgs<'_, '_>,
 ) -> PyResult<(f64, usize)> {
     // x is a dense array, or rows compressed beforehand (SparseRows).
     let compressed = x.cast::<PySparseRows>().ok();
@@ -534,9 +598,10 @@ fn train_epoch_typed<T: Float>(
             ))
         }
     };
+    let mut state = optimizer.borrow::<T>()?;
     let (labels, order) = (slice(&labels)?, slice(&order)?);
     let (mut ws, mut bs) = (slices_mut(&mut w)?, slices_mut(&mut b)?);
-    let lr = T::from_f64(lr);
+    let mut descent = state.descent(&arch)?;
     let mut interrupt: Option<PyErr> = None;
     let main_thread = on_main_thread(py)?;
     let stop = AtomicBool::new(false);
@@ -548,10 +613,7 @@ fn train_epoch_typed<T: Float>(
                 true => Err(Error::Interrupted { batches: batch + 1 }),
                 false => Ok(()),
             };
-            train::train_epoch(
-                &arch,
-                &mut ws,
-                &mut bs,
+            let epoch = train::Epoch {
                 inputs,
                 labels,
                 order,
@@ -559,6 +621,13 @@ fn train_epoch_typed<T: Float>(
                 batch_size,
                 activation,
                 input_path,
+            };
+            train::train_epoch_with(
+                &arch,
+                &mut ws,
+                &mut bs,
+                epoch,
+                descent.as_mut(),
                 &mut workspace,
                 &mut stop_requested,
             )
@@ -616,7 +685,8 @@ fn precision_of_inputs(x: &Bound<'_, PyAny>) -> PyResult<Precision> {
 /// Returns (mean per-sample loss before each step, number of rows predicted right).
 /// `input_path`: "auto" (by the input's group fill), "dense" or "sparse" first layer.
 #[pyfunction]
-#[pyo3(name = "train_epoch_stats", signature = (weights, biases, x, labels, order, lr, batch_size, activation, input_path = "auto"))]
+/// `optimizer`, `step`, `slots`, `alpha`: the optimizer's settings and state (optimizer.rs).
+#[pyo3(name = "train_epoch_stats", signature = (weights, biases, x, labels, order, lr, batch_size, activation, input_path = "auto", optimizer = None, step = None, slots = None, alpha = 0.0))]
 #[allow(clippy::too_many_arguments)]
 pub fn train_epoch(
     py: Python<'_>,
@@ -629,8 +699,13 @@ pub fn train_epoch(
     batch_size: i64,
     activation: &str,
     input_path: &str,
+    optimizer: Option<&Bound<'_, PyAny>>,
+    step: Option<&Bound<'_, PyAny>>,
+    slots: Option<&Bound<'_, PyAny>>,
+    alpha: f64,
 ) -> PyResult<(f64, usize)> {
     no_panic(|| {
+        let optimizer = OptimizerArgs::new(optimizer, step, slots, alpha)?;
         let activation = activation_of(activation)?;
         let input_path = core(input_path.parse::<InputPath>())?;
         let batch_size = usize::try_from(batch_size)
@@ -644,9 +719,11 @@ pub fn train_epoch(
         match precision_of_inputs(x)? {
             Precision::F32 => train_epoch_typed::<f32>(
                 py, weights, biases, x, labels, order, lr, batch_size, activation, input_path,
+                &optimizer,
             ),
             Precision::F64 => train_epoch_typed::<f64>(
                 py, weights, biases, x, labels, order, lr, batch_size, activation, input_path,
+                &optimizer,
             ),
         }
     })
@@ -657,13 +734,13 @@ pub fn train_epoch(
 /// Rows of x that `sparse_plan` samples (as train_epoch samples the first rows of its order).
 const SAMPLE_ROWS: usize = 512;
 
-fn sparse_plan_typed<T: SparseFloat>(x: &Bound<'_, PyAny>) -> PyResult<train::SparsePlan> {
+fn sparse_plan_typed<T: SparseFloat>(x: &Bound<'_, PyAny>) -> PyResult<SparsePlan> {
     if let Ok(rows) = x.cast::<PySparseRows>() {
         let matrix = T::rows_of(&rows.get().rows).ok_or_else(|| {
             PyTypeError::new_err(format!("x: expected SparseRows of dtype {}", T::NAME))
         })?;
         let order: Vec<i64> = (0..matrix.rows().min(SAMPLE_ROWS) as i64).collect();
-        return Ok(train::plan_sparse_path(
+        return Ok(sparse::plan_sparse_path(
             Inputs::Sparse(matrix),
             &order,
             matrix.inputs(),
@@ -672,14 +749,14 @@ fn sparse_plan_typed<T: SparseFloat>(x: &Bound<'_, PyAny>) -> PyResult<train::Sp
     let array = readonly::<T>("x", x, Some(2), T::NAME)?;
     let (rows, width) = shape2(&array);
     let order: Vec<i64> = (0..rows.min(SAMPLE_ROWS) as i64).collect();
-    Ok(train::plan_sparse_path(
+    Ok(sparse::plan_sparse_path(
         Inputs::Dense(slice(&array)?),
         &order,
         width,
     ))
 }
 
-fn plan_for(x: &Bound<'_, PyAny>) -> PyResult<train::SparsePlan> {
+fn plan_for(x: &Bound<'_, PyAny>) -> PyResult<SparsePlan> {
     match precision_of_inputs(x)? {
         Precision::F32 => sparse_plan_typed::<f32>(x),
         Precision::F64 => sparse_plan_typed::<f64>(x),
@@ -714,7 +791,7 @@ pub fn sparse_work_crossover(threads: Option<i64>) -> PyResult<f64> {
             PyValueError::new_err(format!("threads: expected a positive integer, got {n}"))
         })?,
     };
-    Ok(train::sparse_work_crossover(threads))
+    Ok(sparse::sparse_work_crossover(threads))
 }
 
 // ---- threads ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 mod arrays;
 mod errors;
 mod kernels;
+mod optimizer;
 mod sparse_rows;
 
 use fastmlp_core::{Activation, InputPath};
@@ -20,6 +21,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kernels::forward, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::backward, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::sgd_step, m)?)?;
+    m.add_function(wrap_pyfunction!(kernels::train_step, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::train_epoch, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::sparse_plan, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::preferred_input_path, m)?)?;

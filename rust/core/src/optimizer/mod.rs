@@ -26,10 +26,12 @@
 //! ([`StepRule::moves_untouched_rows`]): a sparse first layer must then pass every row of
 //! W[0], the rows its batch did not touch as [`Gradient::Zero`].
 
+mod descent;
 mod rule;
 mod settings;
 mod state;
 
+pub use descent::Descent;
 pub use rule::{sum_of_squares, Gradient, StepRule};
 pub use settings::Optimizer;
 pub use state::{LayerSlots, NetworkState, RowPieces, RowPiecesIter, Rows, SlotArrays, Slots};

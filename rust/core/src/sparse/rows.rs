@@ -1,10 +1,5 @@
-//! Compressed input rows for the sparse first layer: MNIST's pixels are about 81% zeros
-//! (Fashion-MNIST's about 50%), and the first layer's two products are nearly all of an
-//! epoch's FLOPs, so the sparse path computes them from the nonzeros alone
-//! (`sparse_groups.rs`).
-//!
-//! The inputs are held as compressed rows (`SparseRows`, built once per epoch call, or once
-//! per `fit` by the caller); a batch is a list of row indices into them (`SparseBatch`), so
+//! The inputs compressed to their nonzeros (`SparseRows`, CSR), built once per epoch call or
+//! once per `fit` by the caller; a batch is a list of row indices into them (`SparseBatch`), so
 //! nothing is copied per batch but what the products need.
 
 use crate::error::{Error, Result};

@@ -1,0 +1,32 @@
+//! The sparse first layer: `x @ W[0]` and its update computed from the nonzero inputs alone.
+//!
+//!   forward   z[r, :]     = sum over j with x[r, j] != 0 of  x[r, j] * W[0][j, :]
+//!   update    W[0][j, :] += -lr * sum over r of  x[r, j] * delta[1][r, :]
+//!
+//! MNIST's pixels are about 81% zeros, and the first layer's two products are nearly all of
+//! an epoch's FLOPs. One file a part:
+//! - `rows.rs`: the inputs compressed to their nonzeros (`SparseRows`); a batch as row indices;
+//! - `plan.rs`: whether the sparse path pays off, and in groups of how many rows;
+//! - `groups.rs`: a batch's rows regrouped over one range of inputs (`RowGroups`);
+//! - `kernels.rs`: the two products on those groups, in explicit SIMD;
+//! - `ranges.rs`: the step's ranges of inputs, one per thread: shares of the forward product;
+//! - `update.rs`: the update of W[0] by those ranges.
+//!
+//! How each part got its shape, with measurements: benchmarks/README.md ("Sparse inputs").
+
+mod groups;
+mod kernels;
+mod plan;
+mod ranges;
+mod rows;
+mod update;
+
+pub use groups::{RowGroups, GROUP_ROWS};
+pub use plan::{
+    estimated_group_fill, plan_sparse_path, preferred_input_path, sparse_work_crossover, InputPath,
+    SparsePlan,
+};
+pub(crate) use ranges::InputRange;
+pub(crate) use ranges::InputRanges;
+pub use rows::{SparseBatch, SparseRows};
+pub(crate) use update::{update_first_layer, MatrixRows, RangeRows};
