@@ -1,7 +1,7 @@
 """The engine contract, defined once: what :mod:`fastmlp.kernels` (Rust) and
 :mod:`fastmlp.reference` (NumPy) both provide, with the same names, parameters and defaults.
 
-``tests/test_engine_contract.py`` checks both modules against :class:`Engine`, at run time
+``tests/engines/test_engine_contract.py`` checks both modules against :class:`Engine`, at run time
 (``inspect.signature``) and with mypy (a module satisfies a ``Protocol`` structurally).
 Shapes: ``x`` (n, features), ``weights[l]`` (fan_in, fan_out), ``biases[l]`` (fan_out,),
 ``y_onehot`` and probabilities (n, classes); one float dtype per call, float32 or float64.

@@ -13,7 +13,6 @@ import pytest
 from sklearn.neural_network import MLPClassifier
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
-from conftest import ENGINES, copy_params, make_data, make_params
 from fastmlp import kernels, reference
 from fastmlp.optimizers import (
     SGD,
@@ -25,6 +24,7 @@ from fastmlp.optimizers import (
     optimizer_from_dict,
 )
 from fastmlp.optimizers.rules import apply_optimizer, l2_gradient, l2_penalty
+from tests.support.networks import ENGINES, copy_params, make_data, make_params
 
 SIZES = [12, 9, 7, 4]
 RULES = {

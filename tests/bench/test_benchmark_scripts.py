@@ -22,7 +22,7 @@ pytest.importorskip("threadpoolctl")  # a dependency of the benchmark only
 import fastmlp
 from fastmlp.bench.machine import BASELINE_UNSET
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "benchmarks"
 HAS_SKLEARN = importlib.util.find_spec("sklearn") is not None
 HAS_TORCH = importlib.util.find_spec("torch") is not None

@@ -23,7 +23,7 @@ from fastmlp.bench import engines, timing
 from fastmlp.bench.configs import config_by_name
 from fastmlp.bench.machine import BASELINE_UNSET, process_cpu_seconds
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "python" / "fastmlp" / "bench"
 TRAIN = "784-128-10-relu-b128-f32"
 INFER = "infer-784-128-10-relu-10k-f32"

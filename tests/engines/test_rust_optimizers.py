@@ -11,9 +11,9 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import EPOCH_TOLERANCE, TOLERANCE, copy_params, make_data, make_params
 from fastmlp import datasets, kernels, reference
 from fastmlp.optimizers import SGD, Adam, OptimizerState, init_state
+from tests.support.networks import EPOCH_TOLERANCE, TOLERANCE, copy_params, make_data, make_params
 
 RULES = {
     "sgd-l2": (SGD(), 0.05),

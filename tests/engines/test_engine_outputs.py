@@ -1,6 +1,6 @@
 """The engine contract's output kinds, row weights and scipy.sparse inputs, on both engines.
 
-The reference computes every output kind (``tests/test_reference_outputs.py`` checks the
+The reference computes every output kind (``tests/engines/test_reference_outputs.py`` checks the
 math); the Rust engine computes softmax without weights and, until issue 12's phase 2,
 raises ``NotImplementedError`` for the rest. The Rust-against-reference tests for those are
 written already and skip, naming the reason, while the Rust engine raises.
@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import ENGINES, EPOCH_TOLERANCE, TOLERANCE, make_params
 from fastmlp import TrainingDivergedError, kernels
 from fastmlp import reference as ref
+from tests.support.networks import ENGINES, EPOCH_TOLERANCE, TOLERANCE, make_params
 
 sparse = pytest.importorskip("scipy.sparse")
 

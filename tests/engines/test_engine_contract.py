@@ -18,7 +18,7 @@ from fastmlp import _native, kernels, names, reference
 from fastmlp.cli import build_parser
 from fastmlp.engine import Engine, FloatArray
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # Each engine module, with the type its training functions read as x (Engine's Inputs).
 ENGINES: dict[str, tuple[ModuleType, object]] = {
     "rust": (kernels, FloatArray | kernels.SparseRows | kernels.TrainingInputs),

@@ -1,7 +1,8 @@
 """The sparse first-layer path: the same epochs as the dense path and the NumPy oracle.
 
 The paths sum the same products in different orders, so they agree within the epoch
-tolerances of conftest (float32: rtol 1e-3, atol 1e-4; float64: rtol 1e-9, atol 1e-11)."""
+tolerances of ``tests/support/networks.py`` (float32: rtol 1e-3, atol 1e-4; float64: rtol 1e-9,
+atol 1e-11)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import numpy as np
 import pytest
 
 import fastmlp
-from conftest import EPOCH_TOLERANCE, copy_params, make_params
 from fastmlp import kernels, reference
+from tests.support.networks import EPOCH_TOLERANCE, copy_params, make_params
 
 DENSITIES = [0.0, 0.05, 0.2, 0.5, 1.0]
 

@@ -8,7 +8,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from conftest import (
+from fastmlp import kernels, reference
+from tests.support.networks import (
     EPOCH_TOLERANCE,
     STACKS,
     TOLERANCE,
@@ -16,7 +17,6 @@ from conftest import (
     make_data,
     make_params,
 )
-from fastmlp import kernels, reference
 
 BATCH_SIZES = [1, 7, 33, 64, 128, 256]
 

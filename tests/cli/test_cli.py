@@ -131,7 +131,7 @@ def test_train_reports_data_model_epochs_time_and_result(tmp_path: Path) -> None
 def test_train_shows_progress_bars_with_live_metrics(tmp_path: Path) -> None:
     code, _, err = run("train --dataset mnist-sample --epochs 1 -o {out}", out=tmp_path / "m.npz")
     assert code == 0, err
-    # stderr here is not a terminal: a line per epoch (tests/test_edges.py has the bars)
+    # stderr here is not a terminal: a line per epoch (tests/model/test_edges.py has the bars)
     assert re.search(r"epoch 1/1: loss \d\.\d{4} acc \d\.\d{4} val_loss \d\.\d{4}", err), err
 
 

@@ -1,0 +1,1 @@
+"""``fastmlp bench`` and the scripts in ``benchmarks/``."""

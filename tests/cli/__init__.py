@@ -1,0 +1,1 @@
+"""The command line: train, evaluate, predict, images, plots."""

@@ -1,0 +1,1 @@
+"""``fastmlp.datasets``: the readers, loading and lookup, downloads, bounded loaders."""

@@ -1,0 +1,1 @@
+"""The training API, ``fastmlp.MLP``: training, saving and loading, messages, threads."""

@@ -1,0 +1,1 @@
+"""``MLP`` training: construction, fit, errors and divergence, inference, what it learns."""

@@ -1,0 +1,1 @@
+"""The Rust/Python boundary of ``fastmlp._native`` and ``fastmlp.kernels``."""
