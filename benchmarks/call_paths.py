@@ -42,7 +42,14 @@ import fastmlp
 from fastmlp import kernels, reference
 from fastmlp.bench import init_params, load_data, load_images, row_order
 from fastmlp.bench.report import markdown_table
-from fastmlp.bench.research import SERVE_FLAG, ScriptRun, noisy, serve, set_threads
+from fastmlp.bench.research import (
+    SERVE_FLAG,
+    ScriptRun,
+    fill_unset_options,
+    noisy,
+    serve,
+    set_threads,
+)
 from fastmlp.bench.timing import EngineTiming
 
 SIZES = (784, 128, 10)
@@ -500,9 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.serve:
         return serve_unit(args.serve)
-    for option, value in (QUICK if args.quick else DEFAULTS).items():
-        if getattr(args, option) is None:
-            setattr(args, option, value)
+    fill_unset_options(args, DEFAULTS, QUICK)
     if args.epochs < 2:
         parser.error("--epochs: expected at least 2 (the CLI's per-epoch time needs two runs)")
     kinds, missing = data_kinds(args.data)

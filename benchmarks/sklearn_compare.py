@@ -32,7 +32,7 @@ import numpy as np
 
 from fastmlp import datasets
 from fastmlp.bench.report import markdown_table
-from fastmlp.bench.research import SERVE_FLAG, ScriptRun, serve, set_threads
+from fastmlp.bench.research import SERVE_FLAG, ScriptRun, fill_unset_options, serve, set_threads
 from fastmlp.bench.timing import EngineTiming
 
 LIBRARIES = ("sklearn", "fastmlp")
@@ -311,9 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.serve:
         return serve_library(args.serve)
-    for option, value in (QUICK if args.quick else DEFAULTS).items():
-        if getattr(args, option, None) is None:
-            setattr(args, option, value)
+    fill_unset_options(args, DEFAULTS, QUICK)
     try:
         datasets.load(args.data, download=False)  # here first: each process would fail on it
     except (ValueError, OSError) as error:

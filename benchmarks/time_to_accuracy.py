@@ -37,7 +37,7 @@ import fastmlp
 from fastmlp import datasets
 from fastmlp.bench import init_params
 from fastmlp.bench.report import markdown_table
-from fastmlp.bench.research import SERVE_FLAG, ScriptRun, serve, set_threads
+from fastmlp.bench.research import SERVE_FLAG, ScriptRun, fill_unset_options, serve, set_threads
 from fastmlp.bench.timing import EngineTiming
 
 SIZES = (784, 256, 128, 10)
@@ -471,9 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.serve:
         return serve_recipe(args.serve)
-    for option, value in (QUICK if args.quick else DEFAULTS).items():
-        if getattr(args, option) is None:
-            setattr(args, option, value)
+    fill_unset_options(args, DEFAULTS, QUICK)
     try:
         recipes = [recipe_by_name(n.strip()) for n in args.recipes.split(",") if n.strip()]
         datasets.load(args.data, download=False)  # here first: each process would fail on it

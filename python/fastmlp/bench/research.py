@@ -12,6 +12,7 @@ BLAS kernel (threadpoolctl) and environment, and the notes.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -28,6 +29,7 @@ from fastmlp.bench.worker import process_account, run_server
 __all__ = [
     "SERVE_FLAG",
     "ScriptRun",
+    "fill_unset_options",
     "noisy",
     "serve",
     "set_threads",
@@ -51,6 +53,16 @@ def serve(describe: Callable[[], dict[str, Any]], operations: Mapping[str, Opera
 
     run_server(handle)
     return 0
+
+
+def fill_unset_options(
+    args: argparse.Namespace, defaults: Mapping[str, Any], quick: Mapping[str, Any]
+) -> None:
+    """Give each option the user left unset (None) its ``quick`` value under ``--quick``,
+    else its default: options given explicitly win."""
+    for option, value in (quick if args.quick else defaults).items():
+        if getattr(args, option, None) is None:
+            setattr(args, option, value)
 
 
 def set_threads(threads: int) -> None:
