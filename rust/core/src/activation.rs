@@ -6,6 +6,7 @@
 //! | relu    | max(z, 0)         | 1 if a > 0 else 0           |
 //! | tanh    | tanh(z)           | 1 - a^2                     |
 //! | sigmoid | 1 / (1 + e^-z)    | a (1 - a)                   |
+//! | identity| z                 | 1                           |
 
 use crate::error::{Error, Result};
 use crate::real::Real;
@@ -16,16 +17,19 @@ pub enum Activation {
     Relu,
     Tanh,
     Sigmoid,
+    /// No activation: the layer stays linear (scikit-learn's "identity").
+    Identity,
 }
 
 impl Activation {
-    pub const NAMES: [&'static str; 3] = ["relu", "tanh", "sigmoid"];
+    pub const NAMES: [&'static str; 4] = ["relu", "tanh", "sigmoid", "identity"];
 
     pub fn name(self) -> &'static str {
         match self {
             Activation::Relu => "relu",
             Activation::Tanh => "tanh",
             Activation::Sigmoid => "sigmoid",
+            Activation::Identity => "identity",
         }
     }
 
@@ -36,6 +40,7 @@ impl Activation {
             Activation::Relu => relu(z),
             Activation::Tanh => z.tanh(),
             Activation::Sigmoid => sigmoid(z),
+            Activation::Identity => z,
         }
     }
 
@@ -52,6 +57,7 @@ impl Activation {
             }
             Activation::Tanh => T::one() - a * a,
             Activation::Sigmoid => a * (T::one() - a),
+            Activation::Identity => T::one(),
         }
     }
 
@@ -61,6 +67,7 @@ impl Activation {
             Activation::Relu => values.iter_mut().for_each(|v| *v = relu(*v)),
             Activation::Tanh => values.iter_mut().for_each(|v| *v = v.tanh()),
             Activation::Sigmoid => values.iter_mut().for_each(|v| *v = sigmoid(*v)),
+            Activation::Identity => {}
         }
     }
 
@@ -85,6 +92,7 @@ impl Activation {
                     .iter_mut()
                     .zip(bias)
                     .for_each(|(v, &b)| *v = sigmoid(*v + b)),
+                Activation::Identity => row.iter_mut().zip(bias).for_each(|(v, &b)| *v += b),
             }
         }
     }
@@ -105,6 +113,7 @@ impl Activation {
                 .iter_mut()
                 .zip(a)
                 .for_each(|(d, &a)| *d *= a * (T::one() - a)),
+            Activation::Identity => {}
         }
     }
 }
@@ -117,6 +126,7 @@ impl FromStr for Activation {
             "relu" => Ok(Activation::Relu),
             "tanh" => Ok(Activation::Tanh),
             "sigmoid" => Ok(Activation::Sigmoid),
+            "identity" => Ok(Activation::Identity),
             other => Err(Error::value(
                 "activation",
                 format!("expected one of {:?}, got {other:?}", Activation::NAMES),

@@ -1,6 +1,7 @@
 //! A batch as the caller holds it: its rows (contiguous, picked by index from a matrix, or
-//! compressed) and its targets (labels picked by index, or a one-hot matrix). A block of the
-//! batch's rows is a view of the same kind, so nothing is copied until a block needs it.
+//! compressed), its targets (labels or target rows picked by index, or a matrix) and its row
+//! weights. A block of the batch's rows is a view of the same kind, so nothing is copied until
+//! a block needs it.
 
 use crate::error::Result;
 use crate::matmul::MatRef;
@@ -108,4 +109,50 @@ pub(crate) enum BatchTargets<'a, T> {
     Labels { labels: &'a [i64], order: &'a [i64] },
     /// A (rows, classes) matrix, row r for batch row r.
     Matrix(&'a [T]),
+    /// Rows `order[r]` of an (n, classes) matrix of targets.
+    Rows { y: &'a [T], order: &'a [i64] },
+}
+
+/// The row weights of a batch (`sample_weight`), as the caller holds them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BatchWeights<'a, T> {
+    /// Every row weighs 1.
+    Unweighted,
+    /// (rows,), weight r for batch row r.
+    Contiguous(&'a [T]),
+    /// Weights `weights[order[r]]` of an (n,) array.
+    Gathered { weights: &'a [T], order: &'a [i64] },
+}
+
+impl<'a, T: Real> BatchWeights<'a, T> {
+    /// The sum of the batch's weights in f64, or `None` without weights.
+    pub(crate) fn total(&self) -> Option<f64> {
+        match *self {
+            BatchWeights::Unweighted => None,
+            BatchWeights::Contiguous(w) => Some(crate::output::weight_total(w.iter().copied())),
+            BatchWeights::Gathered { weights, order } => Some(crate::output::weight_total(
+                order.iter().map(|&i| weights[i as usize]),
+            )),
+        }
+    }
+
+    /// The weights of rows `start..end` (`None` without weights), copied into `buffer` where
+    /// they are gathered.
+    pub(crate) fn block<'b>(&self, start: usize, end: usize, buffer: &'b mut [T]) -> Option<&'b [T]>
+    where
+        'a: 'b,
+    {
+        match *self {
+            BatchWeights::Unweighted => None,
+            BatchWeights::Contiguous(w) => Some(&w[start..end]),
+            BatchWeights::Gathered { weights, order } => {
+                let out = &mut buffer[..end - start];
+                for (value, &i) in out.iter_mut().zip(&order[start..end]) {
+                    // train_epoch checked every index against the rows of x.
+                    *value = weights[i as usize];
+                }
+                Some(out)
+            }
+        }
+    }
 }

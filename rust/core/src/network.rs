@@ -5,8 +5,10 @@
 //!
 //! forward:  a[0] = x
 //!           a[l+1] = f(a[l] @ W[l] + b[l])          hidden layers, f = the activation
-//!           a[L]   = softmax(a[L-1] @ W[L-1] + b[L-1])
-//! backward: delta[L] = (a[L] - y) / n                d mean-loss / d logits
+//!           a[L]   = out(a[L-1] @ W[L-1] + b[L-1])   out = softmax (or `output.rs`'s others)
+//! backward: delta[L] = (a[L] - y) / n                d mean-loss / d logits (any output:
+//!                                                    canonical links; with row weights s:
+//!                                                    s * (a[L] - y) / sum(s))
 //!           gW[l] = a[l].T @ delta[l+1]               (fan_in, fan_out)
 //!           gb[l] = sum over rows of delta[l+1]       (fan_out,)
 //!           delta[l] = (delta[l+1] @ W[l].T) * f'(a[l])   with f' read from the output a[l]
@@ -17,6 +19,7 @@ use crate::activation::Activation;
 use crate::architecture::Architecture;
 use crate::error::Result;
 use crate::matmul::{matmul_into, MatMut, MatRef, Update};
+use crate::output::{check_sample_weight, weight_total, Output};
 use crate::real::Real;
 use crate::softmax::softmax_rows;
 
@@ -56,6 +59,18 @@ pub fn forward<T: Real, W: AsRef<[T]>>(
     x: &[T],
     activation: Activation,
 ) -> Result<Vec<Vec<T>>> {
+    forward_output(arch, weights, biases, x, activation, Output::Softmax)
+}
+
+/// `forward` with the output layer `output`: the last output is act(logits) for it.
+pub fn forward_output<T: Real, W: AsRef<[T]>>(
+    arch: &Architecture,
+    weights: &[W],
+    biases: &[W],
+    x: &[T],
+    activation: Activation,
+    output: Output,
+) -> Result<Vec<Vec<T>>> {
     arch.check_params(weights, biases)?;
     let rows = Architecture::rows_of("x", x, arch.inputs())?;
     let mut outputs: Vec<Vec<T>> = Vec::with_capacity(arch.layers());
@@ -68,14 +83,27 @@ pub fn forward<T: Real, W: AsRef<[T]>>(
         };
         let weight = MatRef::row_major(weights[l].as_ref(), arch.fan_in(l), arch.fan_out(l))?;
         let is_output = l + 1 == arch.layers();
-        dense_layer_forward(
-            input,
-            weight,
-            biases[l].as_ref(),
-            is_output,
-            activation,
-            &mut out,
-        )?;
+        if is_output && output != Output::Softmax {
+            // The logits (identity adds the bias), then the output's activation.
+            dense_layer_forward(
+                input,
+                weight,
+                biases[l].as_ref(),
+                false,
+                Activation::Identity,
+                &mut out,
+            )?;
+            output.activate_rows(&mut out, arch.fan_out(l));
+        } else {
+            dense_layer_forward(
+                input,
+                weight,
+                biases[l].as_ref(),
+                is_output,
+                activation,
+                &mut out,
+            )?;
+        }
         outputs.push(out);
     }
     Ok(outputs)
@@ -104,9 +132,27 @@ pub fn backward<T: Real, W: AsRef<[T]>, O: AsRef<[T]>>(
     y: &[T],
     activation: Activation,
 ) -> Result<Gradients<T>> {
+    backward_weighted(arch, weights, x, outputs, y, activation, None)
+}
+
+/// `backward` for any output kind (each a canonical link: the same delta) with per-row
+/// weights `sample_weight` (n,) of the mean loss: delta[L] = s * (a[L] - y) / sum(s), all 0
+/// when the weights sum to 0.
+pub fn backward_weighted<T: Real, W: AsRef<[T]>, O: AsRef<[T]>>(
+    arch: &Architecture,
+    weights: &[W],
+    x: &[T],
+    outputs: &[O],
+    y: &[T],
+    activation: Activation,
+    sample_weight: Option<&[T]>,
+) -> Result<Gradients<T>> {
     let rows = Architecture::rows_of("x", x, arch.inputs())?;
     check_outputs(arch, outputs, rows)?;
     check_targets(y, rows, arch.classes())?;
+    if let Some(sample_weight) = sample_weight {
+        check_sample_weight(sample_weight, rows)?;
+    }
     let layers = arch.layers();
     // `weights[l]` below: one array per layer (their lengths are checked by MatRef::row_major).
     if weights.len() != layers {
@@ -125,6 +171,24 @@ pub fn backward<T: Real, W: AsRef<[T]>, O: AsRef<[T]>>(
         .zip(y)
         .map(|(&p, &t)| (p - t) * inv_rows)
         .collect();
+    if let Some(sample_weight) = sample_weight {
+        // delta[L] = s * (p - y) / sum(s), as the reference rounds it
+        let total = weight_total(sample_weight.iter().copied());
+        let classes = arch.classes().max(1);
+        let rows_of_delta = delta.chunks_exact_mut(classes).zip(sample_weight);
+        let out_rows = outputs[layers - 1].as_ref().chunks_exact(classes);
+        for ((d_row, &s), (p_row, y_row)) in
+            rows_of_delta.zip(out_rows.zip(y.chunks_exact(classes)))
+        {
+            for (d, (&p, &t)) in d_row.iter_mut().zip(p_row.iter().zip(y_row)) {
+                *d = if total > 0.0 {
+                    (p - t) * s / T::from_f64(total)
+                } else {
+                    T::zero()
+                };
+            }
+        }
+    }
 
     let mut weight_grads = vec![Vec::new(); layers];
     let mut bias_grads = vec![Vec::new(); layers];

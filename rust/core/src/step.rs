@@ -1,8 +1,8 @@
 //! One SGD step on a batch: network.rs's forward and backward with the update fused in, in
 //! parallel phases over the engine's threads.
 //!
-//!   forward    a[l+1] = f(a[l] @ W[l] + b[l]),   last layer softmax
-//!   output     delta[L] = (p - y) / n             (softmax_loss_delta, n the batch's rows)
+//!   forward    a[l+1] = f(a[l] @ W[l] + b[l]),   last layer the output's (softmax, ...)
+//!   output     delta[L] = s * (out - y) / sum(s)  (output.rs; without row weights s: / n)
 //!   backward   delta[l] = (delta[l+1] @ W[l].T) * f'(a[l])     for l = L-1 .. 1
 //!   update     W[l] += -lr * a[l].T @ delta[l+1]
 //!              b[l] -= lr * (sum over rows of delta[l+1])
@@ -22,12 +22,13 @@
 
 use crate::activation::Activation;
 use crate::architecture::Architecture;
-use crate::batch::{BatchRows, BatchTargets};
+use crate::batch::{BatchRows, BatchTargets, BatchWeights};
 use crate::error::{Error, Result};
 use crate::first_layer;
 use crate::matmul::{matmul_serial_into, MatMut, MatRef, Update};
 use crate::network::column_sums;
 use crate::optimizer::Descent;
+use crate::output::{loss_delta, DeltaScale, Output};
 use crate::real::Real;
 use crate::softmax::{softmax_loss_delta, BatchOutcome, Targets};
 use crate::sparse::InputRanges;
@@ -56,6 +57,10 @@ pub(crate) struct Step<'a, T> {
     pub(crate) lr: T,
     pub(crate) batch: BatchRows<'a, T>,
     pub(crate) targets: BatchTargets<'a, T>,
+    pub(crate) output: Output,
+    pub(crate) weights: BatchWeights<'a, T>,
+    /// What the output deltas divide by: the batch's rows or the sum of its weights.
+    pub(crate) scale: DeltaScale<T>,
     /// The batch's rows; block b holds rows `block_rows(b)` of them.
     pub(crate) rows: usize,
     pub(crate) per_block: usize,
@@ -70,9 +75,19 @@ impl<T> Step<'_, T> {
     }
 }
 
-/// One SGD step of `model` on `batch` with `targets`, or a step of `descent`'s optimizer
+/// What a batch is trained against: the output layer and its loss, the targets and the row
+/// weights.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchLoss<'a, T> {
+    pub(crate) output: Output,
+    pub(crate) targets: BatchTargets<'a, T>,
+    pub(crate) weights: BatchWeights<'a, T>,
+}
+
+/// One SGD step of `model` on `batch` against `loss`, or a step of `descent`'s optimizer
 /// (which counts it); returns what the output layer measured *before* the step, with the L2
-/// term. If the loss is not finite the parameters (and the state) are left as they were and
+/// term: `loss_sum` is the batch's (weighted) mean loss times its rows. A batch whose weights
+/// sum to 0 has loss 0 and takes no step (nor counts one). If the loss is not finite the parameters (and the state) are left as they were and
 /// `Error::Diverged { batch: 0, .. }` is returned. The workspace must have been fitted for
 /// this batch (`Workspace::fit`, then `EpochRows::fit` or `fit_inputs`, and `fit_gradients`
 /// for a rule); call inside the engine's pool.
@@ -80,7 +95,7 @@ pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     model: &mut Model<'_, W>,
     lr: T,
     batch: BatchRows<'_, T>,
-    targets: BatchTargets<'_, T>,
+    loss: BatchLoss<'_, T>,
     workspace: &mut Workspace<T>,
     descent: Option<&mut Descent<'_, T>>,
 ) -> Result<BatchOutcome> {
@@ -92,12 +107,16 @@ pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
         gradients,
         ..
     } = workspace;
+    let total = loss.weights.total();
     let step = Step {
         arch,
         activation: model.activation,
         lr,
         batch,
-        targets,
+        targets: loss.targets,
+        output: loss.output,
+        weights: loss.weights,
+        scale: DeltaScale::new(rows, total),
         rows,
         per_block: rows.div_ceil(blocks.len().max(1)).max(1),
     };
@@ -118,6 +137,18 @@ pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
                 correct: a.correct + b.correct,
             })
         })?;
+    let mut outcome = outcome;
+    if let Some(total) = total {
+        // sum_i s_i loss_i / sum_i s_i, counted for each of the batch's rows.
+        // (rows / sum(s) is exactly 1 for weights of 1: the unweighted sum, bit for bit.)
+        outcome.loss_sum = match step.scale.divisor {
+            Some(divisor) => outcome.loss_sum * (rows as f64 / divisor.to_f64()),
+            None => 0.0,
+        };
+        if total == 0.0 {
+            return Ok(outcome); // no weight: no data, no step
+        }
+    }
     if !outcome.loss_sum.is_finite() {
         return Err(Error::Diverged {
             batch: 0,
@@ -128,9 +159,9 @@ pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     // Phase 2, by weights: W[l] += -lr * sum over blocks of a_b[l].T @ delta_b[l+1], or the
     // optimizer's rule on those gradients.
     let blocks: &[RowBlock<T>] = blocks;
-    let mut outcome = outcome;
     if let Some(descent) = descent {
-        let plan = descent.begin_step(rows, model.weights)?;
+        // The L2 term's n: the batch's rows, or the sum of its weights (scikit-learn's).
+        let plan = descent.begin_step(total.unwrap_or(rows as f64), model.weights)?;
         outcome.loss_sum += plan.l2_loss * rows as f64;
         if let Some(rule) = plan.rule {
             let phase = RulePhase {
@@ -167,21 +198,32 @@ fn block_forward_backward<T: Real, W: AsRef<[T]>>(
     let RowBlock {
         x,
         labels,
+        targets: target_rows,
+        row_weights,
         outputs,
         deltas,
         bias_sums,
         ..
     } = block;
+    let classes = arch.classes();
     let targets = match step.targets {
         BatchTargets::Labels { labels: all, order } => {
             labels.clear();
             labels.extend(order[start..end].iter().map(|&i| all[i as usize] as usize));
             Targets::Labels(labels)
         }
-        BatchTargets::Matrix(y) => {
-            Targets::Matrix(&y[start * arch.classes()..end * arch.classes()])
+        BatchTargets::Matrix(y) => Targets::Matrix(&y[start * classes..end * classes]),
+        BatchTargets::Rows { y, order } => {
+            let gathered = &mut target_rows[..rows * classes];
+            for (row, &index) in gathered.chunks_exact_mut(classes).zip(&order[start..end]) {
+                // train_epoch checked every index against the rows of the targets.
+                let first = index as usize * classes;
+                row.copy_from_slice(&y[first..first + classes]);
+            }
+            Targets::Matrix(gathered)
         }
     };
+    let sample_weights = step.weights.block(start, end, row_weights);
 
     // Forward: outputs[l] = f(a[l] @ W[l] + b[l])   # (rows, fan_out)
     for l in 0..layers {
@@ -206,16 +248,21 @@ fn block_forward_backward<T: Real, W: AsRef<[T]>>(
         }
     }
 
-    // Output: p = softmax(logits + b), loss, and delta[L] = (p - y) / (the batch's rows).
-    let classes = arch.classes();
-    let outcome = softmax_loss_delta(
+    // Output: out = act(logits + b), loss, and delta[L] = s * (out - y) / sum(s).
+    let (logits, delta) = (
         &mut outputs[layers - 1][..rows * classes],
         &mut deltas[layers - 1][..rows * classes],
-        biases[layers - 1].as_ref(),
-        targets,
-        classes,
-        step.rows,
     );
+    let bias = biases[layers - 1].as_ref();
+    let outcome = match (step.output, sample_weights) {
+        // Softmax without weights: (p - y) / n, as it always was (bit for bit).
+        (Output::Softmax, None) => {
+            softmax_loss_delta(logits, delta, bias, targets, classes, step.rows)
+        }
+        (output, weights) => loss_delta(
+            output, logits, delta, bias, targets, weights, classes, step.scale,
+        ),
+    };
 
     // Backward: delta[l] = (delta[l+1] @ W[l].T) * f'(a[l])   # (rows, fan_in)
     for l in (1..layers).rev() {

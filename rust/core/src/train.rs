@@ -4,16 +4,17 @@
 
 use crate::activation::Activation;
 use crate::architecture::Architecture;
-use crate::batch::{BatchRows, BatchTargets, DenseRows};
+use crate::batch::{BatchRows, BatchTargets, BatchWeights, DenseRows};
 use crate::error::{Error, Result};
 use crate::first_layer::EpochRows;
 use crate::network::check_targets;
 use crate::optimizer::Descent;
+use crate::output::{check_sample_weight, Output};
 use crate::parallel;
 use crate::real::Real;
 use crate::softmax::BatchOutcome;
 use crate::sparse::{plan_epoch, InputPath, SparseParams, SparseRows};
-use crate::step::{blocks_for, step};
+use crate::step::{blocks_for, step, BatchLoss};
 pub use crate::workspace::Workspace;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -26,6 +27,18 @@ pub struct Model<'a, W> {
     pub activation: Activation,
     pub weights: &'a mut [W],
     pub biases: &'a mut [W],
+}
+
+/// What a network is trained to predict: its output layer and loss, and the data's row
+/// weights. The default is softmax + cross-entropy, every row weighing 1.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Objective<'a, T> {
+    pub output: Output,
+    /// Per-row weights of the mean loss (finite, >= 0), one per row of the data; `None`: all 1.
+    pub sample_weight: Option<&'a [T]>,
+    /// For `train_epoch_objective`: the target rows, row-major (n, outputs), in place of the
+    /// epoch's class labels (which are then not read). Outputs other than softmax need them.
+    pub targets: Option<&'a [T]>,
 }
 
 /// The training inputs of an epoch: dense rows, or rows already compressed (built once by
@@ -100,6 +113,23 @@ pub fn train_step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     x: &[T],
     y: &[T],
     lr: f64,
+    descent: Option<&mut Descent<'_, T>>,
+    workspace: &mut Workspace<T>,
+) -> Result<f64> {
+    let objective = Objective::default();
+    train_step_objective(model, x, y, lr, &objective, descent, workspace)
+}
+
+/// `train_step` towards `objective`: its output layer and loss, and its `sample_weight`
+/// (rows,); `y` (rows, outputs) are the targets (`objective.targets` is not read). With row
+/// weights the loss is their weighted mean and the L2 term's n their sum; weights summing to
+/// 0 take no step.
+pub fn train_step_objective<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
+    model: &mut Model<'_, W>,
+    x: &[T],
+    y: &[T],
+    lr: f64,
+    objective: &Objective<'_, T>,
     mut descent: Option<&mut Descent<'_, T>>,
     workspace: &mut Workspace<T>,
 ) -> Result<f64> {
@@ -112,6 +142,13 @@ pub fn train_step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
         return Err(Error::value("x", "expected at least one row, got 0"));
     }
     check_targets(y, rows, arch.classes())?;
+    let weights = match objective.sample_weight {
+        Some(weights) => {
+            check_sample_weight(weights, rows)?;
+            BatchWeights::Contiguous(weights)
+        }
+        None => BatchWeights::Unweighted,
+    };
     if let Some(descent) = descent.as_deref_mut() {
         descent.set_lr(lr_exact);
         workspace.fit_gradients(arch)?;
@@ -120,8 +157,12 @@ pub fn train_step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     let outcome = pool.install(|| {
         workspace.fit(arch, rows, blocks_for(rows))?;
         let batch = BatchRows::Dense(DenseRows::Contiguous(x));
-        let targets = BatchTargets::Matrix(y);
-        step(model, lr, batch, targets, workspace, descent)
+        let loss = BatchLoss {
+            output: objective.output,
+            targets: BatchTargets::Matrix(y),
+            weights,
+        };
+        step(model, lr, batch, loss, workspace, descent)
     })?;
     Ok(outcome.loss_sum / rows as f64)
 }
@@ -198,6 +239,22 @@ fn check_order(order: &[i64], rows: usize) -> Result<()> {
 pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     model: &mut Model<'_, W>,
     epoch: &Epoch<'_, T>,
+    descent: Option<&mut Descent<'_, T>>,
+    workspace: &mut Workspace<T>,
+    after_batch: &mut (dyn FnMut(usize) -> Result<()> + Send),
+) -> Result<EpochOutcome> {
+    let objective = Objective::default();
+    train_epoch_objective(model, epoch, &objective, descent, workspace, after_batch)
+}
+
+/// `train_epoch` towards `objective`: its output layer and loss; its target rows
+/// `objective.targets` (n, outputs) in place of `epoch.labels` where given (outputs other than
+/// softmax need them); its `sample_weight` (n,), each batch's loss then the weighted mean
+/// over its rows (`correct` still counts rows: see `Output::is_right`).
+pub fn train_epoch_objective<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
+    model: &mut Model<'_, W>,
+    epoch: &Epoch<'_, T>,
+    objective: &Objective<'_, T>,
     mut descent: Option<&mut Descent<'_, T>>,
     workspace: &mut Workspace<T>,
     after_batch: &mut (dyn FnMut(usize) -> Result<()> + Send),
@@ -225,12 +282,28 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
             ))
         }
     };
-    if labels.len() != rows {
-        return Err(Error::shape(
-            "labels",
-            format!("shape ({rows},) (one per row of x)"),
-            format!("shape ({},)", labels.len()),
-        ));
+    match objective.targets {
+        Some(y) => check_targets(y, rows, arch.classes())?,
+        None if objective.output != Output::Softmax => {
+            return Err(Error::value(
+                "labels",
+                format!(
+                    "output {:?} needs the target rows (n, outputs), not class labels",
+                    objective.output.name()
+                ),
+            ))
+        }
+        None if labels.len() != rows => {
+            return Err(Error::shape(
+                "labels",
+                format!("shape ({rows},) (one per row of x)"),
+                format!("shape ({},)", labels.len()),
+            ))
+        }
+        None => {}
+    }
+    if let Some(weights) = objective.sample_weight {
+        check_sample_weight(weights, rows)?;
     }
     if batch_size == 0 {
         return Err(Error::value(
@@ -244,7 +317,9 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
             "expected at least one row index, got none",
         ));
     }
-    check_labels(labels, arch.classes())?;
+    if objective.targets.is_none() {
+        check_labels(labels, arch.classes())?;
+    }
     check_order(order, rows)?;
     epoch.sparse.check()?;
 
@@ -263,14 +338,32 @@ pub fn train_epoch<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
     let mut run_batches = || -> Result<BatchOutcome> {
         workspace.fit(arch, capacity, blocks_for(capacity))?;
         epoch_rows.fit(workspace, arch)?;
+        let gathered = (
+            objective.targets.is_some(),
+            objective.sample_weight.is_some(),
+        );
+        workspace.fit_gathered(arch, gathered.0, gathered.1)?;
         let mut total = BatchOutcome::default();
         for (b, batch) in order.chunks(batch_size).enumerate() {
             let rows = epoch_rows.batch(batch);
-            let targets = BatchTargets::Labels {
-                labels,
-                order: batch,
+            let loss = BatchLoss {
+                output: objective.output,
+                targets: match objective.targets {
+                    Some(y) => BatchTargets::Rows { y, order: batch },
+                    None => BatchTargets::Labels {
+                        labels,
+                        order: batch,
+                    },
+                },
+                weights: match objective.sample_weight {
+                    Some(weights) => BatchWeights::Gathered {
+                        weights,
+                        order: batch,
+                    },
+                    None => BatchWeights::Unweighted,
+                },
             };
-            let outcome = match step(model, lr, rows, targets, workspace, descent.as_deref_mut()) {
+            let outcome = match step(model, lr, rows, loss, workspace, descent.as_deref_mut()) {
                 Err(Error::Diverged { loss, .. }) => {
                     return Err(Error::Diverged { batch: b, loss })
                 }

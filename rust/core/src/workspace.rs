@@ -17,6 +17,12 @@ pub(crate) struct RowBlock<T> {
     /// The block's input rows where they must be gathered: (capacity, inputs).
     pub(crate) x: Vec<T>,
     pub(crate) labels: Vec<usize>,
+    /// The block's target rows where they must be gathered: (capacity, classes), sized by
+    /// `fit_gathered` (empty unless an epoch trains on target rows).
+    pub(crate) targets: Vec<T>,
+    /// The block's row weights where they must be gathered: (capacity,), sized by
+    /// `fit_gathered` (empty unless an epoch has row weights).
+    pub(crate) row_weights: Vec<T>,
     /// outputs[l] = a[l+1]: (capacity, sizes[l+1]).
     pub(crate) outputs: Vec<Vec<T>>,
     /// deltas[l] = delta[l+1] = d loss / d (a[l] @ W[l] + b[l]): (capacity, sizes[l+1]).
@@ -46,6 +52,8 @@ impl<T: Real> RowBlock<T> {
             rows: 0,
             x: Vec::new(),
             labels,
+            targets: Vec::new(),
+            row_weights: Vec::new(),
             outputs: per_layer("layer outputs of a batch", capacity)?,
             deltas: per_layer("layer deltas of a batch", capacity)?,
             bias_sums: per_layer("bias gradient", 1)?,
@@ -144,6 +152,26 @@ impl<T: Real> Workspace<T> {
                     .map(|l| buffer::zeros("a bias gradient", 1, arch.fan_out(l)))
                     .collect::<Result<_>>()?,
             };
+        }
+        Ok(())
+    }
+
+    /// Room in every block for the target rows (`targets`) and row weights (`weights`) that an
+    /// epoch gathers by its order; a no-op once sized.
+    pub(crate) fn fit_gathered(
+        &mut self,
+        arch: &Architecture,
+        targets: bool,
+        weights: bool,
+    ) -> Result<()> {
+        let classes = arch.classes();
+        for block in &mut self.blocks {
+            if targets && block.targets.len() < block.capacity * classes {
+                block.targets = buffer::zeros("target rows of a batch", block.capacity, classes)?;
+            }
+            if weights && block.row_weights.len() < block.capacity {
+                block.row_weights = buffer::zeros("row weights of a batch", block.capacity, 1)?;
+            }
         }
         Ok(())
     }

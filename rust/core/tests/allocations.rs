@@ -1,5 +1,5 @@
 //! The batch loop allocates nothing of its own, with any optimizer (plain SGD, momentum,
-//! Nesterov, Adam, L2). After a warm-up epoch (which sizes the
+//! Nesterov, Adam, L2), output kind and row weights. After a warm-up epoch (which sizes the
 //! workspace), an epoch that runs no GEMM (softmax regression on the sparse path) makes no
 //! heap allocation at all; otherwise the only allocations are the `gemm` crate's packing
 //! buffers, at most 2 per GEMM call (gemm 0.19 allocates them per call). Counted with a
@@ -9,8 +9,8 @@ mod common;
 use common::Rng;
 use fastmlp_core::optimizer::{Descent, NetworkState, Optimizer, SlotArrays};
 use fastmlp_core::{
-    parallel, train_epoch, Activation, Architecture, Epoch, InputPath, Inputs, Model, SparseParams,
-    SparseRows, Workspace,
+    parallel, train_epoch_objective, Activation, Architecture, Epoch, InputPath, Inputs, Model,
+    Objective, Output, SparseParams, SparseRows, Workspace,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -91,6 +91,17 @@ fn an_epoch_allocates_nothing_but_gemm_packing_buffers() {
     let labels: Vec<i64> = (0..rows).map(|_| rng.below(10) as i64).collect();
     let order: Vec<i64> = (0..rows as i64).rev().collect();
     let matrix = SparseRows::from_dense(&x, 784).unwrap();
+    // Multi-label targets and row weights, gathered by the order batch by batch.
+    let targets: Vec<f32> = (0..rows * 10).map(|_| rng.below(2) as f32).collect();
+    let sample_weight: Vec<f32> = (0..rows).map(|_| rng.uniform().abs() as f32).collect();
+    let objectives = [
+        Objective::default(),
+        Objective {
+            output: Output::Logistic,
+            sample_weight: Some(&sample_weight[..]),
+            targets: Some(&targets[..]),
+        },
+    ];
     for sizes in [vec![784, 10], vec![784, 64, 32, 10]] {
         let arch = Architecture::new(sizes.clone()).unwrap();
         for threads in [1, 2] {
@@ -100,9 +111,14 @@ fn an_epoch_allocates_nothing_but_gemm_packing_buffers() {
                 (InputPath::Sparse, Inputs::Sparse(&matrix)),
                 (InputPath::Dense, Inputs::Sparse(&matrix)),
             ] {
-                for (optimizer, alpha) in RULES {
+                for ((optimizer, alpha), objective) in RULES
+                    .into_iter()
+                    .flat_map(|rule| objectives.iter().map(move |objective| (rule, objective)))
+                {
                     let where_ = format!(
-                        "{sizes:?}, {threads} threads, {path:?} path, {optimizer:?}, alpha {alpha}"
+                        "{sizes:?}, {threads} threads, {path:?} path, {optimizer:?}, alpha \
+                         {alpha}, {:?} output",
+                        objective.output
                     );
                     let epoch = Epoch {
                         inputs,
@@ -113,8 +129,12 @@ fn an_epoch_allocates_nothing_but_gemm_packing_buffers() {
                         input_path: path,
                         sparse: SparseParams::default(),
                     };
-                    let allocated =
-                        batch_loop_allocations(&arch, &epoch, (optimizer, alpha), &mut rng);
+                    let allocated = batch_loop_allocations(
+                        &arch,
+                        (&epoch, objective),
+                        (optimizer, alpha),
+                        &mut rng,
+                    );
                     let calls = gemm_calls_per_batch(arch.layers(), path, threads);
                     let bound = 2 * calls * (rows / batch - 1);
                     assert!(
@@ -134,11 +154,11 @@ fn an_epoch_allocates_nothing_but_gemm_packing_buffers() {
 type PerLayer = Vec<Vec<f32>>;
 
 /// Allocations between the end of the first batch and the end of the last of a second
-/// `epoch` (the first sizes the workspace) with `optimizer` and L2 `alpha`: the batch loop
-/// alone, without the epoch's setup.
+/// `epoch` towards `objective` (the first sizes the workspace) with `optimizer` and L2
+/// `alpha`: the batch loop alone, without the epoch's setup.
 fn batch_loop_allocations(
     arch: &Architecture,
-    epoch: &Epoch<'_, f32>,
+    (epoch, objective): (&Epoch<'_, f32>, &Objective<'_, f32>),
     (optimizer, alpha): (Optimizer, f64),
     rng: &mut Rng,
 ) -> usize {
@@ -180,9 +200,10 @@ fn batch_loop_allocations(
             weights: &mut weights,
             biases: &mut biases,
         };
-        let outcome = train_epoch(
+        let outcome = train_epoch_objective(
             &mut model,
             epoch,
+            objective,
             Some(&mut descent),
             &mut workspace,
             &mut |b| {

@@ -42,7 +42,7 @@ fn run_steps<T: Real>(
 ) -> Vec<Vec<T>> {
     let mut slots = vec![vec![T::zero(); w.len()]; optimizer.slots()];
     for step in 1..=steps {
-        let rule = StepRule::<T>::new(&optimizer, lr, alpha, rows, step as i64).unwrap();
+        let rule = StepRule::<T>::new(&optimizer, lr, alpha, rows as f64, step as i64).unwrap();
         let view = match slots.as_mut_slice() {
             [] => Slots::None,
             [v] => Slots::Velocity(v),
@@ -135,7 +135,7 @@ fn l2_decays_the_weights_and_leaves_the_biases() {
     let (lr, alpha, rows) = (0.1, 0.5, 10);
     let mut w = vec![1.0, -2.0, 4.0];
     let mut b = vec![1.0, -2.0];
-    let rule = StepRule::<f64>::new(&Optimizer::PLAIN_SGD, lr, alpha, rows, 1).unwrap();
+    let rule = StepRule::<f64>::new(&Optimizer::PLAIN_SGD, lr, alpha, rows as f64, 1).unwrap();
     assert!(rule.moves_untouched_rows());
     rule.update_weights(&mut w, Gradient::Zero, Slots::None)
         .unwrap();
@@ -203,7 +203,7 @@ fn matches_transcription<T: Real>() {
             let mut expected_slots = slots.clone();
             for t in 1..=4 {
                 let g: Vec<T> = cast(&rng.vec(n, 0.5));
-                let rule = StepRule::<T>::new(&optimizer, 0.07, alpha, 32, t).unwrap();
+                let rule = StepRule::<T>::new(&optimizer, 0.07, alpha, 32.0, t).unwrap();
                 let view = match slots.as_mut_slice() {
                     [] => Slots::None,
                     [v] => Slots::Velocity(v),
@@ -251,7 +251,7 @@ fn a_zero_gradient_is_the_same_as_zeros() {
             for gradient in [Gradient::Zero, Gradient::Values(&vec![0.0f32; n])] {
                 let mut w = start.clone();
                 let mut slots = vec![slots_start.clone(); optimizer.slots()];
-                let rule = StepRule::<f32>::new(&optimizer, 0.1, alpha, 4, 3).unwrap();
+                let rule = StepRule::<f32>::new(&optimizer, 0.1, alpha, 4.0, 3).unwrap();
                 let view = match slots.as_mut_slice() {
                     [] => Slots::None,
                     [v] => Slots::Velocity(v),
@@ -278,7 +278,7 @@ fn row_ranges_in_parallel_equal_the_whole_matrix() {
     let mut rng = Rng::new(7);
     let w0: Vec<f64> = rng.vec(fan_in * fan_out, 1.0);
     let g: Vec<f64> = rng.vec(fan_in * fan_out, 1.0);
-    let rule = StepRule::<f64>::new(&ADAM, 0.01, 0.1, 8, 2).unwrap();
+    let rule = StepRule::<f64>::new(&ADAM, 0.01, 0.1, 8.0, 2).unwrap();
     let mut whole = w0.clone();
     let (mut m, mut v) = (vec![0.1; w0.len()], vec![0.2; w0.len()]);
     rule.update_weights(
@@ -365,7 +365,7 @@ fn row_ranges_in_parallel_equal_the_whole_matrix() {
 
 #[test]
 fn mismatched_lengths_and_slots_are_errors() {
-    let rule = StepRule::<f32>::new(&MOMENTUM, 0.1, 0.0, 4, 1).unwrap();
+    let rule = StepRule::<f32>::new(&MOMENTUM, 0.1, 0.0, 4.0, 1).unwrap();
     let mut w = vec![0.0f32; 6];
     let mut v = vec![0.0f32; 5];
     let shape = |r: Result<(), Error>| matches!(r, Err(Error::Shape { .. }));
@@ -396,7 +396,7 @@ fn mismatched_lengths_and_slots_are_errors() {
         (0.1, 0.0, 0, 1, "batch_rows"),
         (0.1, 0.0, 4, 0, "step"),
     ] {
-        let error = StepRule::<f64>::new(&ADAM, lr, alpha, rows, step).unwrap_err();
+        let error = StepRule::<f64>::new(&ADAM, lr, alpha, rows as f64, step).unwrap_err();
         assert!(
             matches!(error, Error::Value { arg: ref a, .. } if a == arg),
             "{error:?}"
@@ -426,11 +426,11 @@ fn network_state_counts_steps_and_hands_out_each_layers_slots() {
         },
     ];
     let mut state = NetworkState::new(&arch, ADAM, &mut step, slots).unwrap();
-    assert!(state.begin_step(0.0, 0.0, 4).is_err());
+    assert!(state.begin_step(0.0, 0.0, 4.0).is_err());
     assert_eq!(state.step(), 5, "a failed step does not count");
-    let rule = state.begin_step(0.1, 0.0, 4).unwrap();
+    let rule = state.begin_step(0.1, 0.0, 4.0).unwrap();
     assert_eq!(state.step(), 6);
-    assert_eq!(rule, StepRule::new(&ADAM, 0.1, 0.0, 4, 6).unwrap());
+    assert_eq!(rule, StepRule::new(&ADAM, 0.1, 0.0, 4.0, 6).unwrap());
     let layers = state.layers_mut();
     assert_eq!(layers.len(), 2);
     for (layer, (w_len, b_len)) in layers.iter_mut().zip([(12, 4), (8, 2)]) {

@@ -51,17 +51,18 @@ impl<'a, T: Real> Descent<'a, T> {
         self.state.step()
     }
 
-    /// Count one more step of `batch_rows` rows and say how to take it. Call once the step is
-    /// certain to happen, before any weight changes (the L2 term reads `weights` as they are).
+    /// Count one more step on a batch of `batch_rows` rows (or of row weights summing to it:
+    /// the L2 term's n) and say how to take it. Call once the step is certain to happen,
+    /// before any weight changes (the L2 term reads `weights` as they are).
     pub(crate) fn begin_step<W: AsRef<[T]>>(
         &mut self,
-        batch_rows: usize,
+        batch_rows: f64,
         weights: &[W],
     ) -> Result<StepPlan<T>> {
         let rule = self.state.begin_step(self.lr, self.alpha, batch_rows)?;
         let l2_loss = if self.alpha > 0.0 {
             let squares: f64 = weights.iter().map(|w| sum_of_squares(w.as_ref())).sum();
-            self.alpha / (2.0 * batch_rows as f64) * squares
+            self.alpha / (2.0 * batch_rows) * squares
         } else {
             0.0
         };

@@ -46,12 +46,13 @@ enum Kind<T> {
 
 impl<T: Real> StepRule<T> {
     /// The rule of step number `step` (counting from 1: Adam's t after `t += 1`) on a batch
-    /// of `batch_rows` rows, learning rate `lr` (> 0) and L2 penalty `alpha` (>= 0).
+    /// of `batch_rows` rows (or row weights summing to it: the L2 term's n, > 0), learning
+    /// rate `lr` (> 0) and L2 penalty `alpha` (>= 0).
     pub fn new(
         optimizer: &Optimizer,
         lr: f64,
         alpha: f64,
-        batch_rows: usize,
+        batch_rows: f64,
         step: i64,
     ) -> Result<Self> {
         optimizer.check()?;
@@ -67,10 +68,10 @@ impl<T: Real> StepRule<T> {
                 format!("expected a finite number >= 0, got {alpha}"),
             ));
         }
-        if batch_rows == 0 {
+        if !(batch_rows.is_finite() && batch_rows > 0.0) {
             return Err(Error::value(
                 "batch_rows",
-                "expected at least one row".to_string(),
+                format!("expected at least one row (a weight sum > 0), got {batch_rows}"),
             ));
         }
         if step < 1 {
@@ -105,7 +106,7 @@ impl<T: Real> StepRule<T> {
         };
         Ok(StepRule {
             lr: T::from_f64(lr),
-            l2: T::from_f64(alpha / batch_rows as f64),
+            l2: T::from_f64(alpha / batch_rows),
             kind,
         })
     }
@@ -413,7 +414,7 @@ mod tests {
             T::from_f64(((i * 7919) % 113) as f64 / 56.0 - 1.0) * T::from_f64(scale)
         };
         for optimizer in optimizers {
-            let rule = StepRule::<T>::new(&optimizer, 0.03, 0.2, 16, 3).unwrap();
+            let rule = StepRule::<T>::new(&optimizer, 0.03, 0.2, 16.0, 3).unwrap();
             let g: Vec<T> = (0..n).map(|i| value(i, 0.5)).collect();
             let run = |simd: &dyn Fn(Update<'_, T>)| {
                 let mut w: Vec<T> = (0..n).map(|i| value(i + 1, 1.0)).collect();

@@ -446,7 +446,7 @@ impl<'a, T: Real> NetworkState<'a, T> {
 
     /// Count one more step and return its rule. Call it once the step is certain to happen
     /// (after the loss was found finite): a step that is not taken must not count.
-    pub fn begin_step(&mut self, lr: f64, alpha: f64, batch_rows: usize) -> Result<StepRule<T>> {
+    pub fn begin_step(&mut self, lr: f64, alpha: f64, batch_rows: f64) -> Result<StepRule<T>> {
         let step = self.step.checked_add(1).ok_or_else(|| {
             Error::value(
                 "state.step",
