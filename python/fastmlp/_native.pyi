@@ -6,12 +6,14 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from fastmlp.names import Activation, InputPath
+from fastmlp.names import Activation, InputPath, Output
 
 __version__: str
-#: The names the core accepts (Activation::NAMES, InputPath::NAMES); equal to fastmlp.names'.
+#: The names the core accepts (Activation::NAMES, InputPath::NAMES, Output::NAMES); equal to
+#: fastmlp.names'.
 ACTIVATIONS: tuple[Activation, ...]
 INPUT_PATHS: tuple[InputPath, ...]
+OUTPUTS: tuple[Output, ...]
 
 class SparseRows:
     def __init__(self, x: NDArray[_Float]) -> None: ...
@@ -36,17 +38,26 @@ def tanh(z: NDArray[_Float]) -> NDArray[_Float]: ...
 def sigmoid(z: NDArray[_Float]) -> NDArray[_Float]: ...
 def softmax(z: NDArray[_Float]) -> NDArray[_Float]: ...
 def cross_entropy(p: NDArray[_Float], y_onehot: NDArray[_Float]) -> float: ...
+def output_loss(
+    out: NDArray[_Float],
+    targets: NDArray[_Float],
+    output: Output = "softmax",
+    sample_weight: NDArray[_Float] | None = None,
+) -> float: ...
 def forward(
     weights: Sequence[NDArray[_Float]],
     biases: Sequence[NDArray[_Float]],
     x: NDArray[_Float],
     activation: Activation,
+    output: Output = "softmax",
 ) -> list[NDArray[_Float]]: ...
 def backward(
     weights: Sequence[NDArray[_Float]],
     outputs: Sequence[NDArray[_Float]],
     y_onehot: NDArray[_Float],
     activation: Activation,
+    output: Output = "softmax",
+    sample_weight: NDArray[_Float] | None = None,
 ) -> tuple[list[NDArray[_Float]], list[NDArray[_Float]]]: ...
 def sgd_step(
     weights: Sequence[NDArray[_Float]],
@@ -55,6 +66,8 @@ def sgd_step(
     y_onehot: NDArray[_Float],
     lr: float,
     activation: Activation,
+    output: Output = "softmax",
+    sample_weight: NDArray[_Float] | None = None,
 ) -> float: ...
 def train_step(
     weights: Sequence[NDArray[_Float]],
@@ -67,12 +80,14 @@ def train_step(
     step: NDArray[np.int64] | None = None,
     slots: Sequence[tuple[Sequence[NDArray[_Float]], Sequence[NDArray[_Float]]]] | None = None,
     alpha: float = 0.0,
+    output: Output = "softmax",
+    sample_weight: NDArray[_Float] | None = None,
 ) -> float: ...
 def train_epoch_stats(
     weights: Sequence[NDArray[_Float]],
     biases: Sequence[NDArray[_Float]],
     x: NDArray[_Float] | SparseRows,
-    labels: NDArray[np.int64],
+    labels: NDArray[np.int64] | NDArray[_Float],
     order: NDArray[np.int64],
     lr: float,
     batch_size: int,
@@ -82,6 +97,8 @@ def train_epoch_stats(
     step: NDArray[np.int64] | None = None,
     slots: Sequence[tuple[Sequence[NDArray[_Float]], Sequence[NDArray[_Float]]]] | None = None,
     alpha: float = 0.0,
+    output: Output = "softmax",
+    sample_weight: NDArray[_Float] | None = None,
 ) -> tuple[float, int]: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...

@@ -8,11 +8,10 @@ copied into C order first; weights and biases, which are updated in place, must 
 C-contiguous and writeable, or a ``ValueError`` says so. The GIL is released while the Rust
 core computes, on the engine's own threads (:func:`fastmlp.set_num_threads`).
 
-Where the contract has grown ahead of the Rust core (issue 12, phase 2), these functions take
-the same keywords as the reference and raise ``NotImplementedError`` for what the core does
-not compute yet: the hidden activation ``"identity"``, any ``output`` but ``"softmax"``, and
-``sample_weight``. A ``scipy.sparse`` matrix ``x`` is densified a few batches at a time (the
-core reads dense rows or :data:`SparseRows`; building those straight from CSR is phase 2).
+Every output kind of the contract (``output``: softmax, logistic, identity, exp; see
+:mod:`fastmlp.reference_outputs`), per-row ``sample_weight`` and the hidden activation
+``"identity"`` are computed by the core, on every entry point. A ``scipy.sparse`` matrix ``x``
+is densified a few batches at a time (the core reads dense rows or :data:`SparseRows`).
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ from fastmlp.names import (
     Output,
 )
 from fastmlp.optimizers import Adam, Optimizer, OptimizerState, check_optimizer_arguments
-from fastmlp.reference_outputs import check_output
+from fastmlp.reference_outputs import check_output, check_sample_weight
 
 __all__ = [
     "CHECKS_INTERRUPTS",
@@ -174,32 +173,28 @@ def _dense(arg: str, value: Any) -> Any:
     return _c_order(arg, value)
 
 
-def _not_in_rust_yet(
-    activation: object = "relu", output: object = "softmax", sample_weight: object = None
-) -> Activation:
-    """``NotImplementedError`` for what only the reference computes so far (issue 12 phase 2);
-    else the activation, as one the Rust core knows (an unknown name is its ValueError).
-
-    An unknown ``output`` or activation is the reference's ValueError (its list of
-    activations has the reference's own "identity").
-    """
+def _checked_names(activation: object = "relu", output: object = "softmax") -> Activation:
+    """The activation, after checking it and ``output`` with the reference's ValueErrors."""
     check_output(output)
     if isinstance(activation, str) and activation not in HIDDEN_ACTIVATIONS:
         names = ", ".join(f'"{name}"' for name in HIDDEN_ACTIVATIONS)
         raise ValueError(f'activation: expected one of [{names}], got "{activation}"')
-    missing = []
-    if activation == "identity":
-        missing.append("activation='identity'")
-    if output != "softmax":
-        missing.append(f"output={output!r}")
-    if sample_weight is not None:
-        missing.append("sample_weight")
-    if missing:
-        raise NotImplementedError(
-            f"the Rust engine does not compute {' and '.join(missing)} yet; the NumPy engine "
-            "does (engine='numpy', fastmlp.reference)"
-        )
     return cast(Activation, activation)
+
+
+def _row_weights(sample_weight: object, rows: int, dtype: np.dtype) -> FloatArray | None:
+    """``sample_weight`` checked as the reference's callers check it (the same errors) and
+    converted to the computation's dtype: a C-ordered (rows,) array, or None."""
+    return check_sample_weight(sample_weight, rows, dtype)
+
+
+def _dtype_of(value: Any) -> np.dtype:
+    """The float dtype of an array (or of :data:`SparseRows`); float64 for anything else,
+    which the core then refuses with its own TypeError."""
+    dtype = getattr(value, "dtype", None)
+    if isinstance(dtype, str):  # SparseRows.dtype is its name
+        dtype = np.dtype(dtype)
+    return dtype if isinstance(dtype, np.dtype) and dtype.kind == "f" else np.dtype(np.float64)
 
 
 def _arrays(arg: str, value: object) -> list[Any]:
@@ -296,13 +291,14 @@ def output_loss(
     output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> float:
-    """The batch loss of an output layer (:func:`fastmlp.reference.output_loss`).
-
-    The Rust engine has softmax + cross-entropy (:func:`cross_entropy`), unweighted; the other
-    kinds and ``sample_weight`` are phase 2 (``NotImplementedError``).
+    """The batch loss ``sum_i s_i * loss_i / sum_i s_i`` of an output layer, as
+    :func:`fastmlp.reference.output_loss`: ``out`` and ``targets`` (n, outputs) of one dtype,
+    ``sample_weight`` (n,) or None (every row weighs 1; softmax is then :func:`cross_entropy`).
     """
-    _not_in_rust_yet(output=output, sample_weight=sample_weight)
-    return cross_entropy(out, targets)
+    check_output(output)
+    out = _c_order("out", out)
+    weights = _row_weights(sample_weight, len(out), _dtype_of(out))
+    return _native.output_loss(out, _c_order("targets", targets), output, weights)
 
 
 def forward(
@@ -316,12 +312,13 @@ def forward(
     """Every layer's output ``[x, a1, ..., aL]`` for ``x`` (n, inputs).
 
     ``weights[l]`` is (fan_in, fan_out), ``biases[l]`` (fan_out,); hidden layers use
-    ``activation`` ("relu", "tanh" or "sigmoid"); ``aL`` (n, classes) holds the softmax
-    probabilities. ``outputs[0]`` is ``x`` itself (a scipy.sparse ``x``: its dense copy).
+    ``activation`` ("relu", "tanh", "sigmoid" or "identity"); ``aL`` (n, outputs) is the output
+    layer's (``output``: the softmax probabilities by default). ``outputs[0]`` is ``x`` itself
+    (a scipy.sparse ``x``: its dense copy).
     """
-    activation = _not_in_rust_yet(activation, output)
+    activation = _checked_names(activation, output)
     return _native.forward(
-        _arrays("weights", weights), _arrays("biases", biases), _dense("x", x), activation
+        _arrays("weights", weights), _arrays("biases", biases), _dense("x", x), activation, output
     )
 
 
@@ -334,15 +331,24 @@ def backward(
     output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> tuple[list[FloatArray], list[FloatArray]]:
-    """Gradients ``(weight_grads, bias_grads)`` of the mean cross-entropy.
+    """Gradients ``(weight_grads, bias_grads)`` of the (weighted) mean loss of ``output``.
 
-    ``outputs`` is what :func:`forward` returned, ``y_onehot`` (n, classes) the targets.
-    Gradients have the shapes and dtype of the parameters.
+    ``outputs`` is what :func:`forward` returned, ``y_onehot`` (n, outputs) the targets,
+    ``sample_weight`` (n,) the rows' weights or None. Gradients have the shapes and dtype of
+    the parameters.
     """
-    activation = _not_in_rust_yet(activation, output, sample_weight)
+    activation = _checked_names(activation, output)
     arrays = [_dense(f"outputs[{i}]", a) for i, a in enumerate(_arrays("outputs", outputs))]
+    weights_of_rows = None
+    if sample_weight is not None and arrays:
+        weights_of_rows = _row_weights(sample_weight, len(arrays[0]), _dtype_of(arrays[0]))
     return _native.backward(
-        _arrays("weights", weights), arrays, _c_order("y_onehot", y_onehot), activation
+        _arrays("weights", weights),
+        arrays,
+        _c_order("y_onehot", y_onehot),
+        activation,
+        output,
+        weights_of_rows,
     )
 
 
@@ -360,17 +366,28 @@ def sgd_step(
     """One gradient step on the batch ``x`` (n, inputs), ``y_onehot`` (n, classes).
 
     Updates ``weights`` and ``biases`` in place (``W -= lr * dW``) and returns the mean loss
-    computed before the step.
+    (of ``output``, weighted by ``sample_weight``) computed before the step.
     """
-    activation = _not_in_rust_yet(activation, output, sample_weight)
+    activation = _checked_names(activation, output)
+    x = _dense("x", x)
     return _native.sgd_step(
         _arrays("weights", weights),
         _arrays("biases", biases),
-        _dense("x", x),
+        x,
         _c_order("y_onehot", y_onehot),
         _learning_rate(lr),
         activation,
+        output,
+        _step_weights(sample_weight, x),
     )
+
+
+def _step_weights(sample_weight: object, x: Any) -> FloatArray | None:
+    """A step's row weights, checked against the rows of ``x``."""
+    if sample_weight is None:
+        return None
+    rows = x.shape[0] if getattr(x, "ndim", 0) >= 1 else 0
+    return _row_weights(sample_weight, rows, _dtype_of(x))
 
 
 def train_step(
@@ -392,18 +409,23 @@ def train_step(
     Updates the parameters and ``state`` in place and returns the batch's loss before the
     step, with the L2 term ``alpha / (2 n) * sum(W**2)``. The rules are
     :func:`fastmlp.reference.train_step`'s (``fastmlp.optimizers.rules``), fused into the
-    update: fed the same gradients, the two engines' rules agree bit for bit.
+    update: fed the same gradients, the two engines' rules agree bit for bit. ``output`` and
+    ``sample_weight`` as :func:`fastmlp.reference.train_step` (with row weights, the L2
+    term's ``n`` is their sum, and weights summing to 0 take no step).
     """
     arguments = _optimizer_arguments(optimizer, state, alpha, weights, biases)
-    checked_activation = _not_in_rust_yet(activation, output, sample_weight)
+    checked_activation = _checked_names(activation, output)
+    x = _dense("x", x)
     return _native.train_step(
         _arrays("weights", weights),
         _arrays("biases", biases),
-        _c_order("x", x),
+        x,
         _c_order("y_onehot", y_onehot),
         _learning_rate(lr),
         checked_activation,
         **arguments,
+        output=output,
+        sample_weight=_step_weights(sample_weight, x),
     )
 
 
@@ -424,7 +446,9 @@ def train_epoch_stats(
     output: Output = "softmax",
     sample_weight: FloatArray | None = None,
 ) -> tuple[float, int]:
-    """:func:`train_epoch`, also returning how many rows were classified right before their step."""
+    """:func:`train_epoch`, also returning how many rows were classified right before their step
+    (``output="logistic"``: whose every output was on the right side of 0.5; ``"identity"``
+    and ``"exp"``: 0), as :func:`fastmlp.reference.train_epoch_stats`."""
     arguments = _optimizer_arguments(optimizer, state, alpha, weights, biases)
     if isinstance(x, TrainingInputs):
         x, input_path = x.x, (x.input_path if input_path == "auto" else input_path)
@@ -432,16 +456,23 @@ def train_epoch_stats(
         raise TypeError(f"batch_size: expected an int, got {type(batch_size).__name__}")
     if batch_size < 1:
         raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
-    activation = _not_in_rust_yet(activation, output, sample_weight)
+    activation = _checked_names(activation, output)
+    x = _c_order("x", x)
+    rows, dtype = _rows_and_dtype(x)
+    targets = _epoch_targets(labels, output, rows, weights, dtype)
+    arguments["output"] = output
+    arguments["sample_weight"] = (
+        None if sample_weight is None else _row_weights(sample_weight, rows, dtype)
+    )
     if _is_scipy_sparse(x):
         return _train_epoch_in_dense_pieces(
-            weights, biases, x, labels, order, lr, batch_size, activation, input_path, arguments
+            weights, biases, x, targets, order, lr, batch_size, activation, input_path, arguments
         )
     loss, correct = _native.train_epoch_stats(
         _arrays("weights", weights),
         _arrays("biases", biases),
-        _c_order("x", x),
-        _indices("labels", labels),
+        x,
+        targets,
         _indices("order", order),
         _learning_rate(lr),
         # A batch larger than the order is one batch of all of it: clamp what int64 can't hold.
@@ -451,6 +482,32 @@ def train_epoch_stats(
         **arguments,
     )
     return loss, correct
+
+
+def _rows_and_dtype(x: Any) -> tuple[int, np.dtype]:
+    """The rows of an epoch's ``x`` (array, SparseRows or scipy.sparse) and its dtype."""
+    shape = getattr(x, "shape", None)
+    rows = int(shape[0]) if isinstance(shape, tuple) and len(shape) >= 1 else 0
+    return rows, _dtype_of(x)
+
+
+def _epoch_targets(
+    labels: object, output: str, rows: int, weights: Sequence[FloatArray], dtype: np.dtype
+) -> Any:
+    """Softmax: the labels as int64 indices. The other outputs: the target rows (rows,
+    outputs) in x's dtype, with the reference's message when they are not."""
+    if output == "softmax":
+        return _indices("labels", labels)
+    array = np.asarray(labels)
+    layers = _arrays("weights", weights)
+    outputs = layers[-1].shape[1] if layers and getattr(layers[-1], "ndim", 0) == 2 else None
+    expected = (rows, outputs)
+    if array.dtype != dtype or array.shape != expected:
+        raise ValueError(
+            f"labels: expected the targets, shape {expected} of dtype {dtype} (rows of x, "
+            f"outputs), got shape {array.shape} of dtype {array.dtype}"
+        )
+    return np.require(array, requirements=["C", "A"])
 
 
 def train_epoch(
@@ -492,8 +549,10 @@ def train_epoch(
     ``optimizer``, ``state`` and ``alpha`` are :func:`fastmlp.reference.train_epoch`'s: each
     batch is a step of the optimizer (plain SGD by default), ``state`` is updated in place
     and counts the steps taken, and each batch's loss includes its L2 term. On divergence or
-    Ctrl-C the state is that of the last finished step, as the weights are. ``output`` and
-    ``sample_weight``: the Rust engine computes their defaults only, so far.
+    Ctrl-C the state is that of the last finished step, as the weights are. ``output`` (the
+    output layer and its loss; ``labels`` are then the target rows (n, outputs) in x's dtype,
+    for any output but softmax) and ``sample_weight`` ((n,) row weights, each batch's loss
+    their weighted mean over its rows) are :func:`fastmlp.reference.train_epoch`'s.
     """
     return train_epoch_stats(
         weights,
@@ -531,7 +590,6 @@ def _train_epoch_in_dense_pieces(
     rows = x.tocsr() if x.format != "csr" else x
     n, features = rows.shape
     order = _indices("order", order)
-    labels = _indices("labels", labels)
     if len(labels) != n:
         raise ValueError(
             f"labels: expected shape ({n},) (one per row of x), got shape {labels.shape}"
@@ -547,21 +605,25 @@ def _train_epoch_in_dense_pieces(
     batches_per_piece = max(1, _DENSE_PIECE_VALUES // (batch_size * max(features, 1)))
     piece_rows = batches_per_piece * batch_size
     total_loss, total_correct = 0.0, 0
+    sample_weight = optimizer_arguments.get("sample_weight")
     for start in range(0, len(order), piece_rows):
         part = order[start : start + piece_rows]
         dense = np.ascontiguousarray(rows[part].toarray())  # (len(part), features)
+        piece_arguments = dict(optimizer_arguments)
+        if sample_weight is not None:
+            piece_arguments["sample_weight"] = np.ascontiguousarray(sample_weight[part])
         try:
             loss, correct = _native.train_epoch_stats(
                 _arrays("weights", weights),
                 _arrays("biases", biases),
                 dense,
-                labels[part],
+                np.ascontiguousarray(labels[part]),
                 np.arange(len(part), dtype=np.int64),
                 _learning_rate(lr),
                 int(min(batch_size, np.iinfo(np.int64).max)),
                 activation,
                 input_path,
-                **optimizer_arguments,
+                **piece_arguments,
             )
         except TrainingDivergedError as error:
             batch = start // batch_size + (error.batch or 0)

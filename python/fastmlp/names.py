@@ -2,8 +2,9 @@
 
 A new choice (an activation, an input path, an optimizer, ...) is added to its ``Literal``
 here; the tuple, the argument checks, the CLI's ``choices=`` and the engines' tests follow.
-The Rust core keeps its own list (``Activation::NAMES``, ``InputPath::NAMES``, exposed as
-``fastmlp._native.ACTIVATIONS`` and ``INPUT_PATHS``); a test checks the two languages agree.
+The Rust core keeps its own lists (``Activation::NAMES``, ``InputPath::NAMES``,
+``Output::NAMES``, exposed as ``fastmlp._native.ACTIVATIONS``, ``INPUT_PATHS`` and ``OUTPUTS``);
+a test checks the two languages agree.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ __all__ = [
     "MONITORS",
     "OPTIMIZERS",
     "OUTPUTS",
-    "REFERENCE_ONLY_ACTIVATIONS",
     "Activation",
     "DType",
     "EngineName",
@@ -30,25 +30,19 @@ __all__ = [
     "Monitor",
     "OptimizerName",
     "Output",
-    "ReferenceOnlyActivation",
 ]
 
-#: The hidden layers' activation.
-Activation = Literal["relu", "tanh", "sigmoid"]
+#: The hidden layers' activation ("identity": none, the layer stays linear).
+Activation = Literal["relu", "tanh", "sigmoid", "identity"]
 ACTIVATIONS: tuple[Activation, ...] = get_args(Activation)
 
-#: Hidden activations only the NumPy reference computes so far (the Rust engine raises
-#: NotImplementedError for them until issue 12's phase 2; the Rust core's list is the above).
-ReferenceOnlyActivation = Literal["identity"]
-REFERENCE_ONLY_ACTIVATIONS: tuple[ReferenceOnlyActivation, ...] = get_args(ReferenceOnlyActivation)
-
-#: The engine contract's hidden activations: both of the above.
-HiddenActivation = Activation | ReferenceOnlyActivation
-HIDDEN_ACTIVATIONS: tuple[HiddenActivation, ...] = ACTIVATIONS + REFERENCE_ONLY_ACTIVATIONS
+#: The engine contract's hidden activations: the same names (both engines compute each).
+HiddenActivation = Activation
+HIDDEN_ACTIVATIONS: tuple[HiddenActivation, ...] = ACTIVATIONS
 
 #: The output layer and its loss (fastmlp.reference_outputs): softmax + cross-entropy,
-#: logistic + binary cross-entropy, identity + squared error, exp + Poisson deviance. The Rust
-#: engine computes "softmax" so far.
+#: logistic + binary cross-entropy, identity + squared error, exp + Poisson deviance; both
+#: engines compute each (the Rust core's list: ``fastmlp._native.OUTPUTS``).
 Output = Literal["softmax", "logistic", "identity", "exp"]
 OUTPUTS: tuple[Output, ...] = get_args(Output)
 

@@ -83,6 +83,7 @@ from fastmlp.optimizers.rules import apply_optimizer, l2_penalty
 from fastmlp.reference_outputs import (
     OUTPUTS,
     check_output,
+    check_sample_weight,
     output_activation,
     output_delta,
     output_loss,
@@ -619,6 +620,7 @@ def train_step(
             f"y_onehot: expected shape {expected} (rows of x, classes), got {y_onehot.shape}"
         )
     optimizer, state, alpha = check_optimizer_arguments(optimizer, state, alpha, weights, biases)
+    sample_weight = check_sample_weight(sample_weight, x.shape[0], x.dtype)
     outputs = forward(weights, biases, x, activation, output=output)
     n = _l2_rows(x.shape[0], sample_weight)
     loss = output_loss(outputs[-1], y_onehot, output, sample_weight)
@@ -786,6 +788,7 @@ def train_epoch_stats(
         weights, x, labels, order, lr, batch_size, activation, input_path, output
     )
     optimizer, state, alpha = check_optimizer_arguments(optimizer, state, alpha, weights, biases)
+    sample_weight = check_sample_weight(sample_weight, x.shape[0], x.dtype)
 
     n_classes = weights[-1].shape[1]
     total_loss = 0.0  # a Python float: the sum is kept in double precision
@@ -811,7 +814,9 @@ def train_epoch_stats(
                 loss=batch_loss,
             )
         correct += _count_correct(outputs[-1], y_batch, labels[rows], output)
-        batch_loss += l2_penalty(weights, alpha, _l2_rows(len(rows), w_batch))  # before the step
+        l2_rows = _l2_rows(len(rows), w_batch)
+        if l2_rows > 0:  # a batch of weight 0 has no loss and takes no step
+            batch_loss += l2_penalty(weights, alpha, l2_rows)  # before the step
         _descend(
             weights, biases, outputs, y_batch, lr, activation, optimizer, state, alpha, output,
             w_batch,

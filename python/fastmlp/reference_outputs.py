@@ -160,10 +160,12 @@ def row_losses(out: FloatArray, targets: FloatArray, output: str) -> FloatArray:
 def _weights_and_total(
     sample_weight: FloatArray | None, rows: int, dtype: np.dtype
 ) -> tuple[FloatArray | None, float]:
-    """``(weights or None, their sum)``; the sum of no weights is the row count."""
-    if sample_weight is None:
+    """``(weights or None, their sum)``; the sum of no weights is the row count. Bad weights
+    are :func:`check_sample_weight`'s ValueError."""
+    weights = check_sample_weight(sample_weight, rows, dtype)
+    if weights is None:
         return None, float(rows)
-    return sample_weight.astype(dtype, copy=False), float(sample_weight.sum(dtype=np.float64))
+    return weights, float(weights.sum(dtype=np.float64))
 
 
 def output_loss(

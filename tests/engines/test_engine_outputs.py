@@ -1,9 +1,8 @@
 """The engine contract's output kinds, row weights and scipy.sparse inputs, on both engines.
 
 The reference computes every output kind (``tests/engines/test_reference_outputs.py`` checks the
-math); the Rust engine computes softmax without weights and, until issue 12's phase 2,
-raises ``NotImplementedError`` for the rest. The Rust-against-reference tests for those are
-written already and skip, naming the reason, while the Rust engine raises.
+math); here the Rust engine is held against it on every kind, with and without row weights,
+on each entry point, both input paths and every optimizer.
 """
 
 from __future__ import annotations
@@ -13,46 +12,31 @@ import pytest
 
 from fastmlp import TrainingDivergedError, kernels
 from fastmlp import reference as ref
+from fastmlp.optimizers import SGD, Adam, init_state
 from tests.support.networks import ENGINES, EPOCH_TOLERANCE, TOLERANCE, make_params
 
 sparse = pytest.importorskip("scipy.sparse")
 
-PHASE_TWO = [
+KINDS = [
     ("identity", "softmax", False),
     ("relu", "logistic", False),
     ("relu", "identity", False),
     ("relu", "exp", False),
     ("relu", "softmax", True),
+    ("tanh", "logistic", True),
+    ("sigmoid", "identity", True),
+    ("relu", "exp", True),
 ]
-PHASE_TWO_IDS = ["identity-hidden", "logistic", "identity", "exp", "sample-weight"]
-
-
-def rust_computes(activation: str, output: str, weighted: bool) -> bool:
-    """Whether the Rust engine computes this combination (phase 2 of issue 12), found by asking
-    it on a tiny network."""
-    weights, biases = make_params([2, 2], np.float64)
-    x = np.ones((1, 2))
-    try:
-        outputs = kernels.forward(weights, biases, x, activation, output=output)
-        kernels.backward(
-            weights,
-            outputs,
-            np.ones((1, 2)),
-            activation,
-            output=output,
-            sample_weight=np.ones(1) if weighted else None,
-        )
-    except NotImplementedError:
-        return False
-    return True
-
-
-def skip_unless_rust_computes(activation: str, output: str, weighted: bool) -> None:
-    if not rust_computes(activation, output, weighted):
-        pytest.skip(
-            f"the Rust engine does not compute activation={activation!r}, output={output!r}"
-            f"{', sample_weight' if weighted else ''} yet (issue 12 phase 2)"
-        )
+KIND_IDS = [
+    "identity-hidden",
+    "logistic",
+    "identity",
+    "exp",
+    "sample-weight",
+    "weighted-logistic",
+    "weighted-identity",
+    "weighted-exp",
+]
 
 
 def targets(output: str, n: int, k: int, dtype: type, rng: np.random.Generator) -> np.ndarray:
@@ -65,51 +49,33 @@ def targets(output: str, n: int, k: int, dtype: type, rng: np.random.Generator) 
     return rng.normal(size=(n, k)).astype(dtype)
 
 
-@pytest.mark.parametrize(("activation", "output", "weighted"), PHASE_TWO, ids=PHASE_TWO_IDS)
-def test_rust_refuses_what_only_the_reference_computes(activation, output, weighted):
-    if rust_computes(activation, output, weighted):
-        pytest.skip("the Rust engine computes it: phase 2 has landed")
-    weights, biases = make_params([4, 3, 2], np.float64)
-    x = np.ones((3, 4))
-    y = targets(output, 3, 2, np.float64, np.random.default_rng(0))
-    sample_weight = np.ones(3) if weighted else None
-    labels = np.zeros(3, dtype=np.int64) if output == "softmax" else y
-    calls = {
-        "forward": lambda: kernels.forward(weights, biases, x, activation, output=output),
-        "sgd_step": lambda: kernels.sgd_step(
+@pytest.mark.parametrize(("activation", "output", "weighted"), KINDS, ids=KIND_IDS)
+def test_both_engines_compute_each_kind_on_every_entry_point(activation, output, weighted):
+    """No engine refuses an output kind, the identity activation or row weights: each entry
+    point computes them and changes the parameters."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 4))
+    y = targets(output, 3, 2, np.float64, rng)
+    sample_weight = np.array([1.0, 0.5, 2.0]) if weighted else None
+    labels = y.argmax(axis=1) if output == "softmax" else y
+    for engine in (kernels, ref):
+        weights, biases = make_params([4, 3, 2], np.float64)
+        outputs = engine.forward(weights, biases, x, activation, output=output)
+        assert outputs[-1].shape == (3, 2)
+        grads = engine.backward(
+            weights, outputs, y, activation, output=output, sample_weight=sample_weight
+        )
+        assert all(np.any(g != 0) for g in grads[0])
+        loss = engine.output_loss(outputs[-1], y, output, sample_weight)
+        before = [w.copy() for w in weights]
+        assert engine.sgd_step(
             weights, biases, x, y, 0.1, activation, output=output, sample_weight=sample_weight
-        ),
-        "train_epoch": lambda: kernels.train_epoch(
-            weights,
-            biases,
-            x,
-            labels,
-            np.arange(3),
-            0.1,
-            2,
-            activation,
-            output=output,
-            sample_weight=sample_weight,
-        ),
-    }
-    for name, call in calls.items():
-        if name == "forward" and weighted:
-            continue  # forward has no weights
-        with pytest.raises(NotImplementedError, match="engine='numpy'"):
-            call()
-    # The reference computes each of them.
-    ref.train_epoch(
-        weights,
-        biases,
-        x,
-        labels,
-        np.arange(3),
-        0.1,
-        2,
-        activation,
-        output=output,
-        sample_weight=sample_weight,
-    )
+        ) == pytest.approx(loss, rel=1e-12)
+        assert engine.train_epoch(
+            weights, biases, x, labels, np.arange(3), 0.1, 2, activation,
+            output=output, sample_weight=sample_weight,
+        ) > 0  # fmt: skip
+        assert not np.array_equal(weights[0], before[0])
 
 
 @pytest.mark.parametrize("engine_name", list(ENGINES))
@@ -137,10 +103,8 @@ def test_default_keywords_change_nothing(engine_name, dtype):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize(("activation", "output", "weighted"), PHASE_TWO, ids=PHASE_TWO_IDS)
+@pytest.mark.parametrize(("activation", "output", "weighted"), KINDS, ids=KIND_IDS)
 def test_rust_matches_the_reference_on_each_output(activation, output, weighted, dtype):
-    """Written for phase 2: skipped while the Rust engine raises NotImplementedError."""
-    skip_unless_rust_computes(activation, output, weighted)
     rng = np.random.default_rng(2)
     x = rng.normal(size=(40, 6)).astype(dtype)
     y = targets(output, 40, 3, dtype, rng)
@@ -180,6 +144,68 @@ def test_rust_matches_the_reference_on_each_output(activation, output, weighted,
     assert runs[0][0] == pytest.approx(runs[1][0], rel=EPOCH_TOLERANCE[dtype]["rtol"])
     for a, b in zip(runs[0][1], runs[1][1], strict=True):
         np.testing.assert_allclose(a, b, **EPOCH_TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("output", ["softmax", "logistic", "identity"])
+@pytest.mark.parametrize("input_path", ["dense", "sparse"])
+@pytest.mark.parametrize(
+    "optimizer", [SGD(momentum=0.9, nesterov=True), Adam()], ids=["nesterov", "adam"]
+)
+def test_weighted_epochs_agree_on_each_input_path_and_optimizer(
+    output, input_path, optimizer, dtype
+):
+    """Row weights (some 0) with an optimizer's rule and L2 (whose n is the weights' sum), on
+    the dense and the sparse first layer, two epochs: the Rust engine against the reference."""
+    rng = np.random.default_rng(6)
+    x = (rng.random((48, 30)) * (rng.random((48, 30)) < 0.2)).astype(dtype)
+    y = targets(output, 48, 4, dtype, rng)
+    labels = y.argmax(axis=1) if output == "softmax" else y
+    sample_weight = (rng.integers(0, 3, size=48) * rng.uniform(0.5, 1.5, size=48)).astype(dtype)
+    sample_weight[:6] = 0  # the first batch of the order weighs nothing: no step
+    order = np.concatenate([np.arange(6), rng.permutation(np.arange(6, 48))])
+    runs = []
+    for engine in (kernels, ref):
+        weights, biases = make_params([30, 7, 4], dtype)
+        state = init_state(optimizer, weights, biases)
+        keywords = {
+            "input_path": input_path,
+            "optimizer": optimizer,
+            "state": state,
+            "alpha": 1e-2,
+            "output": output,
+            "sample_weight": sample_weight,
+        }
+        losses = [
+            engine.train_epoch_stats(weights, biases, x, labels, order, 0.01, 6, "tanh", **keywords)
+            for _ in range(2)
+        ]
+        runs.append((losses, weights + biases, int(state.step[0])))
+    (rust_losses, rust_params, rust_steps), (ref_losses, ref_params, ref_steps) = runs
+    assert rust_steps == ref_steps == 2 * 7  # 8 batches an epoch, the first without a step
+    for (rust_loss, rust_correct), (ref_loss, ref_correct) in zip(
+        rust_losses, ref_losses, strict=True
+    ):
+        assert rust_loss == pytest.approx(ref_loss, rel=EPOCH_TOLERANCE[dtype]["rtol"])
+        assert abs(rust_correct - ref_correct) <= 1  # a tie at 0.5 may round either way
+    for a, b in zip(rust_params, ref_params, strict=True):
+        np.testing.assert_allclose(a, b, **EPOCH_TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("engine_name", list(ENGINES))
+def test_bad_row_weights_are_the_same_error_in_both_engines(engine_name):
+    engine = ENGINES[engine_name]
+    weights, biases = make_params([4, 2], np.float64)
+    x, y = np.ones((3, 4)), np.eye(2)[[0, 1, 0]]
+    for bad, message in [
+        (np.ones(2), r"sample_weight: expected 3 real numbers \(one per row\), got shape \(2,\)"),
+        (np.array([1.0, -1.0, 2.0]), "sample_weight: expected weights >= 0, got -1.0"),
+        (np.array([1.0, np.nan, 2.0]), "sample_weight: contains NaN or infinite values"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            engine.backward(
+                weights, engine.forward(weights, biases, x, "relu"), y, "relu",
+                sample_weight=bad,
+            )  # fmt: skip
 
 
 # ---- scipy.sparse inputs ------------------------------------------------------------------

@@ -65,6 +65,10 @@ def test_an_epoch_of_each_rule_agrees_with_the_reference(
 ) -> None:
     optimizer, alpha = RULES[rule]
     lr = LEARNING_RATES[type(optimizer)]
+    if activation == "identity":
+        # A linear network at these rates with momentum grows chaotically (the loss climbs
+        # eight-fold in two epochs), and the engines' roundings with it: train it gently.
+        lr /= 10
     make, input_path, group_rows = INPUTS[inputs]
     x, labels = make(dtype)
     if group_rows is not None:

@@ -1,6 +1,5 @@
 """``MLP`` with the engine contract's new pieces: other output layers (``output=``), per-row
-``sample_weight``, an epoch ``callback``, and scipy.sparse inputs. Where the Rust engine does
-not compute something yet (issue 12 phase 2) it must say so with ``NotImplementedError``.
+``sample_weight``, an epoch ``callback``, and scipy.sparse inputs, on both engines.
 """
 
 from __future__ import annotations
@@ -22,9 +21,10 @@ def regression_data(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     return x, y
 
 
-def test_regression_with_an_identity_output_fits():
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_regression_with_an_identity_output_fits(engine):
     x, y = regression_data()
-    model = MLP([5, 32, 2], activation="tanh", dtype="float64", seed=0, engine="numpy",
+    model = MLP([5, 32, 2], activation="tanh", dtype="float64", seed=0, engine=engine,
                 output="identity")  # fmt: skip
     before = model.score(x, y)
     history = model.fit(x, y, epochs=60, batch_size=20, lr=0.05)
@@ -47,11 +47,12 @@ def test_one_output_unit_is_allowed_except_for_softmax():
         MLP([5, 8, 1])
 
 
-def test_multilabel_with_a_logistic_output_fits():
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_multilabel_with_a_logistic_output_fits(engine):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(300, 6))
     y = np.stack([x[:, 0] > 0, x[:, 1] + x[:, 2] > 0, x[:, 3] < 0.5], axis=1).astype(int)
-    model = MLP([6, 24, 3], dtype="float64", seed=0, engine="numpy", output="logistic")
+    model = MLP([6, 24, 3], dtype="float64", seed=0, engine=engine, output="logistic")
     history = model.fit(x, y, epochs=40, batch_size=30, lr=0.5)
     assert history.accuracy[-1] > 0.85  # every label of the row right
     predictions = model.predict(x)
@@ -59,24 +60,23 @@ def test_multilabel_with_a_logistic_output_fits():
     assert model.score(x, y) == pytest.approx(np.mean((predictions == y).all(axis=1)))
 
 
+@pytest.mark.parametrize("activation", ["relu", "identity"])
 @pytest.mark.parametrize("output", ["logistic", "identity", "exp"])
-def test_the_rust_engine_says_it_does_not_compute_other_outputs_yet(output):
-    x, y = regression_data(20)
-    model = MLP([5, 4, 2], dtype="float64", seed=0, output=output)
-    with pytest.raises(NotImplementedError, match="engine='numpy'"):
-        model.fit(x, np.abs(y), epochs=1, batch_size=5, lr=0.1)
-    with pytest.raises(NotImplementedError, match="engine='numpy'"):
-        model.predict(x)
-
-
-def test_identity_hidden_activation_on_the_numpy_engine_only():
-    x, y = regression_data(40)
-    numpy_model = MLP([5, 4, 2], activation="identity", dtype="float64", seed=0, engine="numpy",
-                      output="identity")  # fmt: skip
-    numpy_model.fit(x, y, epochs=1, batch_size=8, lr=0.01)
-    rust_model = MLP([5, 4, 3], activation="identity", dtype="float64", seed=0)
-    with pytest.raises(NotImplementedError, match="activation='identity'"):
-        rust_model.fit(x, np.zeros(40, dtype=int), epochs=1, batch_size=8, lr=0.01)
+def test_both_engines_train_each_output_alike(output, activation):
+    x, y = regression_data(60)
+    targets = (y > 0).astype(int) if output == "logistic" else np.abs(y)
+    models = []
+    for engine in ENGINE_NAMES:
+        model = MLP([5, 4, 2], activation=activation, dtype="float64", seed=0, engine=engine,
+                    output=output)  # fmt: skip
+        history = model.fit(x, targets, epochs=3, batch_size=8, lr=0.05)
+        models.append((model, history))
+    (rust, rust_history), (numpy_model, numpy_history) = models
+    np.testing.assert_allclose(rust_history.loss, numpy_history.loss, rtol=1e-9)
+    for a, b in zip(rust.weights + rust.biases, numpy_model.weights + numpy_model.biases,
+                    strict=True):  # fmt: skip
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(rust.predict_proba(x), numpy_model.predict_proba(x), rtol=1e-9)
 
 
 def test_targets_are_checked():
@@ -102,13 +102,14 @@ def test_output_survives_save_and_load(output, tmp_path):
 # ---- sample_weight ------------------------------------------------------------------------
 
 
-def test_integer_weights_equal_repeated_rows_in_full_batch_descent():
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_integer_weights_equal_repeated_rows_in_full_batch_descent(engine):
     rng = np.random.default_rng(2)
     x = rng.normal(size=(30, 4))
     labels = rng.integers(0, 3, size=30)
     counts = rng.integers(0, 4, size=30)
-    weighted = MLP([4, 6, 3], dtype="float64", seed=0, engine="numpy")
-    repeated = MLP([4, 6, 3], dtype="float64", seed=0, engine="numpy")
+    weighted = MLP([4, 6, 3], dtype="float64", seed=0, engine=engine)
+    repeated = MLP([4, 6, 3], dtype="float64", seed=0, engine=engine)
     h_weighted = weighted.fit(x, labels, epochs=5, batch_size=None, lr=0.3,
                               sample_weight=counts)  # fmt: skip
     h_repeated = repeated.fit(x.repeat(counts, axis=0), labels.repeat(counts), epochs=5,
@@ -119,15 +120,19 @@ def test_integer_weights_equal_repeated_rows_in_full_batch_descent():
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-14)
 
 
-def test_sample_weight_is_checked_and_rust_says_it_is_not_there_yet():
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_sample_weight_is_checked_alike_in_both_engines(engine):
     x, _ = regression_data(10)
     labels = np.zeros(10, dtype=int)
+    model = MLP([5, 2], dtype="float64", engine=engine)
     with pytest.raises(ValueError, match=r"sample_weight: expected 10 real numbers"):
-        MLP([5, 2], dtype="float64", engine="numpy").fit(x, labels, sample_weight=np.ones(9))
-    with pytest.raises(NotImplementedError, match="sample_weight"):
-        MLP([5, 2], dtype="float64").fit(
-            x, labels, epochs=1, batch_size=5, sample_weight=np.ones(10)
-        )
+        model.fit(x, labels, sample_weight=np.ones(9))
+    with pytest.raises(ValueError, match=r"sample_weight: expected weights >= 0, got -1"):
+        model.fit(x, labels, sample_weight=-np.ones(10))
+    with pytest.raises(ValueError, match="sample_weight: contains NaN or infinite values"):
+        model.fit(x, labels, sample_weight=np.full(10, np.nan))
+    history = model.fit(x, labels, epochs=1, batch_size=5, sample_weight=np.ones(10))
+    assert np.isfinite(history.loss[-1])
 
 
 # ---- callback -----------------------------------------------------------------------------

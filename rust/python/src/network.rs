@@ -3,13 +3,14 @@
 
 use crate::activation::activation_of;
 use crate::arrays::{items, new_array, precision_of, readonly, shape_text, slice};
-use crate::errors::no_panic;
+use crate::errors::{core, no_panic};
 use crate::float::{by_precision, Float};
+use crate::output::{output_of, sample_weight_of, weights_slice};
 use crate::parallel::compute;
 use crate::params::{
     architecture_of, each_array, params_readonly, rows_matching, slices, weight_shapes,
 };
-use fastmlp_core::{network, Activation};
+use fastmlp_core::{network, output, Activation, Output};
 use numpy::PyUntypedArrayMethods;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -20,13 +21,15 @@ fn forward_typed<'py, T: Float>(
     weights: &Bound<'py, PyAny>,
     biases: &Bound<'py, PyAny>,
     x: &Bound<'py, PyAny>,
-    activation: Activation,
+    (activation, output): (Activation, Output),
 ) -> PyResult<Bound<'py, PyList>> {
     let (arch, w, b) = params_readonly::<T>(weights, biases)?;
     let x_array = readonly::<T>("x", x, Some(2), T::NAME)?;
     let rows = rows_matching("x", &x_array, &arch)?;
     let (ws, bs, xs) = (slices(&w)?, slices(&b)?, slice(&x_array)?);
-    let outputs = compute(py, || network::forward(&arch, &ws, &bs, xs, activation))?;
+    let outputs = compute(py, || {
+        network::forward_output(&arch, &ws, &bs, xs, activation, output)
+    })?;
     let list = PyList::new(py, [x.clone()])?;
     for (l, values) in outputs.into_iter().enumerate() {
         list.append(new_array(py, values, &[rows, arch.fan_out(l)])?)?;
@@ -34,20 +37,22 @@ fn forward_typed<'py, T: Float>(
     Ok(list)
 }
 
-/// [x, a1, ..., aL]: every layer's output, the last the class probabilities.
+/// [x, a1, ..., aL]: every layer's output, the last the output layer's (`output`).
 #[pyfunction]
+#[pyo3(signature = (weights, biases, x, activation, output = "softmax"))]
 pub fn forward<'py>(
     py: Python<'py>,
     weights: &Bound<'py, PyAny>,
     biases: &Bound<'py, PyAny>,
     x: &Bound<'py, PyAny>,
     activation: &str,
+    output: &str,
 ) -> PyResult<Bound<'py, PyList>> {
     no_panic(|| {
-        let activation = activation_of(activation)?;
+        let kinds = (activation_of(activation)?, output_of(output)?);
         by_precision!(
             precision_of("x", x)?,
-            forward_typed(py, weights, biases, x, activation)
+            forward_typed(py, weights, biases, x, kinds)
         )
     })
 }
@@ -58,6 +63,7 @@ fn backward_typed<'py, T: Float>(
     outputs: &[Bound<'py, PyAny>],
     y: &Bound<'py, PyAny>,
     activation: Activation,
+    sample_weight: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let w = each_array("weights", weights, |name, a| {
         readonly::<T>(name, a, Some(2), T::NAME)
@@ -99,10 +105,15 @@ fn backward_typed<'py, T: Float>(
             shape_text(y_array.shape())
         )));
     }
+    let row_weights = sample_weight_of::<T>(sample_weight, rows)?;
     let (ws, xs, ys) = (slices(&w)?, slice(x)?, slice(&y_array)?);
+    let row_weights = weights_slice(&row_weights)?;
+    if let Some(row_weights) = row_weights {
+        core(output::check_sample_weight(row_weights, rows))?;
+    }
     let layer_outputs = slices(&outs[1..])?;
     let (gw, gb) = compute(py, || {
-        network::backward(&arch, &ws, xs, &layer_outputs, ys, activation)
+        network::backward_weighted(&arch, &ws, xs, &layer_outputs, ys, activation, row_weights)
     })?;
     let weight_grads = PyList::empty(py);
     let bias_grads = PyList::empty(py);
@@ -113,24 +124,30 @@ fn backward_typed<'py, T: Float>(
     PyTuple::new(py, [weight_grads, bias_grads])
 }
 
-/// (weight_grads, bias_grads) of the mean cross-entropy; `outputs` as forward returns them.
+/// (weight_grads, bias_grads) of the (weighted) mean loss of `output`; `outputs` as forward
+/// returns them. Every output kind is a canonical link: `output` is checked, the delta is the
+/// same.
 #[pyfunction]
+#[pyo3(signature = (weights, outputs, y_onehot, activation, output = "softmax", sample_weight = None))]
 pub fn backward<'py>(
     py: Python<'py>,
     weights: &Bound<'py, PyAny>,
     outputs: &Bound<'py, PyAny>,
     y_onehot: &Bound<'py, PyAny>,
     activation: &str,
+    output: &str,
+    sample_weight: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     no_panic(|| {
         let activation = activation_of(activation)?;
+        output_of(output)?;
         let outputs = items("outputs", outputs)?;
         let first = outputs.first().ok_or_else(|| {
             PyValueError::new_err("outputs: expected [x, a1, ..., aL], got an empty list")
         })?;
         by_precision!(
             precision_of("outputs[0]", first)?,
-            backward_typed(py, weights, &outputs, y_onehot, activation)
+            backward_typed(py, weights, &outputs, y_onehot, activation, sample_weight)
         )
     })
 }

@@ -7,10 +7,13 @@ use crate::errors::{core, no_panic};
 use crate::float::{by_precision, Float};
 use crate::interrupt::{run_interruptibly, stop_requested};
 use crate::optimizer::{optimizer_of, BorrowedState};
+use crate::output::{output_of, sample_weight_of, weights_slice};
 use crate::params::{params_readwrite, rows_matching, slices_mut};
 use crate::sparse::{precision_of_inputs, PySparseRows};
 use fastmlp_core::optimizer::Optimizer;
-use fastmlp_core::{train, Activation, Epoch, InputPath, Inputs, Model, SparseParams};
+use fastmlp_core::{
+    train, Activation, Epoch, InputPath, Inputs, Model, Objective, Output, SparseParams,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -53,12 +56,13 @@ struct StepArrays<'a, 'py> {
     biases: &'a Bound<'py, PyAny>,
     x: &'a Bound<'py, PyAny>,
     y: &'a Bound<'py, PyAny>,
+    sample_weight: Option<&'a Bound<'py, PyAny>>,
 }
 
 fn train_step_typed<T: Float>(
     py: Python<'_>,
     arrays: &StepArrays<'_, '_>,
-    (lr, activation): (f64, Activation),
+    (lr, activation, output): (f64, Activation, Output),
     optimizer: &OptimizerArgs<'_, '_>,
 ) -> PyResult<f64> {
     let x_array = readonly::<T>("x", arrays.x, Some(2), T::NAME)?;
@@ -72,8 +76,14 @@ fn train_step_typed<T: Float>(
             arch.classes()
         )));
     }
+    let row_weights = sample_weight_of::<T>(arrays.sample_weight, rows)?;
     let mut state = optimizer.borrow::<T>()?;
     let (xs, ys) = (slice(&x_array)?, slice(&y_array)?);
+    let objective = Objective {
+        output,
+        sample_weight: weights_slice(&row_weights)?,
+        targets: None,
+    };
     let (mut ws, mut bs) = (slices_mut(&mut w)?, slices_mut(&mut b)?);
     let mut descent = state.descent(&arch)?;
     core(py.detach(|| {
@@ -85,12 +95,18 @@ fn train_step_typed<T: Float>(
             weights: &mut ws,
             biases: &mut bs,
         };
-        train::train_step(&mut model, xs, ys, lr, descent.as_mut(), &mut workspace)
+        let descent = descent.as_mut();
+        train::train_step_objective(&mut model, xs, ys, lr, &objective, descent, &mut workspace)
     }))
 }
 
 /// One SGD step on (x, y_onehot); updates weights and biases in place; the loss before it.
 #[pyfunction]
+#[pyo3(signature = (weights, biases, x, y_onehot, lr, activation, output = "softmax", sample_weight = None))]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the Python signature of the engine contract's sgd_step"
+)]
 pub fn sgd_step(
     py: Python<'_>,
     weights: &Bound<'_, PyAny>,
@@ -99,17 +115,32 @@ pub fn sgd_step(
     y_onehot: &Bound<'_, PyAny>,
     lr: f64,
     activation: &str,
+    output: &str,
+    sample_weight: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<f64> {
     train_step(
-        py, weights, biases, x, y_onehot, lr, activation, None, None, None, 0.0,
+        py,
+        weights,
+        biases,
+        x,
+        y_onehot,
+        lr,
+        activation,
+        None,
+        None,
+        None,
+        0.0,
+        output,
+        sample_weight,
     )
 }
 
 /// One step of the optimizer (plain SGD by default) on (x, y_onehot); updates the
 /// parameters and the state in place; the loss before it, with the L2 term.
-/// `optimizer`, `step`, `slots`, `alpha`: the optimizer's settings and state (optimizer.rs).
+/// `optimizer`, `step`, `slots`, `alpha`: the optimizer's settings and state (optimizer.rs);
+/// `output` the output layer and its loss, `sample_weight` (rows,) the rows' weights or None.
 #[pyfunction]
-#[pyo3(signature = (weights, biases, x, y_onehot, lr, activation, optimizer = None, step = None, slots = None, alpha = 0.0))]
+#[pyo3(signature = (weights, biases, x, y_onehot, lr, activation, optimizer = None, step = None, slots = None, alpha = 0.0, output = "softmax", sample_weight = None))]
 #[expect(
     clippy::too_many_arguments,
     reason = "the Python signature of the engine contract's train_step"
@@ -126,19 +157,23 @@ pub fn train_step(
     step: Option<&Bound<'_, PyAny>>,
     slots: Option<&Bound<'_, PyAny>>,
     alpha: f64,
+    output: &str,
+    sample_weight: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<f64> {
     no_panic(|| {
         let activation = activation_of(activation)?;
+        let output = output_of(output)?;
         let optimizer = OptimizerArgs::new(optimizer, step, slots, alpha)?;
         let arrays = StepArrays {
             weights,
             biases,
             x,
             y: y_onehot,
+            sample_weight,
         };
         by_precision!(
             precision_of("x", x)?,
-            train_step_typed(py, &arrays, (lr, activation), &optimizer)
+            train_step_typed(py, &arrays, (lr, activation, output), &optimizer)
         )
     })
 }
@@ -148,8 +183,10 @@ struct EpochArrays<'a, 'py> {
     weights: &'a Bound<'py, PyAny>,
     biases: &'a Bound<'py, PyAny>,
     x: &'a Bound<'py, PyAny>,
+    /// Class indices (softmax) or the target rows (the other outputs).
     labels: &'a Bound<'py, PyAny>,
     order: &'a Bound<'py, PyAny>,
+    sample_weight: Option<&'a Bound<'py, PyAny>>,
 }
 
 /// The other arguments of a `train_epoch_stats` call, checked.
@@ -157,6 +194,7 @@ struct EpochSettings {
     lr: f64,
     batch_size: usize,
     activation: Activation,
+    output: Output,
     input_path: InputPath,
 }
 
@@ -172,7 +210,17 @@ fn train_epoch_typed<T: Float>(
         Some(_) => None,
         None => Some(readonly::<T>("x", arrays.x, Some(2), T::NAME)?),
     };
-    let labels = readonly::<i64>("labels", arrays.labels, Some(1), "int64")?;
+    // Softmax trains on class indices; the other outputs on target rows (n, outputs).
+    let (labels, targets) = match settings.output {
+        Output::Softmax => (
+            Some(readonly::<i64>("labels", arrays.labels, Some(1), "int64")?),
+            None,
+        ),
+        _ => (
+            None,
+            Some(readonly::<T>("labels", arrays.labels, Some(2), T::NAME)?),
+        ),
+    };
     let order = readonly::<i64>("order", arrays.order, Some(1), "int64")?;
     let (arch, mut w, mut b) = params_readwrite::<T>(arrays.weights, arrays.biases)?;
     let inputs = match (&x_array, compressed) {
@@ -193,10 +241,20 @@ fn train_epoch_typed<T: Float>(
             ))
         }
     };
+    let rows = match inputs {
+        Inputs::Dense(x) => x.len() / arch.inputs().max(1),
+        Inputs::Sparse(matrix) => matrix.rows(),
+    };
+    let row_weights = sample_weight_of::<T>(arrays.sample_weight, rows)?;
+    let objective = Objective {
+        output: settings.output,
+        sample_weight: weights_slice(&row_weights)?,
+        targets: targets.as_ref().map(slice).transpose()?,
+    };
     let mut state = optimizer.borrow::<T>()?;
     let epoch = Epoch {
         inputs,
-        labels: slice(&labels)?,
+        labels: labels.as_ref().map(slice).transpose()?.unwrap_or(&[]),
         order: slice(&order)?,
         lr: settings.lr,
         batch_size: settings.batch_size,
@@ -216,9 +274,10 @@ fn train_epoch_typed<T: Float>(
         };
         let mut after_batch = |batch: usize| stop_requested(stop, batch);
         let descent = descent.as_mut();
-        train::train_epoch(
+        train::train_epoch_objective(
             &mut model,
             &epoch,
+            &objective,
             descent,
             &mut workspace,
             &mut after_batch,
@@ -231,8 +290,10 @@ fn train_epoch_typed<T: Float>(
 /// Returns (mean per-sample loss before each step, number of rows predicted right).
 /// `input_path`: "auto" (by the input's group fill), "dense" or "sparse" first layer.
 /// `optimizer`, `step`, `slots`, `alpha`: the optimizer's settings and state (optimizer.rs).
+/// `output`: the output layer and its loss; `labels` are then the target rows (n, outputs) in
+/// x's dtype, for any output but softmax. `sample_weight`: (n,) row weights, or None.
 #[pyfunction]
-#[pyo3(signature = (weights, biases, x, labels, order, lr, batch_size, activation, input_path = "auto", optimizer = None, step = None, slots = None, alpha = 0.0))]
+#[pyo3(signature = (weights, biases, x, labels, order, lr, batch_size, activation, input_path = "auto", optimizer = None, step = None, slots = None, alpha = 0.0, output = "softmax", sample_weight = None))]
 #[expect(
     clippy::too_many_arguments,
     reason = "the Python signature of the engine contract's train_epoch_stats"
@@ -252,10 +313,13 @@ pub fn train_epoch_stats(
     step: Option<&Bound<'_, PyAny>>,
     slots: Option<&Bound<'_, PyAny>>,
     alpha: f64,
+    output: &str,
+    sample_weight: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<(f64, usize)> {
     no_panic(|| {
         let optimizer = OptimizerArgs::new(optimizer, step, slots, alpha)?;
         let activation = activation_of(activation)?;
+        let output = output_of(output)?;
         let input_path = core(input_path.parse::<InputPath>())?;
         let batch_size = usize::try_from(batch_size)
             .ok()
@@ -269,6 +333,7 @@ pub fn train_epoch_stats(
             lr,
             batch_size,
             activation,
+            output,
             input_path,
         };
         let arrays = EpochArrays {
@@ -277,6 +342,7 @@ pub fn train_epoch_stats(
             x,
             labels,
             order,
+            sample_weight,
         };
         by_precision!(
             precision_of_inputs(x)?,
