@@ -8,8 +8,7 @@ Shapes: ``x`` (n, features), ``weights[l]`` (fan_in, fan_out), ``biases[l]`` (fa
 
 The output layer is softmax + cross-entropy unless ``output`` names another
 (:mod:`fastmlp.reference_outputs`), and ``sample_weight`` weighs the rows of the mean loss;
-the hidden activation ``"identity"``, the other outputs and ``sample_weight`` are the
-reference's so far: the Rust engine raises ``NotImplementedError`` for them (issue 12 phase 2).
+both engines compute every output kind, row weighting and hidden activation.
 """
 
 from __future__ import annotations

@@ -189,10 +189,8 @@ def test_sklearn_compare_quick(tmp_path: Path) -> None:
     rows = {row[0]: row for row in table(text, "task")}
     assert list(rows) == ["classifier-adam", "classifier-sgd", "regressor"]
     has_estimators = hasattr(fastmlp, "MLPClassifier")
-    # The estimators run on the Rust engine, which takes Adam's and momentum's steps and has
-    # the regressor's identity output only once the optimizer issue's and the estimator
-    # issue's phase 2 land; until then it refuses those fits with a NotImplementedError.
-    rust_ready = has_estimators and _rust_engine_runs_the_tasks()
+    # The estimators run on the Rust engine, which computes all three fits.
+    rust_ready = has_estimators
     for name, row in rows.items():
         score, sk_score, fm_score, difference, sk_s, fm_s, spreads, speedup, iterations = row[1:]
         fitted = fm_s != "—"
@@ -209,8 +207,6 @@ def test_sklearn_compare_quick(tmp_path: Path) -> None:
             assert fm_s == fm_score == difference == speedup == "—"
     if not has_estimators:
         assert "fastmlp: the installed fastmlp has no fastmlp.MLPClassifier" in text
-    elif not rust_ready:
-        assert "fastmlp: NotImplementedError" in text and "engine='numpy'" in text
     params = {t["task"]["name"]: t["task"]["params"] for t in report["tasks"]}
     assert params["classifier-sgd"] == {
         "hidden_layer_sizes": [128],
@@ -220,18 +216,6 @@ def test_sklearn_compare_quick(tmp_path: Path) -> None:
     }
     assert params["regressor"] == {"hidden_layer_sizes": [64, 64], "max_iter": 5}
     check_sides(report, {"sklearn"})
-
-
-def _rust_engine_runs_the_tasks() -> bool:
-    """Whether fastmlp's Rust engine takes Adam's and momentum's steps and has the identity
-    output (what the comparison's three fits need)."""
-    from fastmlp.estimators.capabilities import engine_computes, engine_optimizes
-
-    return (
-        engine_optimizes("rust", "adam", 0.0, False, 1e-4)
-        and engine_optimizes("rust", "sgd", 0.9, True, 1e-4)
-        and engine_computes("rust", "relu", "identity", False)
-    )
 
 
 @pytest.mark.skipif(not HAS_SKLEARN, reason="scikit-learn is not installed")

@@ -1,5 +1,5 @@
 """Shared helpers of the estimator tests: data, settings, and the skips for what this build
-does not have yet (issue 11's optimizers in ``MLP.fit``; issue 12 phase 2 in the Rust engine).
+does not have yet (issue 11's optimizers in ``MLP.fit``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from fastmlp import MLP
-from fastmlp.estimators.capabilities import engine_computes
 
 #: Plain mini-batch SGD in scikit-learn's parameters: what MLP.fit does without issue 11.
 PLAIN_SGD: dict[str, Any] = {
@@ -32,17 +31,6 @@ def skip_unless_mlp_fit_accepts(*keywords: str) -> None:
     missing = sorted(set(keywords) - set(inspect.signature(MLP.fit).parameters))
     if missing:
         pytest.skip(f"MLP.fit has no {', '.join(missing)} yet (issue 11's optimizers)")
-
-
-def skip_unless_engine_computes(
-    engine: str, output: str, weighted: bool = False, activation: str = "relu"
-) -> None:
-    """Skip a test of what the Rust engine does not compute yet (issue 12 phase 2)."""
-    if not engine_computes(engine, activation, output, weighted):
-        what = f"output={output!r}" + (", sample_weight" if weighted else "")
-        if activation != "relu":
-            what = f"activation={activation!r}, {what}"
-        pytest.skip(f"the {engine} engine does not compute {what} yet (issue 12 phase 2)")
 
 
 def skip_unless_engine_optimizes(engine: str, estimator: Any) -> None:

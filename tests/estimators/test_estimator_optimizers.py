@@ -22,7 +22,6 @@ from .helpers import (
     PLAIN_SGD,
     blobs,
     mlp_fit_accepts,
-    skip_unless_engine_computes,
     skip_unless_engine_optimizes,
     skip_unless_mlp_fit_accepts,
     start_from_our_weights,
@@ -153,7 +152,6 @@ def test_each_solver_setting_trains_as_scikit_learns(name, settings, needs, engi
 def test_regression_with_the_optimizers_trains_as_scikit_learns(solver, engine):
     needs = ["optimizer", "momentum", "nesterov", "alpha", "beta1", "beta2", "epsilon"]
     skip_unless_mlp_fit_accepts(*needs)
-    skip_unless_engine_computes(engine, "identity")
     rng = np.random.default_rng(5)
     X = rng.normal(size=(60, 4))
     y = X[:, 0] * X[:, 1] + X[:, 2]
@@ -195,7 +193,6 @@ def test_early_stopping_keeps_the_best_epoch(estimator_type, engine):
             early_stopping=True, n_iter_no_change=3, max_iter=300, random_state=0, engine=engine
         )
     else:
-        skip_unless_engine_computes(engine, "identity")
         y = X[:, 0] - X[:, 1]
         estimator = MLPRegressor(
             early_stopping=True, n_iter_no_change=3, max_iter=300, random_state=0, engine=engine

@@ -1,20 +1,20 @@
 """Training: against scikit-learn itself from the same initial weights (plain SGD and L-BFGS,
 multi-class, multi-label, regression), the convergence rule, warnings, partial_fit, warm_start,
-sample_weight, and what the Rust engine says it cannot do yet."""
+sample_weight, and both engines alike on every setting."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
-from sklearn.utils.validation import check_is_fitted
 
 from fastmlp import History, MLPClassifier, MLPRegressor
 from fastmlp.estimators.convergence import EpochMonitor
 
-from .helpers import PLAIN_SGD, blobs, skip_unless_engine_computes, start_from_our_weights
+from .helpers import PLAIN_SGD, blobs, start_from_our_weights
 
 # Plain SGD, float64, after 15 epochs from the same weights in the same batch order: the same
 # arithmetic but for the order of sums (NumPy's BLAS, the Rust GEMM). Measured differences:
@@ -40,8 +40,6 @@ def sgd_settings(**changes):
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
 def test_multiclass_sgd_equals_scikit_learns(engine, activation):
-    if activation == "identity":
-        skip_unless_engine_computes(engine, "softmax", activation="identity")
     X, y = blobs(n=70, classes=4)
     labels = np.array(["ant", "bee", "cat", "dog"])[y]
     ours = MLPClassifier(**sgd_settings(activation=activation), engine=engine)
@@ -60,7 +58,6 @@ def test_multiclass_sgd_equals_scikit_learns(engine, activation):
 
 
 def test_multilabel_sgd_equals_scikit_learns(engine):
-    skip_unless_engine_computes(engine, "logistic")
     rng = np.random.default_rng(1)
     X = rng.normal(size=(60, 6))
     Y = np.stack([X[:, 0] > 0, X[:, 1] > X[:, 2], X[:, 3] + X[:, 4] > 0.5], axis=1).astype(int)
@@ -80,7 +77,6 @@ def test_multilabel_sgd_equals_scikit_learns(engine):
 
 @pytest.mark.parametrize("targets", [1, 3])
 def test_regression_sgd_equals_scikit_learns(engine, targets):
-    skip_unless_engine_computes(engine, "identity")
     rng = np.random.default_rng(2)
     X = rng.normal(size=(80, 5))
     Y = np.stack([np.sin(X[:, 0]) + X[:, 1] * (k + 1) for k in range(targets)], axis=1)
@@ -108,15 +104,12 @@ def test_lbfgs_equals_scikit_learns(engine, kind):
     settings = {"solver": "lbfgs", "hidden_layer_sizes": (6,), "alpha": 1e-3, "max_iter": 25}
     settings["random_state"] = 0
     if kind == "multiclass":
-        skip_unless_engine_computes(engine, "softmax")
         y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.3)
         ours, theirs = MLPClassifier(**settings, engine=engine), SkMLPClassifier(**settings)
     elif kind == "multilabel":
-        skip_unless_engine_computes(engine, "logistic")
         y = np.stack([X[:, 0] > 0, X[:, 1] > 0], axis=1).astype(int)
         ours, theirs = MLPClassifier(**settings, engine=engine), SkMLPClassifier(**settings)
     else:
-        skip_unless_engine_computes(engine, "identity")
         y = X[:, 0] * X[:, 1] + X[:, 2]
         ours, theirs = MLPRegressor(**settings, engine=engine), SkMLPRegressor(**settings)
     outputs = {"multiclass": 3, "multilabel": 2, "regression": 1}[kind]
@@ -248,17 +241,38 @@ def test_a_warm_start_may_switch_from_lbfgs_to_sgd():
     assert not np.array_equal(clf.coefs_[0], start)
 
 
-def test_binary_labels_use_two_softmax_outputs():
+def test_binary_labels_use_one_logistic_output(engine):
     X, y = blobs(n=60, classes=2)
     labels = np.where(y == 1, "spam", "ham")
-    clf = MLPClassifier(**PLAIN_SGD, learning_rate_init=0.1, random_state=0).fit(X, labels)
-    assert clf.out_activation_ == "softmax" and clf.n_outputs_ == 2
+    clf = MLPClassifier(**PLAIN_SGD, learning_rate_init=0.1, random_state=0, engine=engine)
+    clf.fit(X, labels)
+    assert clf.out_activation_ == "logistic" and clf.n_outputs_ == 1
+    assert clf.coefs_[-1].shape == (100, 1) and clf.intercepts_[-1].shape == (1,)
     probabilities = clf.predict_proba(X)
     assert probabilities.shape == (60, 2)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-12)
     np.testing.assert_array_equal(clf.predict(X), clf.classes_[probabilities.argmax(axis=1)])
     np.testing.assert_allclose(clf.predict_log_proba(X), np.log(probabilities))
     assert clf.score(X, labels) > 0.9
+
+
+def test_binary_sgd_equals_scikit_learns(engine):
+    """One logistic output, as scikit-learn's: the same weights, losses and probabilities."""
+    X, y = blobs(n=70, classes=2, seed=3)
+    labels = np.where(y == 1, "yes", "no")
+    ours = MLPClassifier(**sgd_settings(), engine=engine)
+    theirs = SkMLPClassifier(**sgd_settings())
+    start_from_our_weights(ours, theirs, 5, 1)
+    ours.fit(X, labels)
+    theirs.fit(X, labels)
+    assert ours.out_activation_ == theirs.out_activation_ == "logistic"
+    for a, b in zip(
+        ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_, strict=True
+    ):
+        np.testing.assert_allclose(a, b, **SAME_RUN)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), **SAME_RUN)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
 
 
 def test_one_class_is_a_value_error_naming_the_class():
@@ -273,7 +287,6 @@ def test_one_class_is_a_value_error_naming_the_class():
 
 
 def test_integer_weights_equal_repeated_rows_with_lbfgs(engine):
-    skip_unless_engine_computes(engine, "softmax", weighted=True)
     X, y = blobs(n=40)
     counts = np.random.default_rng(4).integers(0, 4, size=40)
     settings = {"solver": "lbfgs", "hidden_layer_sizes": (6,), "random_state": 0}
@@ -304,24 +317,28 @@ def test_sample_weight_errors():
 
 
 @pytest.mark.parametrize(
-    ("estimator", "message"),
+    "estimator",
     [
-        (MLPClassifier(**PLAIN_SGD), "sample_weight"),
-        (MLPClassifier(**PLAIN_SGD, activation="identity"), "activation='identity'"),
-        (MLPRegressor(**PLAIN_SGD), "an output layer 'identity'"),
+        MLPClassifier(**PLAIN_SGD, hidden_layer_sizes=(6,), random_state=0),
+        MLPClassifier(**PLAIN_SGD, hidden_layer_sizes=(6,), activation="identity", random_state=0),
+        MLPRegressor(**PLAIN_SGD, hidden_layer_sizes=(6,), random_state=0),
+        MLPRegressor(loss="poisson", **PLAIN_SGD, hidden_layer_sizes=(6,), random_state=0),
     ],
+    ids=["weighted", "identity-hidden", "regressor", "poisson"],
 )
-def test_the_rust_engine_says_what_it_lacks(estimator, message):
-    skip_unless_engine_computes.__name__  # noqa: B018 - the phase-2 skips live in helpers
-    X, y = blobs(n=20)
-    weighted = "sample_weight" == message
-    output = "identity" if isinstance(estimator, MLPRegressor) else "softmax"
-    activation = "identity" if "activation" in message else "relu"
-    from fastmlp.estimators.capabilities import engine_computes
-
-    if engine_computes("rust", activation, output, weighted):
-        pytest.skip("the Rust engine computes it: issue 12 phase 2 has landed")
-    with pytest.raises(NotImplementedError, match=f"{message}.*engine='rust'.*engine='numpy'"):
-        estimator.fit(X, y, sample_weight=np.arange(20) % 3 + 1 if weighted else None)
-    with pytest.raises(NotFittedError):  # refused before anything was set
-        check_is_fitted(estimator)
+def test_both_engines_fit_each_setting_alike(estimator):
+    """Row weights, the identity activation and the regressors' outputs on the Rust engine
+    (the default) train as on the NumPy engine."""
+    X, y = blobs(n=40)
+    if isinstance(estimator, MLPRegressor):
+        y = np.abs(X[:, 0] + X[:, 1]) / 4
+    sample_weight = np.arange(40) % 3 + 0.5
+    fitted = [
+        clone(estimator).set_params(engine=engine, learning_rate_init=0.01, max_iter=20)
+        .fit(X, y, sample_weight=sample_weight)
+        for engine in ("rust", "numpy")
+    ]  # fmt: skip
+    rust, numpy_estimator = fitted
+    np.testing.assert_allclose(rust.loss_curve_, numpy_estimator.loss_curve_, rtol=1e-9)
+    for a, b in zip(rust.coefs_, numpy_estimator.coefs_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-11)

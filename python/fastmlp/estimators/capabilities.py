@@ -1,10 +1,9 @@
 """Which engine computes what: asked of the engine itself, once per combination.
 
-The NumPy engine computes every hidden activation, output layer, row weighting and optimizer
-of the engine contract; the Rust engine raises ``NotImplementedError`` for what it does not
-compute yet (issue 12 phase 2: the identity activation, outputs other than softmax,
-``sample_weight``). Asking it on a one-row network keeps this true when the Rust engine
-catches up (it takes every optimizer's steps since issue 11's phase 2).
+Both engines compute every hidden activation, output layer, row weighting and optimizer of
+the engine contract. An engine that lacked one would raise ``NotImplementedError``: asking
+it on a one-row network keeps the estimators honest about any engine (a third one, or a
+build of this one) without a list to keep in step.
 """
 
 from __future__ import annotations
@@ -81,6 +80,5 @@ def require(engine: str, activation: str, output: str, weighted: bool, settings:
     if engine_computes(engine, activation, output, weighted):
         return
     raise NotImplementedError(
-        f"{settings} with engine={engine!r}: the Rust engine does not compute this yet "
-        "(issue 12 phase 2); engine='numpy' does"
+        f"{settings} with engine={engine!r}: this engine does not compute it; engine='numpy' does"
     )

@@ -38,8 +38,8 @@ def expected_failed_checks(estimator: Any) -> dict[str, str]:
     if not engine_computes(estimator.engine, activation, output, True):
         for check in _WEIGHTED_CHECKS:
             failing[check] = (
-                f"per-row sample_weight is not in the {estimator.engine!r} engine yet (issue 12 "
-                "phase 2); engine='numpy' passes this check"
+                f"per-row sample_weight is not in the {estimator.engine!r} engine; "
+                "engine='numpy' passes this check"
             )
     if hasattr(estimator, "loss") and stochastic and "alpha" not in supported_fit_keywords():
         failing["check_regressors_train"] = (

@@ -50,9 +50,6 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     Differences from scikit-learn, all deliberate:
 
-    - Two classes train a softmax over both (``n_outputs_ == 2``, ``out_activation_ ==
-      "softmax"``) where scikit-learn has one logistic output; the probabilities are of the
-      same family (see :mod:`fastmlp.estimators.targets`).
     - ``random_state`` may also be a ``numpy.random.Generator``; the random streams are
       NumPy Generators, so the same seed gives different (equally random) initial weights and
       orders than scikit-learn's.

@@ -1,8 +1,7 @@
 """``fastmlp.MLPRegressor``: scikit-learn's ``MLPRegressor`` on fastmlp's engines.
 
-Regression needs the identity output and squared error (``loss="poisson"``: the exp output
-and Poisson deviance), which the NumPy engine computes today; the Rust engine follows in
-issue 12's phase 2 and until then ``engine="rust"`` raises ``NotImplementedError`` in ``fit``.
+Regression trains the identity output with squared error (``loss="poisson"``: the exp output
+and Poisson deviance), on either engine.
 """
 
 from __future__ import annotations
@@ -41,9 +40,6 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     attributes and the methods are scikit-learn's (``sklearn.neural_network.MLPRegressor``),
     plus fastmlp's ``dtype``, ``engine``, ``input_path`` and ``n_threads`` (see
     :class:`fastmlp.MLPClassifier`). One target or several (``y`` of shape (n, outputs)).
-
-    Until issue 12's phase 2 the Rust engine lacks the identity and exp outputs:
-    ``engine="numpy"`` trains, ``engine="rust"`` (the default) raises ``NotImplementedError``.
 
     ``loss_`` and ``loss_curve_`` are half the squared error summed over the outputs (the loss
     whose gradient is trained on); scikit-learn reports it averaged over the outputs, so the

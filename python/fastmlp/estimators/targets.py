@@ -1,15 +1,12 @@
 """Class labels <-> what the network trains on, for :class:`MLPClassifier`.
 
 Any labels scikit-learn accepts (strings, arbitrary integers, booleans; binary, multi-class)
-become indices into the sorted ``classes_``, trained with a softmax output over those classes.
+become indices into the sorted ``classes_``. More than two classes train a softmax output over
+them; two classes train ONE logistic output (the probability of the second class), as
+scikit-learn's: ``n_outputs_`` is 1, ``coefs_[-1]`` has one column, ``out_activation_`` is
+``"logistic"`` and ``predict_proba`` builds its two columns ``[1 - p, p]`` from it.
 Multi-label indicator matrices (n, k) train k logistic outputs, one per label, as in
 scikit-learn.
-
-Binary problems: scikit-learn uses one logistic output; fastmlp uses a softmax over the two
-classes, which both engines compute today and which models the same family of probabilities
-(softmax over two logits is the logistic function of their difference). So ``n_outputs_`` is
-2, ``coefs_[-1]`` has two columns and ``out_activation_`` is ``"softmax"``. ``BINARY_OUTPUT``
-is the one place to change once the Rust engine has the logistic output (issue 12 phase 2).
 """
 
 from __future__ import annotations
@@ -23,8 +20,8 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 
 __all__ = ["BINARY_OUTPUT", "ClassEncoding"]
 
-#: The output layer of two-class problems (see the module docstring).
-BINARY_OUTPUT = "softmax"
+#: The output layer of two-class problems (see the module docstring): scikit-learn's.
+BINARY_OUTPUT = "logistic"
 
 
 @dataclass(frozen=True)
