@@ -58,6 +58,7 @@ SKLEARN_ACTIVATIONS: dict[Activation, str] = {
     "relu": "relu",
     "tanh": "tanh",
     "sigmoid": "logistic",
+    "identity": "identity",
 }
 
 
@@ -212,7 +213,12 @@ def _torch() -> BenchEngine:
     except Exception as error:  # any failure to import means "not available"
         raise EngineUnavailable(f"PyTorch not importable ({error}): skipped") from None
     functional = torch.nn.functional
-    activations = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
+    activations = {
+        "relu": torch.relu,
+        "tanh": torch.tanh,
+        "sigmoid": torch.sigmoid,
+        "identity": lambda h: h,
+    }
 
     def logits(ws: list[Any], bs: list[Any], h: Any, activation: str) -> Any:
         act = activations[activation]
