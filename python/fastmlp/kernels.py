@@ -451,27 +451,29 @@ def train_epoch_stats(
     and ``"exp"``: 0), as :func:`fastmlp.reference.train_epoch_stats`."""
     arguments = _optimizer_arguments(optimizer, state, alpha, weights, biases)
     if isinstance(x, TrainingInputs):
-        x, input_path = x.x, (x.input_path if input_path == "auto" else input_path)
+        input_path = x.input_path if input_path == "auto" else input_path
+        x = x.x
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
         raise TypeError(f"batch_size: expected an int, got {type(batch_size).__name__}")
     if batch_size < 1:
         raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
     activation = _checked_names(activation, output)
-    x = _c_order("x", x)
-    rows, dtype = _rows_and_dtype(x)
+    inputs = _c_order("x", x)
+    rows, dtype = _rows_and_dtype(inputs)
     targets = _epoch_targets(labels, output, rows, weights, dtype)
     arguments["output"] = output
     arguments["sample_weight"] = (
         None if sample_weight is None else _row_weights(sample_weight, rows, dtype)
     )
-    if _is_scipy_sparse(x):
+    if _is_scipy_sparse(inputs):
         return _train_epoch_in_dense_pieces(
-            weights, biases, x, targets, order, lr, batch_size, activation, input_path, arguments
-        )
+            weights, biases, inputs, targets, order, lr, batch_size, activation, input_path,
+            arguments,
+        )  # fmt: skip
     loss, correct = _native.train_epoch_stats(
         _arrays("weights", weights),
         _arrays("biases", biases),
-        x,
+        inputs,
         targets,
         _indices("order", order),
         _learning_rate(lr),

@@ -7,7 +7,7 @@ use fastmlp_core::Activation;
 use numpy::PyUntypedArrayMethods;
 use pyo3::prelude::*;
 
-/// The activation named `name` ("relu", "tanh", "sigmoid").
+/// The activation named `name` ("relu", "tanh", "sigmoid", "identity").
 pub fn activation_of(name: &str) -> PyResult<Activation> {
     core(name.parse::<Activation>())
 }
