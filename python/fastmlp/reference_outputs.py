@@ -153,7 +153,9 @@ def row_losses(out: FloatArray, targets: FloatArray, output: str) -> FloatArray:
             # y log(y / out) with 0 log 0 = 0: the targets' own term makes a perfect fit 0.
             safe_targets = np.where(targets > 0, targets, 1)
             y_log_y = np.where(targets > 0, targets * np.log(safe_targets), 0)
-            return (y_log_y - targets * _log_clamped(out) - targets + out).sum(axis=1)
+            # An overflowed out (inf) makes the loss inf or NaN: said by the loss, not a warning.
+            with np.errstate(invalid="ignore", over="ignore"):
+                return (y_log_y - targets * _log_clamped(out) - targets + out).sum(axis=1)
     raise AssertionError(output)
 
 

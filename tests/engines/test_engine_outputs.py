@@ -277,3 +277,20 @@ def test_divergence_on_a_sparse_matrix_names_the_batch_of_the_epoch(monkeypatch)
         )
     assert caught.value.batch == 6
     assert "batch 6" in str(caught.value)
+
+
+@pytest.mark.parametrize("engine_name", list(ENGINES))
+def test_exp_overflow_is_the_same_divergence_in_both_engines(engine_name, dtype):
+    """exp of a logit past the dtype's range is inf: the batch's loss is not finite, and the
+    epoch stops before that batch's step, naming it."""
+    engine = ENGINES[engine_name]
+    weights, biases = make_params([4, 2], dtype)
+    x = np.ones((6, 4), dtype=dtype)
+    x[4], x[5] = 1e6, -1e6  # logits far past exp's range, one sign or the other (batch 2)
+    y = np.ones((6, 2), dtype=dtype)
+    with pytest.raises(TrainingDivergedError) as caught:
+        engine.train_epoch(
+            weights, biases, x, y, np.arange(6), 1e-3, 2, "relu", output="exp"
+        )  # fmt: skip
+    assert caught.value.batch == 2
+    assert not np.isfinite(caught.value.loss)
