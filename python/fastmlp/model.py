@@ -69,8 +69,6 @@ __all__ = ["MLP"]
 _ENGINE_MODULES: dict[EngineName, Engine[Any]] = {"rust": kernels, "numpy": reference}
 # Rows per forward call in predict/evaluate: bounds the hidden activations' memory.
 _INFERENCE_CHUNK = 16384
-# A scipy.sparse x is predicted on in pieces of at most this many dense values.
-_SPARSE_INFERENCE_VALUES = 1 << 22
 # The loss before training, for the check that it did not explode, is measured on these rows.
 _START_ROWS = 1024
 
@@ -459,9 +457,7 @@ class MLP:
         """
         x = check_inputs("x", x, self.layer_sizes[0], self.dtype)
         engine = self._engine()
-        chunk = _INFERENCE_CHUNK
-        if not isinstance(x, np.ndarray):  # scipy.sparse: densified chunk by chunk
-            chunk = max(1, min(chunk, _SPARSE_INFERENCE_VALUES // x.shape[1]))
+        chunk = _INFERENCE_CHUNK  # scipy.sparse too: the engines never densify it
         parts = []
         for i in range(0, x.shape[0], chunk):
             rows = x[i : i + chunk]
