@@ -95,28 +95,39 @@ def sparse_plan(x: FloatArray | SparseRows) -> SparsePlan:
 
 
 def sparse_work_crossover(threads: int | None = None) -> float:
-    """The :func:`sparse_plan` work below which ``input_path="auto"`` takes the sparse path.
+    """The :func:`sparse_plan` work at which the sparse first layer's epoch takes as long as
+    the dense one's: an epoch on the sparse path takes about work / crossover of the dense
+    path's time.
 
     The default, read per thread count from ``benchmarks/input_paths.py`` on this project's
-    machine (``benchmarks/README.md``): an epoch on the sparse path takes about work /
-    crossover of the dense path's time. ``threads`` defaults to the engine's current count.
-    Measured elsewhere, pass your own as ``sparse_work_crossover`` to
-    :func:`preferred_input_path`, :func:`training_inputs` or :class:`fastmlp.MLP`.
+    machine (``benchmarks/README.md``). ``input_path="auto"`` takes the sparse path where that
+    predicted ratio (plus any compressing of a dense ``x`` the call needs) is at most 0.75.
+    ``threads`` defaults to the engine's current count. Measured elsewhere, pass your own as
+    ``sparse_work_crossover`` to :func:`preferred_input_path`, :func:`training_inputs` or
+    :class:`fastmlp.MLP`.
     """
     return _native.sparse_work_crossover(threads)
 
 
 def preferred_input_path(
-    x: FloatArray | SparseRows, *, sparse_work_crossover: float | None = None
+    x: FloatArray | SparseRows,
+    *,
+    sparse_work_crossover: float | None = None,
+    epochs: int | None = None,
+    fan_out: int | None = None,
 ) -> Literal["dense", "sparse"]:
-    """``"sparse"`` or ``"dense"``: the faster first layer for ``x`` compressed once.
+    """``"sparse"`` or ``"dense"``: the first layer ``input_path="auto"`` takes for ``x``.
 
-    Sparse when the :func:`sparse_plan` work of ``x`` is below ``sparse_work_crossover``
-    (default: :func:`sparse_work_crossover` for the engine's current threads). The decision
-    :func:`training_inputs` takes once per fit; a :func:`train_epoch` call given ``"auto"``
-    and a bare array decides per call, and also counts compressing the array for that call.
+    Sparse where the sparse path's epoch is predicted to take at most 0.75 of the dense one's:
+    :func:`sparse_plan` work / ``sparse_work_crossover`` (default: :func:`sparse_work_crossover`
+    for the engine's current threads), plus, for a dense ``x`` with ``epochs`` and ``fan_out``
+    (the first layer's width) given, compressing it once for that many epochs (about
+    64 / (epochs * fan_out) of a dense epoch). Without them, ``x`` counts as compressed once
+    for many epochs. :func:`training_inputs` decides so once per fit (:meth:`fastmlp.MLP.fit`
+    with its epochs: ``partial_fit`` is one); a :func:`train_epoch` call given ``"auto"`` and a
+    bare dense array decides per call, counting the compression for that one call.
     """
-    return _native.preferred_input_path(_training_x(x), sparse_work_crossover)
+    return _native.preferred_input_path(_training_x(x), sparse_work_crossover, epochs, fan_out)
 
 
 class TrainingInputs(NamedTuple):
@@ -130,19 +141,28 @@ class TrainingInputs(NamedTuple):
 
 
 def training_inputs(
-    x: FloatArray, input_path: InputPath = "auto", *, sparse_work_crossover: float | None = None
+    x: FloatArray,
+    input_path: InputPath = "auto",
+    *,
+    sparse_work_crossover: float | None = None,
+    epochs: int | None = None,
+    fan_out: int | None = None,
 ) -> FloatArray | SparseRows | TrainingInputs:
     """``x`` as :func:`train_epoch` should read it over a whole fit, the path decided once:
     C-ordered (a Fortran-ordered or strided ``x`` is copied here, not on every call), and
     compressed to its nonzeros (:data:`SparseRows`) where the sparse first layer applies
     (``"sparse"``, or ``"auto"`` and :func:`preferred_input_path` with
-    ``sparse_work_crossover`` says so). Returns a :class:`TrainingInputs` (typed as any of
-    this engine's training inputs, as the engine contract has it). A scipy.sparse ``x``
+    ``sparse_work_crossover``, ``epochs`` and ``fan_out`` says so: given the fit's epochs and
+    first layer's width, compressing a dense ``x`` must pay for itself within them). Returns
+    a :class:`TrainingInputs` (typed as any of this engine's training inputs, as the engine
+    contract has it). A scipy.sparse ``x``
     becomes :data:`SparseRows` (:func:`sparse_rows`) for either path: the dense path expands
     each batch's rows, so the matrix is never densified."""
     x = _training_x(x)
     if input_path == "auto":
-        input_path = preferred_input_path(x, sparse_work_crossover=sparse_work_crossover)
+        input_path = preferred_input_path(
+            x, sparse_work_crossover=sparse_work_crossover, epochs=epochs, fan_out=fan_out
+        )
     if input_path == "sparse":
         return TrainingInputs(x if isinstance(x, _native.SparseRows) else SparseRows(x), "sparse")
     if input_path == "dense":
@@ -519,9 +539,9 @@ def train_epoch(
     ``input_path`` chooses how the first layer reads ``x``: ``"dense"`` (a GEMM), ``"sparse"``
     (only the nonzero inputs: faster for MNIST-like data, where most pixels are 0) or
     ``"auto"`` (the faster of the two for this call: sparse when the :func:`sparse_plan` work
-    of the first 512 rows of ``order`` is below :func:`sparse_work_crossover` by enough to
-    also pay, for a dense ``x``, for compressing all of ``x`` first). Both paths give the
-    same result up to the order of floating-point sums. ``x`` may also be a
+    of the first 512 rows of ``order`` predicts a sparse epoch of at most 0.75 of the dense
+    one, counting, for a dense ``x``, compressing all of ``x`` for this one call). Both paths
+    give the same result up to the order of floating-point sums. ``x`` may also be a
     :data:`SparseRows` built once from the dense array, which saves the sparse path that
     compression per call, or what :func:`training_inputs` made of it, whose path ``"auto"``
     takes as decided (:meth:`fastmlp.MLP.fit` decides so once per fit), or a scipy.sparse

@@ -92,11 +92,12 @@ class MLP:
         input_path: how the Rust engine's first layer reads the inputs: ``"dense"`` (GEMM),
             ``"sparse"`` (only nonzero inputs; faster on MNIST-like data where most pixels
             are 0) or ``"auto"`` (sparse when :func:`fastmlp.kernels.preferred_input_path`
-            finds the data sparse enough to be faster there), decided once per fit. The NumPy
-            engine always computes densely.
-        sparse_work_crossover: the work (:func:`fastmlp.kernels.sparse_plan`) below which
-            ``"auto"`` takes the sparse path; ``None`` for the default measured on the
-            project's machine (:func:`fastmlp.kernels.sparse_work_crossover`).
+            predicts it at most 0.75 of the dense path's time, compressing ``x`` once for the
+            fit's epochs included), decided once per fit (each ``partial_fit`` is a fit of one
+            epoch). The NumPy engine always computes densely.
+        sparse_work_crossover: the work (:func:`fastmlp.kernels.sparse_plan`) at which the
+            sparse path's epoch takes as long as the dense one's; ``None`` for the default
+            measured on the project's machine (:func:`fastmlp.kernels.sparse_work_crossover`).
         output: the output layer and its loss: ``"softmax"`` (classes, cross-entropy),
             ``"logistic"`` (independent 0/1 labels, binary cross-entropy), ``"identity"``
             (regression, squared error) or ``"exp"`` (counts, Poisson deviance); see
@@ -375,7 +376,12 @@ class MLP:
             self,
             engine,
             engine.training_inputs(
-                x, self.input_path, sparse_work_crossover=self.sparse_work_crossover
+                x,
+                self.input_path,
+                sparse_work_crossover=self.sparse_work_crossover,
+                # Compressing x for the sparse path must pay for itself within this fit.
+                epochs=settings.epochs,
+                fan_out=self.layer_sizes[1],
             ),
             labels,
             train_rows,

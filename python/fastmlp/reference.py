@@ -665,11 +665,16 @@ def _l2_rows(rows: int, sample_weight: FloatArray | None) -> float:
 
 
 def training_inputs(
-    x: FloatArray, input_path: InputPath = "auto", *, sparse_work_crossover: float | None = None
+    x: FloatArray,
+    input_path: InputPath = "auto",
+    *,
+    sparse_work_crossover: float | None = None,
+    epochs: int | None = None,
+    fan_out: int | None = None,
 ) -> FloatArray:
-    """``x`` itself: this engine always reads the inputs densely (``input_path`` and
-    ``sparse_work_crossover`` are accepted for the same signature as
-    :func:`fastmlp.kernels.training_inputs`)."""
+    """``x`` itself: this engine always reads the inputs densely (``input_path``,
+    ``sparse_work_crossover``, ``epochs`` and ``fan_out`` are accepted for the same signature
+    as :func:`fastmlp.kernels.training_inputs`)."""
     return x
 
 

@@ -27,7 +27,7 @@ pub use csr::{check_csr, CsrArrays};
 pub use groups::{RowGroups, GROUP_ROWS};
 pub use plan::{
     estimated_group_fill, plan_epoch, plan_sparse_path, preferred_input_path,
-    sparse_work_crossover, InputPath, SparseParams, SparsePlan, Tuning,
+    sparse_work_crossover, InputPath, SparseParams, SparsePlan, Tuning, SPARSE_TIME_LIMIT,
 };
 pub(crate) use ranges::InputRange;
 pub(crate) use ranges::InputRanges;
