@@ -461,7 +461,7 @@ def train_step(
     return _native.train_step(
         _arrays("weights", weights),
         _arrays("biases", biases),
-        _c_order("x", x),
+        _dense("x", x),
         _c_order("y_onehot", y_onehot),
         _learning_rate(lr),
         checked_activation,

@@ -464,6 +464,8 @@ class MLP:
         x = check_inputs("x", x, self.layer_sizes[0], self.dtype)
         engine = self._engine()
         chunk = _INFERENCE_CHUNK  # scipy.sparse too: the engines never densify it
+        if not isinstance(x, np.ndarray) and x.format != "csr":
+            x = x.tocsr()  # CSC: rows sliced from CSR, converted once (sparse to sparse)
         parts = []
         for i in range(0, x.shape[0], chunk):
             rows = x[i : i + chunk]
