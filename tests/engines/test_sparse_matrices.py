@@ -282,3 +282,24 @@ def test_a_huge_sparse_matrix_trains_and_predicts_in_little_memory():
     assert predicted.shape == (20_000,)
     # NumPy's share: W[0] (1.6 MB), labels, the order, index copies; never a dense row block.
     assert peak < 64 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+
+
+@pytest.mark.parametrize("container", ["csr_matrix", "csc_matrix"])
+@pytest.mark.parametrize("input_path", ["dense", "sparse"])
+def test_mlp_fits_a_sparse_matrix_bit_for_bit_as_its_dense_rows(container, input_path):
+    """Through MLP.fit (progress bar: many calls an epoch) and predict_proba: on the dense
+    path as the dense array, on the sparse path as the dense array compressed."""
+    dense, labels = sparse_rows_data(120, 20, np.float32)
+    models = []
+    for x in (dense, getattr(sparse, container)(dense)):
+        model = fastmlp.MLP([20, 8, 3], seed=0, engine="rust", input_path=input_path)
+        model.fit(x, labels, epochs=3, batch_size=8, lr=0.2, progress=lambda history: None)
+        model.fit(x, labels, epochs=1, batch_size=8, lr=0.2, progress=True)
+        models.append((model, x))
+    (a, dense_x), (b, matrix) = models
+    for p, q in zip(a.weights + a.biases, b.weights + b.biases, strict=True):
+        np.testing.assert_array_equal(p, q)
+    assert a.history_.loss == b.history_.loss
+    np.testing.assert_allclose(
+        b.predict_proba(matrix), a.predict_proba(dense_x), **TOLERANCE[np.float32]
+    )
