@@ -70,7 +70,9 @@ def measure(
                     "data": kind,
                     "density": compressed.density,
                     "plan": plan,
-                    "auto": "sparse" if plan.work < crossover else "dense",
+                    "auto": kernels.preferred_input_path(
+                        compressed, sparse_work_crossover=crossover
+                    ),
                     "threads": result.threads,
                     **{engine: result.seconds(engine) for engine in ENGINES},
                 }

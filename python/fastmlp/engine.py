@@ -141,9 +141,13 @@ class Engine(Protocol[Inputs]):
         input_path: InputPath = "auto",
         *,
         sparse_work_crossover: float | None = None,
+        epochs: int | None = None,
+        fan_out: int | None = None,
     ) -> Inputs:
         """``x`` as the training functions should read it over a whole fit, the input path
-        (``"auto"`` with ``sparse_work_crossover``) decided once for it."""
+        (``"auto"`` with ``sparse_work_crossover``) decided once for it; ``epochs`` and
+        ``fan_out`` (the first layer's width), where given, say what compressing ``x`` must
+        pay for."""
         ...
 
     def train_epoch(

@@ -11,7 +11,8 @@ core computes, on the engine's own threads (:func:`fastmlp.set_num_threads`).
 Every output kind of the contract (``output``: softmax, logistic, identity, exp; see
 :mod:`fastmlp.reference_outputs`), per-row ``sample_weight`` and the hidden activation
 ``"identity"`` are computed by the core, on every entry point. A ``scipy.sparse`` matrix ``x``
-is densified a few batches at a time (the core reads dense rows or :data:`SparseRows`).
+(CSR; CSC and other formats through their sparse ``tocsr()``) is never densified: its arrays
+become :data:`SparseRows` directly (:func:`sparse_rows`), which both first layers read.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from numpy.typing import NDArray
 
 from fastmlp import _native
 from fastmlp.engine import FloatArray, IntArray
-from fastmlp.errors import TrainingDivergedError
 from fastmlp.names import (
     HIDDEN_ACTIVATIONS,
     INPUT_PATHS,
@@ -35,6 +35,7 @@ from fastmlp.names import (
 )
 from fastmlp.optimizers import Adam, Optimizer, OptimizerState, check_optimizer_arguments
 from fastmlp.reference_outputs import check_output, check_sample_weight
+from fastmlp.sparse_inputs import as_csr, csr_arrays, is_scipy_sparse
 
 __all__ = [
     "CHECKS_INTERRUPTS",
@@ -52,6 +53,7 @@ __all__ = [
     "sigmoid",
     "softmax",
     "sparse_plan",
+    "sparse_rows",
     "sparse_work_crossover",
     "tanh",
     "train_epoch",
@@ -87,33 +89,44 @@ def sparse_plan(x: FloatArray | SparseRows) -> SparsePlan:
     reads a whole row of ``W[0]``). MNIST: work 0.46 in groups of 8 (density 0.19);
     Fashion-MNIST: 0.87 in groups of 8; random rows of density 0.05: 0.135 one by one.
     """
-    work, group_rows = _native.sparse_plan(_c_order("x", x))
+    work, group_rows = _native.sparse_plan(_training_x(x))
     return SparsePlan(work, group_rows)
 
 
 def sparse_work_crossover(threads: int | None = None) -> float:
-    """The :func:`sparse_plan` work below which ``input_path="auto"`` takes the sparse path.
+    """The :func:`sparse_plan` work at which the sparse first layer's epoch takes as long as
+    the dense one's: an epoch on the sparse path takes about work / crossover of the dense
+    path's time.
 
     The default, read per thread count from ``benchmarks/input_paths.py`` on this project's
-    machine (``benchmarks/README.md``): an epoch on the sparse path takes about work /
-    crossover of the dense path's time. ``threads`` defaults to the engine's current count.
-    Measured elsewhere, pass your own as ``sparse_work_crossover`` to
-    :func:`preferred_input_path`, :func:`training_inputs` or :class:`fastmlp.MLP`.
+    machine (``benchmarks/README.md``). ``input_path="auto"`` takes the sparse path where that
+    predicted ratio (plus any compressing of a dense ``x`` the call needs) is at most 0.75.
+    ``threads`` defaults to the engine's current count. Measured elsewhere, pass your own as
+    ``sparse_work_crossover`` to :func:`preferred_input_path`, :func:`training_inputs` or
+    :class:`fastmlp.MLP`.
     """
     return _native.sparse_work_crossover(threads)
 
 
 def preferred_input_path(
-    x: FloatArray | SparseRows, *, sparse_work_crossover: float | None = None
+    x: FloatArray | SparseRows,
+    *,
+    sparse_work_crossover: float | None = None,
+    epochs: int | None = None,
+    fan_out: int | None = None,
 ) -> Literal["dense", "sparse"]:
-    """``"sparse"`` or ``"dense"``: the faster first layer for ``x`` compressed once.
+    """``"sparse"`` or ``"dense"``: the first layer ``input_path="auto"`` takes for ``x``.
 
-    Sparse when the :func:`sparse_plan` work of ``x`` is below ``sparse_work_crossover``
-    (default: :func:`sparse_work_crossover` for the engine's current threads). The decision
-    :func:`training_inputs` takes once per fit; a :func:`train_epoch` call given ``"auto"``
-    and a bare array decides per call, and also counts compressing the array for that call.
+    Sparse where the sparse path's epoch is predicted to take at most 0.75 of the dense one's:
+    :func:`sparse_plan` work / ``sparse_work_crossover`` (default: :func:`sparse_work_crossover`
+    for the engine's current threads), plus, for a dense ``x`` with ``epochs`` and ``fan_out``
+    (the first layer's width) given, compressing it once for that many epochs (about
+    64 / (epochs * fan_out) of a dense epoch). Without them, ``x`` counts as compressed once
+    for many epochs. :func:`training_inputs` decides so once per fit (:meth:`fastmlp.MLP.fit`
+    with its epochs: ``partial_fit`` is one); a :func:`train_epoch` call given ``"auto"`` and a
+    bare dense array decides per call, counting the compression for that one call.
     """
-    return _native.preferred_input_path(_c_order("x", x), sparse_work_crossover)
+    return _native.preferred_input_path(_training_x(x), sparse_work_crossover, epochs, fan_out)
 
 
 class TrainingInputs(NamedTuple):
@@ -127,24 +140,30 @@ class TrainingInputs(NamedTuple):
 
 
 def training_inputs(
-    x: FloatArray, input_path: InputPath = "auto", *, sparse_work_crossover: float | None = None
+    x: FloatArray,
+    input_path: InputPath = "auto",
+    *,
+    sparse_work_crossover: float | None = None,
+    epochs: int | None = None,
+    fan_out: int | None = None,
 ) -> FloatArray | SparseRows | TrainingInputs:
     """``x`` as :func:`train_epoch` should read it over a whole fit, the path decided once:
     C-ordered (a Fortran-ordered or strided ``x`` is copied here, not on every call), and
     compressed to its nonzeros (:data:`SparseRows`) where the sparse first layer applies
     (``"sparse"``, or ``"auto"`` and :func:`preferred_input_path` with
-    ``sparse_work_crossover`` says so). Returns a :class:`TrainingInputs` (typed as any of
-    this engine's training inputs, as the engine contract has it). A scipy.sparse ``x`` stays
-    as it is."""
-    if _is_scipy_sparse(x):
-        # Densified a few batches at a time by train_epoch (building SparseRows straight
-        # from CSR is issue 12's phase 2).
-        return TrainingInputs(x, "sparse" if input_path == "sparse" else "dense")
-    x = _c_order("x", x)
+    ``sparse_work_crossover``, ``epochs`` and ``fan_out`` says so: given the fit's epochs and
+    first layer's width, compressing a dense ``x`` must pay for itself within them). Returns
+    a :class:`TrainingInputs` (typed as any of this engine's training inputs, as the engine
+    contract has it). A scipy.sparse ``x``
+    becomes :data:`SparseRows` (:func:`sparse_rows`) for either path: the dense path expands
+    each batch's rows, so the matrix is never densified."""
+    x = _training_x(x)
     if input_path == "auto":
-        input_path = preferred_input_path(x, sparse_work_crossover=sparse_work_crossover)
+        input_path = preferred_input_path(
+            x, sparse_work_crossover=sparse_work_crossover, epochs=epochs, fan_out=fan_out
+        )
     if input_path == "sparse":
-        return TrainingInputs(SparseRows(x), "sparse")
+        return TrainingInputs(x if isinstance(x, _native.SparseRows) else SparseRows(x), "sparse")
     if input_path == "dense":
         return TrainingInputs(x, "dense")
     raise ValueError(f"input_path: expected one of {INPUT_PATHS}, got {input_path!r}")
@@ -157,18 +176,29 @@ def _c_order(arg: str, value: Any) -> Any:
     return value
 
 
-# A scipy.sparse x is densified in pieces of whole batches of at most this many values.
-_DENSE_PIECE_VALUES = 1 << 22
+def sparse_rows(x: Any) -> SparseRows:
+    """A scipy.sparse matrix ``x`` (n, features) as :data:`SparseRows`, built from its CSR
+    arrays without densifying it (CSC and other formats: their sparse ``tocsr()`` first).
+
+    Any integer index dtype; columns in any order within a row, repeats summed (as
+    ``x.toarray()`` sums them), stored zeros dropped. A ``ValueError`` naming ``x`` for an
+    ``indptr`` that does not start at 0, decreases or overruns the entries, a column index
+    out of range, or a NaN or infinite stored value (the reference engine raises the same).
+    """
+    csr = as_csr(x)
+    indptr, indices, data = csr_arrays(csr)
+    return _native.SparseRows.from_csr(indptr, indices, data, tuple(csr.shape))
 
 
-def _is_scipy_sparse(value: object) -> bool:
-    """Whether ``value`` is a scipy.sparse matrix or array (without importing scipy)."""
-    return type(value).__module__.startswith("scipy.sparse") and hasattr(value, "toarray")
+def _training_x(x: Any) -> Any:
+    """Training inputs as the core reads them: a scipy.sparse matrix as :data:`SparseRows`,
+    an array C-ordered (:func:`_c_order`), anything else as it is."""
+    return sparse_rows(x) if is_scipy_sparse(x) else _c_order("x", x)
 
 
 def _dense(arg: str, value: Any) -> Any:
     """A scipy.sparse batch as a dense C-ordered array; anything else as :func:`_c_order`."""
-    if _is_scipy_sparse(value):
+    if is_scipy_sparse(value):
         return np.ascontiguousarray(value.toarray())
     return _c_order(arg, value)
 
@@ -313,13 +343,65 @@ def forward(
 
     ``weights[l]`` is (fan_in, fan_out), ``biases[l]`` (fan_out,); hidden layers use
     ``activation`` ("relu", "tanh", "sigmoid" or "identity"); ``aL`` (n, outputs) is the output
-    layer's (``output``: the softmax probabilities by default). ``outputs[0]`` is ``x`` itself
-    (a scipy.sparse ``x``: its dense copy).
+    layer's (``output``: the softmax probabilities by default). ``outputs[0]`` is ``x`` itself.
+    A scipy.sparse ``x`` is never densified: the first layer's product is computed from its
+    nonzeros.
     """
     activation = _checked_names(activation, output)
+    if is_scipy_sparse(x):
+        weights, biases = _arrays("weights", weights), _arrays("biases", biases)
+        return _forward_sparse(weights, biases, x, activation, output)
     return _native.forward(
-        _arrays("weights", weights), _arrays("biases", biases), _dense("x", x), activation, output
+        _arrays("weights", weights), _arrays("biases", biases), _c_order("x", x), activation, output
     )
+
+
+def _identity(z: FloatArray) -> FloatArray:
+    return z
+
+
+def _exp(z: FloatArray) -> FloatArray:
+    with np.errstate(over="ignore"):  # inf past the dtype's range, as the core gives
+        return np.exp(z)
+
+
+_HIDDEN = {
+    "relu": _native.relu,
+    "tanh": _native.tanh,
+    "sigmoid": _native.sigmoid,
+    "identity": _identity,
+}
+_OUTPUT = {
+    "softmax": _native.softmax,
+    "logistic": _native.sigmoid,
+    "identity": _identity,
+    "exp": _exp,
+}
+
+
+def _forward_sparse(
+    weights: list[Any], biases: list[Any], x: Any, activation: Activation, output: Output
+) -> list[FloatArray]:
+    """:func:`forward` on a scipy.sparse ``x``: the first layer's product from its nonzeros
+    (``_native.sparse_matmul``), the other layers as for dense rows. ``outputs[0]`` is ``x``."""
+    if not weights or len(weights) != len(biases):
+        raise ValueError(
+            f"weights, biases: expected lists of the same length >= 1, got {len(weights)} "
+            f"and {len(biases)}"
+        )
+    z = _native.sparse_matmul(sparse_rows(x), _c_order("weights[0]", weights[0]))  # (n, fan_out)
+    bias = np.asarray(biases[0])
+    if bias.dtype != z.dtype or bias.shape != (z.shape[1],):
+        raise ValueError(
+            f"biases[0]: expected shape ({z.shape[1]},) of dtype {z.dtype}, got shape "
+            f"{bias.shape} of dtype {bias.dtype}"
+        )
+    z += bias
+    if len(weights) == 1:
+        return [x, _OUTPUT[output](z)]
+    hidden = _HIDDEN[activation](z)  # (n, fan_out)
+    rest = _native.forward(weights[1:], biases[1:], hidden, activation, output)
+    return [x, *rest]
 
 
 def backward(
@@ -458,18 +540,13 @@ def train_epoch_stats(
     if batch_size < 1:
         raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
     activation = _checked_names(activation, output)
-    inputs = _c_order("x", x)
+    inputs = _training_x(x)
     rows, dtype = _rows_and_dtype(inputs)
     targets = _epoch_targets(labels, output, rows, weights, dtype)
     arguments["output"] = output
     arguments["sample_weight"] = (
         None if sample_weight is None else _row_weights(sample_weight, rows, dtype)
     )
-    if _is_scipy_sparse(inputs):
-        return _train_epoch_in_dense_pieces(
-            weights, biases, inputs, targets, order, lr, batch_size, activation, input_path,
-            arguments,
-        )  # fmt: skip
     loss, correct = _native.train_epoch_stats(
         _arrays("weights", weights),
         _arrays("biases", biases),
@@ -540,13 +617,13 @@ def train_epoch(
     ``input_path`` chooses how the first layer reads ``x``: ``"dense"`` (a GEMM), ``"sparse"``
     (only the nonzero inputs: faster for MNIST-like data, where most pixels are 0) or
     ``"auto"`` (the faster of the two for this call: sparse when the :func:`sparse_plan` work
-    of the first 512 rows of ``order`` is below :func:`sparse_work_crossover` by enough to
-    also pay, for a dense ``x``, for compressing all of ``x`` first). Both paths give the
-    same result up to the order of floating-point sums. ``x`` may also be a
+    of the first 512 rows of ``order`` predicts a sparse epoch of at most 0.75 of the dense
+    one, counting, for a dense ``x``, compressing all of ``x`` for this one call). Both paths
+    give the same result up to the order of floating-point sums. ``x`` may also be a
     :data:`SparseRows` built once from the dense array, which saves the sparse path that
     compression per call, or what :func:`training_inputs` made of it, whose path ``"auto"``
     takes as decided (:meth:`fastmlp.MLP.fit` decides so once per fit), or a scipy.sparse
-    matrix, densified a few batches at a time.
+    matrix, made :data:`SparseRows` for this call (:func:`sparse_rows`), never densified.
 
     ``optimizer``, ``state`` and ``alpha`` are :func:`fastmlp.reference.train_epoch`'s: each
     batch is a step of the optimizer (plain SGD by default), ``state`` is updated in place
@@ -572,70 +649,3 @@ def train_epoch(
         output=output,
         sample_weight=sample_weight,
     )[0]
-
-
-def _train_epoch_in_dense_pieces(
-    weights: Sequence[FloatArray],
-    biases: Sequence[FloatArray],
-    x: Any,
-    labels: Any,
-    order: NDArray[np.integer],
-    lr: float,
-    batch_size: int,
-    activation: Activation,
-    input_path: InputPath,
-    optimizer_arguments: dict[str, Any],
-) -> tuple[float, int]:
-    """:func:`train_epoch_stats` on a scipy.sparse ``x``: its rows in ``order`` are densified
-    in pieces of whole batches (at most ``_DENSE_PIECE_VALUES`` values), each piece one call
-    of the core. The same batches and steps as one call on the dense matrix."""
-    rows = x.tocsr() if x.format != "csr" else x
-    n, features = rows.shape
-    order = _indices("order", order)
-    if len(labels) != n:
-        raise ValueError(
-            f"labels: expected shape ({n},) (one per row of x), got shape {labels.shape}"
-        )
-    outside = np.flatnonzero((order < 0) | (order >= n))
-    if outside.size:
-        raise ValueError(
-            f"order: expected row indices in [0, {n}), got {order[outside[0]]} at position "
-            f"{outside[0]}"
-        )
-    if len(order) == 0:
-        raise ValueError("order must hold at least one row index, got an empty array")
-    batches_per_piece = max(1, _DENSE_PIECE_VALUES // (batch_size * max(features, 1)))
-    piece_rows = batches_per_piece * batch_size
-    total_loss, total_correct = 0.0, 0
-    sample_weight = optimizer_arguments.get("sample_weight")
-    for start in range(0, len(order), piece_rows):
-        part = order[start : start + piece_rows]
-        dense = np.ascontiguousarray(rows[part].toarray())  # (len(part), features)
-        piece_arguments = dict(optimizer_arguments)
-        if sample_weight is not None:
-            piece_arguments["sample_weight"] = np.ascontiguousarray(sample_weight[part])
-        try:
-            loss, correct = _native.train_epoch_stats(
-                _arrays("weights", weights),
-                _arrays("biases", biases),
-                dense,
-                np.ascontiguousarray(labels[part]),
-                np.arange(len(part), dtype=np.int64),
-                _learning_rate(lr),
-                int(min(batch_size, np.iinfo(np.int64).max)),
-                activation,
-                input_path,
-                **piece_arguments,
-            )
-        except TrainingDivergedError as error:
-            batch = start // batch_size + (error.batch or 0)
-            raise TrainingDivergedError(
-                f"training diverged: the loss of batch {batch} (0-based, within this epoch) is "
-                f"{error.loss}; the weights are those before that batch; try a smaller "
-                "learning rate",
-                batch=batch,
-                loss=error.loss,
-            ) from None
-        total_loss += loss * len(part)
-        total_correct += correct
-    return total_loss / len(order), total_correct

@@ -69,8 +69,6 @@ __all__ = ["MLP"]
 _ENGINE_MODULES: dict[EngineName, Engine[Any]] = {"rust": kernels, "numpy": reference}
 # Rows per forward call in predict/evaluate: bounds the hidden activations' memory.
 _INFERENCE_CHUNK = 16384
-# A scipy.sparse x is predicted on in pieces of at most this many dense values.
-_SPARSE_INFERENCE_VALUES = 1 << 22
 # The loss before training, for the check that it did not explode, is measured on these rows.
 _START_ROWS = 1024
 
@@ -94,11 +92,12 @@ class MLP:
         input_path: how the Rust engine's first layer reads the inputs: ``"dense"`` (GEMM),
             ``"sparse"`` (only nonzero inputs; faster on MNIST-like data where most pixels
             are 0) or ``"auto"`` (sparse when :func:`fastmlp.kernels.preferred_input_path`
-            finds the data sparse enough to be faster there), decided once per fit. The NumPy
-            engine always computes densely.
-        sparse_work_crossover: the work (:func:`fastmlp.kernels.sparse_plan`) below which
-            ``"auto"`` takes the sparse path; ``None`` for the default measured on the
-            project's machine (:func:`fastmlp.kernels.sparse_work_crossover`).
+            predicts it at most 0.75 of the dense path's time, compressing ``x`` once for the
+            fit's epochs included), decided once per fit (each ``partial_fit`` is a fit of one
+            epoch). The NumPy engine always computes densely.
+        sparse_work_crossover: the work (:func:`fastmlp.kernels.sparse_plan`) at which the
+            sparse path's epoch takes as long as the dense one's; ``None`` for the default
+            measured on the project's machine (:func:`fastmlp.kernels.sparse_work_crossover`).
         output: the output layer and its loss: ``"softmax"`` (classes, cross-entropy),
             ``"logistic"`` (independent 0/1 labels, binary cross-entropy), ``"identity"``
             (regression, squared error) or ``"exp"`` (counts, Poisson deviance); see
@@ -377,7 +376,12 @@ class MLP:
             self,
             engine,
             engine.training_inputs(
-                x, self.input_path, sparse_work_crossover=self.sparse_work_crossover
+                x,
+                self.input_path,
+                sparse_work_crossover=self.sparse_work_crossover,
+                # Compressing x for the sparse path must pay for itself within this fit.
+                epochs=settings.epochs,
+                fan_out=self.layer_sizes[1],
             ),
             labels,
             train_rows,
@@ -459,9 +463,9 @@ class MLP:
         """
         x = check_inputs("x", x, self.layer_sizes[0], self.dtype)
         engine = self._engine()
-        chunk = _INFERENCE_CHUNK
-        if not isinstance(x, np.ndarray):  # scipy.sparse: densified chunk by chunk
-            chunk = max(1, min(chunk, _SPARSE_INFERENCE_VALUES // x.shape[1]))
+        chunk = _INFERENCE_CHUNK  # scipy.sparse too: the engines never densify it
+        if not isinstance(x, np.ndarray) and x.format != "csr":
+            x = x.tocsr()  # CSC: rows sliced from CSR, converted once (sparse to sparse)
         parts = []
         for i in range(0, x.shape[0], chunk):
             rows = x[i : i + chunk]

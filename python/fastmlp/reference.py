@@ -18,8 +18,9 @@ Conventions
   ``"identity"`` (regression) and ``"exp"`` (Poisson) pair other output layers
   with their losses, and ``sample_weight`` weighs the rows of the mean loss: see
   :mod:`fastmlp.reference_outputs`.
-* ``x`` may also be a ``scipy.sparse`` matrix (CSR): ``x @ W`` and ``x.T @ delta``
-  are then sparse products.
+* ``x`` may also be a ``scipy.sparse`` matrix (CSR; CSC and other formats are converted to
+  CSR): ``x @ W`` and ``x.T @ delta`` are then sparse products. It is checked as the Rust
+  engine checks it (:mod:`fastmlp.sparse_inputs`), with the same errors.
 * float32 and float64 are both supported. Every function computes in the
   dtype of its inputs and returns that dtype: nothing is silently upcast.
 
@@ -88,6 +89,7 @@ from fastmlp.reference_outputs import (
     output_delta,
     output_loss,
 )
+from fastmlp.sparse_inputs import as_csr, check_csr, check_csr_width, is_scipy_sparse
 
 __all__ = [
     "ACTIVATIONS",
@@ -461,6 +463,8 @@ def forward(
     """
     act, _ = _lookup_activation(activation)
     check_output(output)
+    if is_scipy_sparse(x):
+        _check_sparse_x(x, weights)
     last = len(weights) - 1
     outputs = [x]
     for layer, (w, b) in enumerate(zip(weights, biases, strict=True)):
@@ -663,12 +667,26 @@ def _l2_rows(rows: int, sample_weight: FloatArray | None) -> float:
 
 
 def training_inputs(
-    x: FloatArray, input_path: InputPath = "auto", *, sparse_work_crossover: float | None = None
+    x: FloatArray,
+    input_path: InputPath = "auto",
+    *,
+    sparse_work_crossover: float | None = None,
+    epochs: int | None = None,
+    fan_out: int | None = None,
 ) -> FloatArray:
-    """``x`` itself: this engine always reads the inputs densely (``input_path`` and
-    ``sparse_work_crossover`` are accepted for the same signature as
-    :func:`fastmlp.kernels.training_inputs`)."""
+    """``x`` itself: this engine always reads the inputs densely (``input_path``,
+    ``sparse_work_crossover``, ``epochs`` and ``fan_out`` are accepted for the same signature
+    as :func:`fastmlp.kernels.training_inputs`)."""
     return x
+
+
+def _check_sparse_x(x: object, weights: Sequence[FloatArray]) -> FloatArray:
+    """A scipy.sparse ``x`` as CSR, with the Rust engine's checks and messages
+    (:mod:`fastmlp.sparse_inputs`): the same bad matrix is the same error in both engines."""
+    csr = as_csr(x)
+    check_csr(csr)
+    check_csr_width(csr, weights[0].shape[0])
+    return cast(FloatArray, csr)
 
 
 def _one_hot(labels: IntArray, n_classes: int, dtype: DTypeLike) -> FloatArray:
@@ -784,6 +802,8 @@ def train_epoch_stats(
         ``"identity"`` and ``"exp"``: 0).
     """
     check_output(output)
+    if is_scipy_sparse(x):
+        x = _check_sparse_x(x, weights)
     labels, order, _ = _check_epoch_arguments(
         weights, x, labels, order, lr, batch_size, activation, input_path, output
     )

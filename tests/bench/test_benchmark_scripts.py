@@ -285,7 +285,8 @@ def test_call_paths_quick(tmp_path: Path) -> None:
     assert [row[3] for row in training] == ways
     for data, threads, auto_takes, way, auto, dense, ratio, spread in training:
         assert data == "mnist-like" and threads == "1"
-        assert auto_takes.startswith("sparse (")  # MNIST-like rows: auto goes sparse
+        # MNIST-like rows: the sparse path does not earn 0.75 of the dense epoch (issue 14.4)
+        assert auto_takes == "dense (0.46)"
         if way == "cli":  # a difference of two wall times: on 512 rows, noise may win
             assert all(math.isfinite(float(c.split()[0])) for c in (auto, dense, ratio))
         else:

@@ -219,9 +219,9 @@ def sparse_data(n: int, features: int, dtype: type, seed: int = 3):
 
 @pytest.mark.parametrize("container", ["csr_matrix", "csr_array", "csc_matrix"])
 @pytest.mark.parametrize("engine_name", list(ENGINES))
-def test_a_sparse_matrix_trains_as_its_dense_rows(engine_name, container, dtype, monkeypatch):
-    """Several pieces of batches (the piece size is made small) give the epoch of one call."""
-    monkeypatch.setattr(kernels, "_DENSE_PIECE_VALUES", 3 * 8 * 20)  # 3 batches per piece
+def test_a_sparse_matrix_trains_as_its_dense_rows(engine_name, container, dtype):
+    """The Rust engine bit for bit (its dense path expands the compressed rows batch by batch:
+    tests/engines/test_sparse_matrices.py); the reference within the epoch tolerance."""
     engine = ENGINES[engine_name]
     dense, labels = sparse_data(70, 20, dtype)
     matrix = getattr(sparse, container)(dense)
@@ -237,6 +237,8 @@ def test_a_sparse_matrix_trains_as_its_dense_rows(engine_name, container, dtype,
     assert runs[0][1] == runs[1][1]
     for a, b in zip(runs[0][2], runs[1][2], strict=True):
         np.testing.assert_allclose(a, b, **EPOCH_TOLERANCE[dtype])
+        if engine_name == "rust":
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("engine_name", list(ENGINES))
@@ -266,14 +268,15 @@ def test_sparse_order_and_labels_are_checked_as_for_dense():
         )
 
 
-def test_divergence_on_a_sparse_matrix_names_the_batch_of_the_epoch(monkeypatch):
-    monkeypatch.setattr(kernels, "_DENSE_PIECE_VALUES", 2 * 4 * 20)  # 2 batches per piece
+@pytest.mark.parametrize("engine_name", list(ENGINES))
+def test_divergence_on_a_sparse_matrix_names_the_batch_of_the_epoch(engine_name):
     dense, labels = sparse_data(40, 20, np.float64)
-    dense[25] = np.inf  # in batch 6 (rows 24..27 of the order), the fourth piece
     weights, biases = make_params([20, 3], np.float64)
+    weights[0][:, :] = 0.0
+    dense[25] = 1e200  # finite, but its logits overflow: batch 6 (rows 24..27)
     with pytest.raises(TrainingDivergedError) as caught:
-        kernels.train_epoch(
-            weights, biases, sparse.csr_matrix(dense), labels, np.arange(40), 0.1, 4, "relu"
+        ENGINES[engine_name].train_epoch(
+            weights, biases, sparse.csr_matrix(dense), labels, np.arange(40), 1e200, 4, "relu"
         )
     assert caught.value.batch == 6
     assert "batch 6" in str(caught.value)
@@ -294,3 +297,16 @@ def test_exp_overflow_is_the_same_divergence_in_both_engines(engine_name, dtype)
         )  # fmt: skip
     assert caught.value.batch == 2
     assert not np.isfinite(caught.value.loss)
+
+
+@pytest.mark.parametrize("engine_name", list(ENGINES))
+def test_an_infinite_value_in_a_sparse_matrix_is_refused(engine_name):
+    """Unlike a dense array's (which diverges), a stored value is checked when the matrix is
+    compressed: tests/engines/test_sparse_matrices.py has every such error."""
+    dense, labels = sparse_data(40, 20, np.float64)
+    dense[25, 3] = np.inf
+    weights, biases = make_params([20, 3], np.float64)
+    with pytest.raises(ValueError, match=r"x: the stored value at row 25, column 3 is NaN or inf"):
+        ENGINES[engine_name].train_epoch(
+            weights, biases, sparse.csr_matrix(dense), labels, np.arange(40), 0.1, 4, "relu"
+        )

@@ -3,7 +3,8 @@ mod common;
 use common::{max_abs_diff, Rng};
 use fastmlp_core::sparse::{
     estimated_group_fill, plan_epoch, plan_sparse_path, preferred_input_path,
-    sparse_work_crossover, RowGroups, SparseBatch, SparseRows, Tuning, GROUP_ROWS,
+    sparse_work_crossover, RowGroups, SparseBatch, SparsePlan, SparseRows, Tuning, GROUP_ROWS,
+    SPARSE_TIME_LIMIT,
 };
 use fastmlp_core::{
     train_epoch, Activation, Architecture, Epoch, InputPath, Inputs, Model, Real, SparseParams,
@@ -370,10 +371,11 @@ fn auto_counts_compressing_dense_inputs_for_the_call() {
     };
     let plan = plan_sparse_path(Inputs::Dense(&x), &order, inputs, &SparseParams::default());
     assert_eq!(plan.group_rows, GROUP_ROWS);
-    // A crossover twice the work: sparse takes about half the dense epoch's time.
-    let half = Tuning::Value(2.0 * plan.work);
+    // A crossover four times the work: sparse takes about a quarter of the dense epoch's time;
+    // `Auto` takes it while that plus compressing stays within SPARSE_TIME_LIMIT (0.75).
+    let quarter = Tuning::Value(4.0 * plan.work);
     let free = SparseParams {
-        work_crossover: half,
+        work_crossover: quarter,
         compress_cost: Tuning::Value(0.0),
         ..SparseParams::default()
     };
@@ -538,4 +540,22 @@ fn the_comparison_fails_on_values_never_written() {
         f64::INFINITY
     );
     assert_eq!(max_abs_diff(&[1.0, 2.0], &[1.0, 2.5]), 0.5);
+}
+
+#[test]
+fn auto_takes_the_sparse_path_only_where_it_earns_a_quarter() {
+    let crossover = 0.5; // binary fractions: the products below are exact
+    let at = |work: f64, compress: f64| {
+        SparsePlan {
+            group_rows: GROUP_ROWS,
+            work,
+        }
+        .preferred_path(crossover, compress)
+    };
+    // Predicted sparse / dense = work / crossover (+ compressing): at most 0.75 to go sparse.
+    assert_eq!(SPARSE_TIME_LIMIT, 0.75);
+    assert_eq!(at(0.375, 0.0), InputPath::Sparse); // 0.75
+    assert_eq!(at(0.385, 0.0), InputPath::Dense); // 0.77, as MNIST-like rows on two threads
+    assert_eq!(at(0.25, 0.25), InputPath::Sparse); // 0.5 + 0.25
+    assert_eq!(at(0.25, 0.375), InputPath::Dense); // 0.5 + 0.375
 }

@@ -38,6 +38,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(train::train_step, m)?)?;
     m.add_function(wrap_pyfunction!(train::train_epoch_stats, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::sparse_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(sparse::sparse_matmul, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::preferred_input_path, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::sparse_work_crossover, m)?)?;
     m.add_function(wrap_pyfunction!(parallel::set_num_threads, m)?)?;

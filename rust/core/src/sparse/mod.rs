@@ -6,6 +6,7 @@
 //! MNIST's pixels are about 81% zeros, and the first layer's two products are nearly all of
 //! an epoch's FLOPs. One file a part:
 //! - `rows.rs`: the inputs compressed to their nonzeros (`SparseRows`); a batch as row indices;
+//! - `csr.rs`: those rows built from a CSR matrix's arrays (scipy.sparse), checked;
 //! - `plan.rs`: whether the sparse path pays off, and in groups of how many rows;
 //! - `groups.rs`: a batch's rows regrouped over one range of inputs (`RowGroups`);
 //! - `kernels.rs`: the two products on those groups, in explicit SIMD;
@@ -14,6 +15,7 @@
 //!
 //! How each part got its shape, with measurements: benchmarks/README.md ("Sparse inputs").
 
+mod csr;
 mod groups;
 mod kernels;
 mod plan;
@@ -21,10 +23,11 @@ mod ranges;
 mod rows;
 mod update;
 
+pub use csr::{check_csr, CsrArrays};
 pub use groups::{RowGroups, GROUP_ROWS};
 pub use plan::{
     estimated_group_fill, plan_epoch, plan_sparse_path, preferred_input_path,
-    sparse_work_crossover, InputPath, SparseParams, SparsePlan, Tuning,
+    sparse_work_crossover, InputPath, SparseParams, SparsePlan, Tuning, SPARSE_TIME_LIMIT,
 };
 pub(crate) use ranges::InputRange;
 pub(crate) use ranges::InputRanges;

@@ -114,13 +114,15 @@ impl SparseParams {
     }
 }
 
-/// The measured work crossover (`SparseParams::work_crossover`): 0.58 on one thread, 0.7 on
-/// two or more (784-128-10, batch 128, float32; benchmarks/README.md).
+/// The measured work crossover (`SparseParams::work_crossover`): 0.58 on one thread, 0.6 on
+/// two or more (784-128-10, batch 128, float32; benchmarks/README.md). On two threads the
+/// points it is read from imply 0.6-0.73: the lowest, MNIST-like rows', keeps the prediction
+/// from promising the sparse path more than it delivers.
 pub fn sparse_work_crossover(threads: usize) -> f64 {
     if threads <= 1 {
         0.58
     } else {
-        0.7
+        0.6
     }
 }
 
@@ -136,12 +138,18 @@ pub struct SparsePlan {
     pub work: f64,
 }
 
+/// The most of the dense epoch's time that the sparse path may be predicted to take (with any
+/// compression the call needs) for `Auto` to take it: the prediction is off by up to 15%
+/// (benchmarks/README.md), and a sparse path that saves less is not worth that risk.
+pub const SPARSE_TIME_LIMIT: f64 = 0.75;
+
 impl SparsePlan {
     /// The path `Auto` takes: sparse where its epoch, about work / crossover of the dense
     /// epoch's time, plus `compress_fraction` of it to compress dense inputs first (0 where
-    /// they are compressed already, or once for many epochs), takes less than the dense one.
+    /// they are compressed already, or once for many epochs), is at most `SPARSE_TIME_LIMIT`
+    /// of the dense one.
     pub fn preferred_path(&self, crossover: f64, compress_fraction: f64) -> InputPath {
-        if self.work < crossover * (1.0 - compress_fraction) {
+        if self.work <= crossover * (SPARSE_TIME_LIMIT - compress_fraction) {
             InputPath::Sparse
         } else {
             InputPath::Dense

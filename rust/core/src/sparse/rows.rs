@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::real::Real;
+use rayon::prelude::*;
 
 /// A row-major (rows, inputs) matrix keeping only its nonzero values (CSR): row i's entries
 /// are `starts[i] .. starts[i + 1]` of `columns` (ascending) and `values`.
@@ -69,6 +70,27 @@ impl<T: Real> SparseRows<T> {
         Ok(matrix)
     }
 
+    /// Rows already in this form: row i's entries are `starts[i] .. starts[i + 1]` of
+    /// `columns` (ascending, each < inputs <= u32::MAX) and `values` (nonzero).
+    pub(super) fn from_parts(
+        inputs: usize,
+        starts: Vec<usize>,
+        columns: Vec<u32>,
+        values: Vec<T>,
+    ) -> Self {
+        let mut column_counts = vec![0; inputs];
+        for &c in &columns {
+            column_counts[c as usize] += 1;
+        }
+        SparseRows {
+            inputs,
+            column_counts,
+            starts,
+            columns,
+            values,
+        }
+    }
+
     pub fn rows(&self) -> usize {
         self.starts.len().saturating_sub(1)
     }
@@ -126,6 +148,44 @@ impl<T: Real> SparseRows<T> {
                 out[c as usize] = v;
             }
         }
+    }
+}
+
+impl<T: Real> SparseRows<T> {
+    /// `out (rows, fan_out) = self @ w` for `w` (inputs, fan_out), row-major: each row the sum
+    /// of its nonzeros times their rows of `w`, in ascending column order. Rows are split over
+    /// the current rayon pool.
+    pub fn multiply_into(&self, w: &[T], fan_out: usize, out: &mut [T]) -> Result<()> {
+        if w.len() != self.inputs * fan_out {
+            return Err(Error::shape(
+                "weights[0]",
+                format!("{} rows (x's columns) of {fan_out} values", self.inputs),
+                format!("{} values", w.len()),
+            ));
+        }
+        if out.len() != self.rows() * fan_out {
+            return Err(Error::shape(
+                "out",
+                format!("{} values", self.rows() * fan_out),
+                format!("{}", out.len()),
+            ));
+        }
+        if fan_out == 0 {
+            return Ok(());
+        }
+        out.par_chunks_mut(fan_out)
+            .enumerate()
+            .for_each(|(i, out_row)| {
+                out_row.iter_mut().for_each(|v| *v = T::zero());
+                let (columns, values) = self.row(i);
+                for (&c, &x) in columns.iter().zip(values) {
+                    let w_row = &w[c as usize * fan_out..(c as usize + 1) * fan_out];
+                    for (o, &w) in out_row.iter_mut().zip(w_row) {
+                        *o += x * w;
+                    }
+                }
+            });
+        Ok(())
     }
 }
 

@@ -5,4 +5,4 @@ mod plan;
 mod rows;
 
 pub use plan::{preferred_input_path, sparse_plan, sparse_work_crossover};
-pub use rows::{precision_of_inputs, AnySparseRows, PySparseRows};
+pub use rows::{precision_of_inputs, sparse_matmul, AnySparseRows, PySparseRows};

@@ -7,6 +7,7 @@ use crate::errors::{core, no_panic};
 use crate::float::{by_precision, Float};
 use fastmlp_core::sparse::{self, SparseParams, SparsePlan, Tuning};
 use fastmlp_core::{parallel, Inputs};
+use numpy::{PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -52,13 +53,17 @@ pub fn sparse_plan(x: &Bound<'_, PyAny>) -> PyResult<(f64, usize)> {
 }
 
 /// The first layer `input_path="auto"` takes on the engine's current threads for x compressed
-/// once for many epochs (as `MLP.fit` does): "sparse" when its planned work is below the
-/// crossover, `sparse_work_crossover` or the one measured for that many threads.
+/// once for many epochs (as `MLP.fit` does): "sparse" when its planned epoch is at most
+/// `SPARSE_TIME_LIMIT` of the dense one's, by the crossover `sparse_work_crossover` or the one
+/// measured for that many threads. Given `epochs` and `fan_out` (the first layer's width), a
+/// dense x also counts compressing it once for that many epochs.
 #[pyfunction]
-#[pyo3(signature = (x, sparse_work_crossover = None))]
+#[pyo3(signature = (x, sparse_work_crossover = None, epochs = None, fan_out = None))]
 pub fn preferred_input_path(
     x: &Bound<'_, PyAny>,
     sparse_work_crossover: Option<f64>,
+    epochs: Option<i64>,
+    fan_out: Option<i64>,
 ) -> PyResult<&'static str> {
     no_panic(|| {
         let params = SparseParams {
@@ -66,9 +71,39 @@ pub fn preferred_input_path(
             ..SparseParams::default()
         };
         core(params.check())?;
+        let epochs = positive("epochs", epochs)?;
+        let fan_out = positive("fan_out", fan_out)?;
         let crossover = params.work_crossover(core(parallel::num_threads())?);
-        Ok(plan_for(x, &params)?.preferred_path(crossover, 0.0).name())
+        let compress_fraction = match (epochs, fan_out, x.cast::<PySparseRows>()) {
+            (Some(epochs), Some(fan_out), Err(_)) => {
+                let rows = dense_rows(x)?;
+                params.compress_fraction(rows, rows.saturating_mul(epochs), fan_out)
+            }
+            _ => 0.0,
+        };
+        Ok(plan_for(x, &params)?
+            .preferred_path(crossover, compress_fraction)
+            .name())
     })
+}
+
+/// An optional count that must be positive when given.
+fn positive(arg: &str, value: Option<i64>) -> PyResult<Option<usize>> {
+    value
+        .map(|n| {
+            usize::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| {
+                PyValueError::new_err(format!("{arg}: expected a positive integer, got {n}"))
+            })
+        })
+        .transpose()
+}
+
+/// The rows of a dense 2-D x (its dtype and shape checked as `sparse_plan` checks them).
+fn dense_rows(x: &Bound<'_, PyAny>) -> PyResult<usize> {
+    let array = x
+        .cast::<PyUntypedArray>()
+        .map_err(|_| PyTypeError::new_err("x: expected a numpy.ndarray or SparseRows"))?;
+    Ok(array.shape().first().copied().unwrap_or(0))
 }
 
 /// The work below which the sparse first layer is the faster one on `threads` threads (the
