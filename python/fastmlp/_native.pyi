@@ -41,6 +41,8 @@ def forward(
     biases: Sequence[NDArray[_Float]],
     x: NDArray[_Float],
     activation: Activation,
+    input_path: InputPath = "auto",
+    check_finite: bool = False,
 ) -> list[NDArray[_Float]]: ...
 def backward(
     weights: Sequence[NDArray[_Float]],

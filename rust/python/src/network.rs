@@ -3,13 +3,13 @@
 
 use crate::activation::activation_of;
 use crate::arrays::{items, new_array, precision_of, readonly, shape_text, slice};
-use crate::errors::no_panic;
+use crate::errors::{core, no_panic};
 use crate::float::{by_precision, Float};
 use crate::parallel::compute;
 use crate::params::{
     architecture_of, each_array, params_readonly, rows_matching, slices, weight_shapes,
 };
-use fastmlp_core::{network, Activation};
+use fastmlp_core::{network, Activation, InputPath};
 use numpy::PyUntypedArrayMethods;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -21,12 +21,15 @@ fn forward_typed<'py, T: Float>(
     biases: &Bound<'py, PyAny>,
     x: &Bound<'py, PyAny>,
     activation: Activation,
+    (input_path, check_finite): (InputPath, bool),
 ) -> PyResult<Bound<'py, PyList>> {
     let (arch, w, b) = params_readonly::<T>(weights, biases)?;
     let x_array = readonly::<T>("x", x, Some(2), T::NAME)?;
     let rows = rows_matching("x", &x_array, &arch)?;
     let (ws, bs, xs) = (slices(&w)?, slices(&b)?, slice(&x_array)?);
-    let outputs = compute(py, || network::forward(&arch, &ws, &bs, xs, activation))?;
+    let outputs = compute(py, || {
+        network::forward_on_path(&arch, &ws, &bs, xs, activation, input_path, check_finite)
+    })?;
     let list = PyList::new(py, [x.clone()])?;
     for (l, values) in outputs.into_iter().enumerate() {
         list.append(new_array(py, values, &[rows, arch.fan_out(l)])?)?;
@@ -34,20 +37,33 @@ fn forward_typed<'py, T: Float>(
     Ok(list)
 }
 
-/// [x, a1, ..., aL]: every layer's output, the last the class probabilities.
+/// [x, a1, ..., aL]: every layer's output, the last the class probabilities; the first
+/// hidden layer's product on `input_path` ("auto": sparse kernels on mostly-zero rows);
+/// with `check_finite`, NaN or infinite values in `x` are a ValueError that counts them.
 #[pyfunction]
+#[pyo3(signature = (weights, biases, x, activation, input_path = "auto", check_finite = false))]
 pub fn forward<'py>(
     py: Python<'py>,
     weights: &Bound<'py, PyAny>,
     biases: &Bound<'py, PyAny>,
     x: &Bound<'py, PyAny>,
     activation: &str,
+    input_path: &str,
+    check_finite: bool,
 ) -> PyResult<Bound<'py, PyList>> {
     no_panic(|| {
         let activation = activation_of(activation)?;
+        let input_path = core(input_path.parse::<InputPath>())?;
         by_precision!(
             precision_of("x", x)?,
-            forward_typed(py, weights, biases, x, activation)
+            forward_typed(
+                py,
+                weights,
+                biases,
+                x,
+                activation,
+                (input_path, check_finite)
+            )
         )
     })
 }
