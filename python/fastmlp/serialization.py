@@ -98,7 +98,8 @@ def load_parameters(
                 f"{source}: expected arrays {sorted(expected)} for layer_sizes {sizes}, "
                 f"got {sorted(contents)}"
             )
-        weights, biases = [], []
+        weights: list[NDArray] = []
+        biases: list[NDArray] = []
         for i in range(layers):
             for name, shape, into in (
                 (f"W{i}", (sizes[i], sizes[i + 1]), weights),

@@ -1,4 +1,5 @@
-"""The research scripts in benchmarks/ (time_to_accuracy, sklearn_compare, call_paths): each
+"""The research scripts in benchmarks/ (time_to_accuracy, sklearn_compare, call_paths,
+reference_rules): each
 one's --quick run in a subprocess, on tiny data, and the structure of what it reports (its
 tables, JSON, processes and notes). No test asserts a time."""
 
@@ -85,7 +86,9 @@ def check_sides(report: dict[str, Any], baselines: set[str]) -> None:
         assert any(pool["user_api"] == "blas" for pool in side["pools"]), name
 
 
-@pytest.mark.parametrize("name", ["time_to_accuracy", "sklearn_compare", "call_paths"])
+@pytest.mark.parametrize(
+    "name", ["time_to_accuracy", "sklearn_compare", "call_paths", "reference_rules"]
+)
 def test_help(name: str) -> None:
     done = subprocess.run(
         [sys.executable, str(SCRIPTS / f"{name}.py"), "--help"],
@@ -350,3 +353,28 @@ def test_each_inference_way_predicts(engine: str) -> None:
         assert script.infer_seconds(way, engine, script.Inputs(), request, calls) > 0
     (count,) = calls.values()  # the warm-up set how many calls make a sample
     assert 1 <= count <= 1000
+
+
+# ---- reference_rules.py -----------------------------------------------------------------------
+
+
+def test_reference_rules_quick(tmp_path: Path) -> None:
+    """A row per rule and thread count, plain SGD the 1.00 of each; the update of a rule
+    with more passes costs more than SGD's (the table's point, true at any speed)."""
+    text, report = run_script("reference_rules", ["--quick", "--threads", "1,2"], tmp_path)
+    rows = table(text, "rule")
+    assert [(r[0], r[1]) for r in rows] == [
+        (rule, threads)
+        for threads in ("1", "2")
+        for rule in ("sgd", "momentum", "nesterov", "adam")
+    ]
+    sgd_step = {r[1]: float(r[2]) for r in rows if r[0] == "sgd"}
+    for rule, threads, step, ratio, update, extra, passes, per_pass, spreads in rows:
+        assert positive(step) and positive(update) and positive(per_pass)
+        assert float(ratio) == pytest.approx(float(step) / sgd_step[threads], rel=0.01, abs=0.01)
+        assert int(passes) == {"sgd": 2, "momentum": 4, "nesterov": 6, "adam": 12}[rule]
+        assert spreads == "0% / 0%"  # one round
+        if rule == "sgd":
+            assert ratio == "1.00" and extra == "0"
+    assert {t["rule"] for t in report["timings"]} == {"sgd", "momentum", "nesterov", "adam"}
+    check_sides(report, {"numpy"})

@@ -246,7 +246,9 @@ def _torch() -> BenchEngine:
             loss.backward()
             with torch.no_grad():
                 for p in params:
-                    p -= lr * p.grad  # in place: the NumPy arrays change too
+                    grad = p.grad
+                    assert grad is not None  # backward() set it
+                    p -= lr * grad  # in place: the NumPy arrays change too
                     p.grad = None
             total += loss.item() * len(rows)
         return total / len(order)

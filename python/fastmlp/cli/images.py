@@ -84,22 +84,22 @@ def _unit_pixels(image: Any, path: Path) -> np.ndarray:
     if mode.startswith("I;16"):
         return np.asarray(image, dtype=np.float64) / SIXTEEN_BIT_MAX
     if mode == "I":
-        values = np.asarray(image, dtype=np.int64)
-        low, high = int(values.min()), int(values.max())
+        integers = np.asarray(image, dtype=np.int64)
+        low, high = int(integers.min()), int(integers.max())
         if low < 0 or high > SIXTEEN_BIT_MAX:
             raise CliError(
                 f"{path}: 32-bit integer pixels up to {high} (from {low}); fastmlp reads "
                 "integer images of 8 or 16 bits (0..255 or 0..65535): rescale it"
             )
-        return values / SIXTEEN_BIT_MAX
+        return integers / SIXTEEN_BIT_MAX
     if mode == "F":
         values = np.asarray(image, dtype=np.float64)
         if not np.isfinite(values).all():
             raise CliError(f"{path}: float pixels include NaN or infinite values")
-        low, high = float(values.min()), float(values.max())
-        if low < 0 or high > 1:
+        lowest, highest = float(values.min()), float(values.max())
+        if lowest < 0 or highest > 1:
             raise CliError(
-                f"{path}: float pixels from {low:g} to {high:g}; fastmlp reads float images "
+                f"{path}: float pixels from {lowest:g} to {highest:g}; fastmlp reads float images "
                 "in [0, 1]: rescale it"
             )
         return values

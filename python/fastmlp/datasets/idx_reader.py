@@ -14,7 +14,7 @@ import os
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, cast
 
 import numpy as np
 
@@ -50,7 +50,7 @@ def open_maybe_gzip(path: str | os.PathLike[str]) -> Iterator[tuple[IO[bytes], i
         raw.seek(0)
         try:
             with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
-                yield stream, None
+                yield cast(IO[bytes], stream), None
         except GZIP_ERRORS as exc:
             raise ValueError(f"{name}: corrupt or truncated gzip data ({exc})") from None
 

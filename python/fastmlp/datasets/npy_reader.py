@@ -159,7 +159,7 @@ def _allocate(header: NpyHeader, where: str) -> np.ndarray:
 
 def _fill(stream: IO[bytes], array: np.ndarray, header: NpyHeader, where: str) -> None:
     """Read ``array.nbytes`` bytes into ``array``, at most a chunk at a time."""
-    view = memoryview(array.reshape(-1).view(np.uint8)) if array.nbytes else memoryview(b"")
+    view = memoryview(array.reshape(-1).view(np.uint8).data) if array.nbytes else memoryview(b"")
     done = 0
     while done < array.nbytes:
         got = stream.readinto(view[done : done + CHUNK_BYTES])  # type: ignore[attr-defined]
