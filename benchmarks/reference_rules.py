@@ -5,10 +5,10 @@ For each rule of the optimizer issue (plain SGD, momentum, Nesterov, Adam), one
 ``fastmlp.reference.train_step`` on a batch (forward, backward and the update) and the
 update alone (``fastmlp.optimizers.rules.apply_optimizer`` on fixed gradients), 784-128-10
 ReLU, batch 128, float32, on the bundled MNIST sample's rows, at 1 and 2 threads, in one
-process running NumPy's native BLAS kernels. The update is elementwise NumPy: each operation of a rule, written in
-scikit-learn's order and rounding, is one pass over every parameter, on one thread whatever
-BLAS's threads; the table sets its seconds beside the step's. ``benchmarks/README.md``
-explains the table.
+process running NumPy's native BLAS kernels. The update is elementwise NumPy: each
+operation of a rule, written in scikit-learn's order and rounding, is one pass over every
+parameter, on one thread whatever BLAS's threads; the table sets its seconds beside the
+step's. ``benchmarks/README.md`` explains the table.
 """
 
 from __future__ import annotations
