@@ -137,12 +137,21 @@ def test_kernels_forward_takes_the_sparse_path_on_images() -> None:
     path on MNIST digits (rows that share their nonzero pixels): the same bits."""
     images = fastmlp.datasets.load("mnist-sample").x_train[:300]
     x = fastmlp.datasets.prepare(images, dtype=np.float32)
-    weights, biases = make_params([784, 64, 10], np.float32)
+    weights, biases = make_params([784, 256, 10], np.float32)
     sparse = _native.forward(weights, biases, x, "relu", "sparse")
     dense = _native.forward(weights, biases, x, "relu", "dense")
     auto = kernels.forward(weights, biases, x, "relu")
     np.testing.assert_array_equal(auto[1], sparse[1])
     assert not np.array_equal(sparse[1], dense[1])  # the paths sum in different orders
+
+
+def test_auto_keeps_a_narrow_first_layer_dense() -> None:
+    """Regrouping costs the same whatever the layer's width: a narrow one stays dense."""
+    images = fastmlp.datasets.load("mnist-sample").x_train[:300]
+    x = fastmlp.datasets.prepare(images, dtype=np.float32)
+    weights, biases = make_params([784, 32, 10], np.float32)
+    dense = _native.forward(weights, biases, x, "relu", "dense")
+    np.testing.assert_array_equal(kernels.forward(weights, biases, x, "relu")[1], dense[1])
 
 
 def test_auto_keeps_random_rows_on_the_dense_path() -> None:

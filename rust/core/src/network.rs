@@ -78,7 +78,10 @@ pub fn forward_on_path<T: Real, W: AsRef<[T]>>(
     let rows = Architecture::rows_of("x", x, arch.inputs())?;
     let sparse_plan = match arch.layers() {
         1 => None,
-        _ => sparse::plan_inference(x, arch.inputs(), input_path, &SparseParams::default()),
+        _ => {
+            let shape = (arch.inputs(), arch.fan_out(0));
+            sparse::plan_inference(x, shape, input_path, &SparseParams::default())
+        }
     };
     if check_finite && sparse_plan.is_none() {
         check_finite_inputs(x)?;

@@ -4,7 +4,8 @@ mod common;
 use common::{max_abs_diff, Rng};
 use fastmlp_core::network::{forward, forward_on_path};
 use fastmlp_core::sparse::{
-    count_non_finite, plan_inference, RowGroups, SparseBatch, SparseRows, GROUP_ROWS,
+    count_non_finite, inference_time_ratio, plan_inference, RowGroups, SparseBatch, SparseRows,
+    GROUP_ROWS,
 };
 use fastmlp_core::{Activation, Architecture, Error, InputPath, SparseParams};
 
@@ -114,25 +115,38 @@ fn auto_takes_groups_of_sparse_shared_inputs_only() {
     let shared: Vec<f32> = (0..64 * 100)
         .map(|i| if i % 100 < 10 { 0.5 } else { 0.0 })
         .collect();
-    let plan = plan_inference(&shared, 100, InputPath::Auto, &params).unwrap();
+    let plan = plan_inference(&shared, (100, 128), InputPath::Auto, &params).unwrap();
     assert_eq!(plan.group_rows, GROUP_ROWS);
+    // A narrow first layer: regrouping costs more than the dense product saves.
+    let narrow = (100, 16);
+    assert_eq!(
+        plan_inference(&shared, narrow, InputPath::Auto, &params),
+        None
+    );
+    assert!(plan_inference(&shared, narrow, InputPath::Sparse, &params).is_some());
     // No zeros: the dense product.
     let full = vec![0.5f32; 64 * 100];
-    assert_eq!(plan_inference(&full, 100, InputPath::Auto, &params), None);
-    assert!(plan_inference(&full, 100, InputPath::Sparse, &params).is_some());
     assert_eq!(
-        plan_inference(&shared, 100, InputPath::Dense, &params),
+        plan_inference(&full, (100, 512), InputPath::Auto, &params),
         None
     );
+    assert!(plan_inference(&full, (100, 512), InputPath::Sparse, &params).is_some());
+    let dense = plan_inference(&shared, (100, 128), InputPath::Dense, &params);
+    assert_eq!(dense, None);
     // No rows, no inputs.
-    assert_eq!(
-        plan_inference::<f32>(&[], 100, InputPath::Sparse, &params),
-        None
-    );
-    assert_eq!(
-        plan_inference::<f32>(&[], 0, InputPath::Sparse, &params),
-        None
-    );
+    let sparse = InputPath::Sparse;
+    assert_eq!(plan_inference::<f32>(&[], (100, 8), sparse, &params), None);
+    assert_eq!(plan_inference::<f32>(&[], (0, 8), sparse, &params), None);
+}
+
+#[test]
+fn the_time_ratio_follows_the_measured_points() {
+    // MNIST-like rows plan work 0.465: measured 1.43, 0.90, 0.76 at fan_out 64, 128, 256.
+    for (fan_out, measured) in [(64, 1.43), (128, 0.90), (256, 0.76)] {
+        let ratio = inference_time_ratio(0.465, fan_out);
+        assert!((ratio - measured).abs() < 0.1, "{fan_out}: {ratio}");
+    }
+    assert!(inference_time_ratio(0.465, 0) > 1.0);
 }
 
 #[test]

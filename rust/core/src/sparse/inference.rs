@@ -5,7 +5,7 @@
 //! (`RowGroups::build_dense`: no compressed copy of `x`), multiplied by the groups' kernel
 //! and given its bias and activation while it is still in cache; the blocks go to the
 //! current pool's threads. The path is chosen like training's (`plan_sparse_path` on the
-//! first rows), against inference's own crossover.
+//! first rows), weighed by inference's own cost model (`inference_time_ratio`).
 
 use super::groups::{RowGroups, GROUP_ROWS};
 use super::plan::{plan_sparse_path, InputPath, SparseParams, SparsePlan};
@@ -22,19 +22,31 @@ const BLOCK_ROWS: usize = 256;
 /// Rows sampled to plan the path (`plan_sparse_path` reads at most this many).
 const PLAN_ROWS: usize = 512;
 
-/// The planned work (a fraction of the dense product's, `SparsePlan::work`) of groups of 8
-/// rows below which the sparse first layer is the faster for inference, regrouping the
-/// dense rows included (benchmarks/README.md, "Inference").
-pub const INFERENCE_WORK_CROSSOVER: f64 = 0.6;
+/// What regrouping a dense input value costs on the sparse path, in multiply-adds of the
+/// dense first layer's (whose cost per input value is `fan_out` of them).
+pub const INFERENCE_REGROUP_COST: f64 = 51.0;
 
-/// The sparse plan for inference on `x` (rows, inputs) as `path` asks: None for the dense
-/// product (`Dense`; no rows or no inputs; more inputs than the groups' u32 columns hold;
-/// `Auto` unless the plan takes groups of 8 rows with work below `INFERENCE_WORK_CROSSOVER`:
-/// rows one by one scan every input of every row, which costs about as much as the dense
-/// product here).
+/// What the groups' kernel costs per multiply-add it does, in the dense product's: it does
+/// `work * fan_out` of them per input value.
+pub const INFERENCE_KERNEL_COST: f64 = 1.18;
+
+/// The sparse first layer's time over the dense one's in inference, for a plan of `work`
+/// (groups of 8 rows) and a first layer `fan_out` wide: the regrouping is a cost per input
+/// value whatever the width, so narrow layers stay dense. Fitted on 10,000 MNIST-like rows
+/// (benchmarks/README.md, "Inference"): 1.43 at fan_out 64, 0.90 at 128, 0.76 at 256.
+pub fn inference_time_ratio(work: f64, fan_out: usize) -> f64 {
+    let fan_out = fan_out.max(1) as f64;
+    (INFERENCE_REGROUP_COST + INFERENCE_KERNEL_COST * work * fan_out) / fan_out
+}
+
+/// The sparse plan for inference on `x` (rows, inputs) into a first layer `fan_out` wide,
+/// as `path` asks: None for the dense product (`Dense`; no rows or no inputs; more inputs
+/// than the groups' u32 columns hold; `Auto` unless the plan takes groups of 8 rows and
+/// `inference_time_ratio` is below 1: rows one by one scan every input of every row, which
+/// costs about as much as the dense product here).
 pub fn plan_inference<T: Real>(
     x: &[T],
-    inputs: usize,
+    (inputs, fan_out): (usize, usize),
     path: InputPath,
     params: &SparseParams,
 ) -> Option<SparsePlan> {
@@ -49,7 +61,7 @@ pub fn plan_inference<T: Real>(
     let plan = plan_sparse_path(Inputs::Dense(x), &order, inputs, params);
     match path {
         InputPath::Auto
-            if plan.group_rows != GROUP_ROWS || plan.work >= INFERENCE_WORK_CROSSOVER =>
+            if plan.group_rows != GROUP_ROWS || inference_time_ratio(plan.work, fan_out) >= 1.0 =>
         {
             None
         }

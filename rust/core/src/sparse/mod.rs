@@ -25,7 +25,8 @@ mod update;
 
 pub use groups::{RowGroups, GROUP_ROWS};
 pub use inference::{
-    count_non_finite, hidden_layer_forward, plan_inference, INFERENCE_WORK_CROSSOVER,
+    count_non_finite, hidden_layer_forward, inference_time_ratio, plan_inference,
+    INFERENCE_KERNEL_COST, INFERENCE_REGROUP_COST,
 };
 pub use plan::{
     estimated_group_fill, plan_epoch, plan_sparse_path, preferred_input_path,
