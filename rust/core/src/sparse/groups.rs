@@ -252,13 +252,17 @@ impl<T: Real> RowGroups<T> {
                 if !chunk.iter().fold(false, |any, &m| any | (m != T::zero())) {
                     continue;
                 }
+                // Without a branch per input: every index is written, the count advances
+                // past the nonzero ones only. j < inputs <= u32::MAX (build_dense checked);
+                // the extend stays within the room try_new reserved (every input of every
+                // group).
+                let mut found = [0u32; NONZERO_SPAN];
+                let mut count = 0;
                 for (i, &m) in chunk.iter().enumerate() {
-                    if m != T::zero() {
-                        // j < inputs <= u32::MAX (build_dense checked); the push stays
-                        // within the room try_new reserved (every input of every group).
-                        self.columns.push((span * NONZERO_SPAN + i) as u32);
-                    }
+                    found[count] = (span * NONZERO_SPAN + i) as u32;
+                    count += usize::from(m != T::zero());
                 }
+                self.columns.extend_from_slice(&found[..count]);
             }
             // Row by row, each column's value into its lane of the tile; the rows past a
             // short last group's stay zero.

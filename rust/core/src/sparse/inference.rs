@@ -24,16 +24,16 @@ const PLAN_ROWS: usize = 512;
 
 /// What regrouping a dense input value costs on the sparse path, in multiply-adds of the
 /// dense first layer's (whose cost per input value is `fan_out` of them).
-pub const INFERENCE_REGROUP_COST: f64 = 51.0;
+pub const INFERENCE_REGROUP_COST: f64 = 44.0;
 
 /// What the groups' kernel costs per multiply-add it does, in the dense product's: it does
 /// `work * fan_out` of them per input value.
-pub const INFERENCE_KERNEL_COST: f64 = 1.18;
+pub const INFERENCE_KERNEL_COST: f64 = 1.21;
 
 /// The sparse first layer's time over the dense one's in inference, for a plan of `work`
 /// (groups of 8 rows) and a first layer `fan_out` wide: the regrouping is a cost per input
 /// value whatever the width, so narrow layers stay dense. Fitted on 10,000 MNIST-like rows
-/// (benchmarks/README.md, "Inference"): 1.43 at fan_out 64, 0.90 at 128, 0.76 at 256.
+/// (benchmarks/README.md, "Inference"): 1.23 at fan_out 64, 0.87 at 128, 0.75 at 256.
 pub fn inference_time_ratio(work: f64, fan_out: usize) -> f64 {
     let fan_out = fan_out.max(1) as f64;
     (INFERENCE_REGROUP_COST + INFERENCE_KERNEL_COST * work * fan_out) / fan_out
