@@ -57,6 +57,8 @@ def forward(
     x: NDArray[_Float],
     activation: Activation,
     output: Output = "softmax",
+    input_path: InputPath = "auto",
+    check_finite: bool = False,
 ) -> list[NDArray[_Float]]: ...
 def backward(
     weights: Sequence[NDArray[_Float]],

@@ -404,6 +404,28 @@ def _forward_sparse(
     return [x, *rest]
 
 
+def _forward_of_finite(
+    weights: Sequence[FloatArray],
+    biases: Sequence[FloatArray],
+    x: FloatArray,
+    activation: HiddenActivation,
+    *,
+    output: Output = "softmax",
+) -> list[FloatArray]:
+    """:func:`forward` on a dense ``x`` whose values it also checks to be finite (a
+    ``ValueError`` counting the NaN and infinite ones, as ``validation.check_inputs``), in
+    the sparse first layer's own pass over ``x`` where it takes that path."""
+    activation = _checked_names(activation, output)
+    return _native.forward(
+        _arrays("weights", weights),
+        _arrays("biases", biases),
+        _c_order("x", x),
+        activation,
+        output,
+        check_finite=True,
+    )
+
+
 def backward(
     weights: Sequence[FloatArray],
     outputs: Sequence[FloatArray],

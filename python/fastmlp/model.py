@@ -461,17 +461,22 @@ class MLP:
         layer's values (n, outputs), i.e. each label's probability (logistic) or the
         predictions (identity, exp).
         """
-        x = check_inputs("x", x, self.layer_sizes[0], self.dtype)
-        engine = self._engine()
+        # The Rust engine checks a dense x's values in its own pass over them.
+        native = self.engine == "rust" and isinstance(x, np.ndarray)
+        x = check_inputs("x", x, self.layer_sizes[0], self.dtype, finite=not native)
+        forward = kernels._forward_of_finite if native else self._engine().forward
         chunk = _INFERENCE_CHUNK  # scipy.sparse too: the engines never densify it
         if not isinstance(x, np.ndarray) and x.format != "csr":
             x = x.tocsr()  # CSC: rows sliced from CSR, converted once (sparse to sparse)
         parts = []
         for i in range(0, x.shape[0], chunk):
             rows = x[i : i + chunk]
-            out = engine.forward(
-                self.weights, self.biases, rows, self.activation, output=self.output
-            )
+            try:
+                out = forward(self.weights, self.biases, rows, self.activation, output=self.output)
+            except ValueError:
+                if native:  # the count over all of x, as check_inputs gives it
+                    check_inputs("x", x, self.layer_sizes[0], self.dtype)
+                raise
             parts.append(out[-1])
             if self.output in ("softmax", "logistic"):
                 check_probabilities("x", parts[-1], rows, offset=i)

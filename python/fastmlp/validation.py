@@ -77,10 +77,14 @@ def check_learning_rate(lr: object, dtype: np.dtype | None = None) -> float:
     return float(lr)
 
 
-def check_inputs(arg: str, x: object, features: int, dtype: np.dtype) -> NDArray:
+def check_inputs(
+    arg: str, x: object, features: int, dtype: np.dtype, *, finite: bool = True
+) -> NDArray:
     """``x`` as a (n, features) array of ``dtype`` with finite values; never converted.
 
-    A scipy.sparse matrix or array is checked the same way (its stored values).
+    A scipy.sparse matrix or array is checked the same way (its stored values). With
+    ``finite=False`` a dense array's values are left to the caller to check (the Rust
+    engine's forward pass does it in its own pass over ``x``, with the same message).
     """
     if type(x).__module__.startswith("scipy.sparse") and hasattr(x, "toarray"):
         return _check_sparse_inputs(arg, x, features, dtype)
@@ -111,7 +115,7 @@ def check_inputs(arg: str, x: object, features: int, dtype: np.dtype) -> NDArray
         )
     if x.shape[0] == 0:
         raise ValueError(f"{arg}: expected at least one row, got shape {x.shape}")
-    if not np.isfinite(x).all():
+    if finite and not np.isfinite(x).all():
         bad = int(np.count_nonzero(~np.isfinite(x)))
         raise ValueError(f"{arg}: contains {bad} NaN or infinite values; clean the data first")
     return x

@@ -22,6 +22,7 @@ use crate::matmul::{matmul_into, MatMut, MatRef, Update};
 use crate::output::{check_sample_weight, weight_total, Output};
 use crate::real::Real;
 use crate::softmax::softmax_rows;
+use crate::sparse::{self, InputPath, SparseParams};
 
 /// `a[l+1] = act(a[l] @ W[l] + b[l])` (or softmax for the last layer) into `out` (n, fan_out).
 pub fn dense_layer_forward<T: Real>(
@@ -51,7 +52,8 @@ pub fn dense_layer_forward<T: Real>(
 }
 
 /// Every layer's output for `x` (n, inputs): `outputs[l]` is a[l+1], (n, sizes[l+1]);
-/// the last is the class probabilities.
+/// the last is the class probabilities. A first hidden layer on mostly-zero rows goes
+/// through the sparse kernels (`forward_on_path` with `InputPath::Auto`).
 pub fn forward<T: Real, W: AsRef<[T]>>(
     arch: &Architecture,
     weights: &[W],
@@ -59,7 +61,16 @@ pub fn forward<T: Real, W: AsRef<[T]>>(
     x: &[T],
     activation: Activation,
 ) -> Result<Vec<Vec<T>>> {
-    forward_output(arch, weights, biases, x, activation, Output::Softmax)
+    forward_on_path(
+        arch,
+        weights,
+        biases,
+        x,
+        activation,
+        Output::Softmax,
+        InputPath::Auto,
+        false,
+    )
 }
 
 /// `forward` with the output layer `output`: the last output is act(logits) for it.
@@ -71,12 +82,63 @@ pub fn forward_output<T: Real, W: AsRef<[T]>>(
     activation: Activation,
     output: Output,
 ) -> Result<Vec<Vec<T>>> {
+    forward_on_path(
+        arch,
+        weights,
+        biases,
+        x,
+        activation,
+        output,
+        InputPath::Auto,
+        false,
+    )
+}
+
+/// `forward_output`, the first hidden layer's product on `input_path` (`sparse::plan_inference`;
+/// a network without hidden layers always takes the dense one). With `check_finite`, a NaN
+/// or infinite value in `x` is an error that counts them (checked in the sparse path's own
+/// pass over `x`, or in one of its own on the dense path).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the network, its input, and how to read the input"
+)]
+pub fn forward_on_path<T: Real, W: AsRef<[T]>>(
+    arch: &Architecture,
+    weights: &[W],
+    biases: &[W],
+    x: &[T],
+    activation: Activation,
+    output: Output,
+    input_path: InputPath,
+    check_finite: bool,
+) -> Result<Vec<Vec<T>>> {
     arch.check_params(weights, biases)?;
     let rows = Architecture::rows_of("x", x, arch.inputs())?;
+    let sparse_plan = match arch.layers() {
+        1 => None,
+        _ => {
+            let shape = (arch.inputs(), arch.fan_out(0));
+            sparse::plan_inference(x, shape, input_path, &SparseParams::default())
+        }
+    };
+    if check_finite && sparse_plan.is_none() {
+        check_finite_inputs(x)?;
+    }
     let mut outputs: Vec<Vec<T>> = Vec::with_capacity(arch.layers());
     for l in 0..arch.layers() {
         // (rows, fan_out): x (rows, 1) and W (1, fan_out) are small, their product need not be.
         let mut out = crate::buffer::zeros("layer output", rows, arch.fan_out(l))?;
+        if let (0, Some(plan)) = (l, sparse_plan) {
+            let params = (weights[0].as_ref(), biases[0].as_ref());
+            let shape = (arch.inputs(), arch.fan_out(0));
+            let finite =
+                sparse::hidden_layer_forward(x, params, shape, activation, plan, &mut out)?;
+            if check_finite && !finite {
+                check_finite_inputs(x)?;
+            }
+            outputs.push(out);
+            continue;
+        }
         let input = match l {
             0 => MatRef::row_major(x, rows, arch.inputs())?,
             _ => MatRef::row_major(&outputs[l - 1], rows, arch.fan_in(l))?,
@@ -107,6 +169,17 @@ pub fn forward_output<T: Real, W: AsRef<[T]>>(
         outputs.push(out);
     }
     Ok(outputs)
+}
+
+/// An error counting the NaN and infinite values of `x`, if it has any.
+fn check_finite_inputs<T: Real>(x: &[T]) -> Result<()> {
+    match sparse::count_non_finite(x) {
+        0 => Ok(()),
+        bad => Err(crate::error::Error::value(
+            "x",
+            format!("contains {bad} NaN or infinite values; clean the data first"),
+        )),
+    }
 }
 
 /// `sum over rows of delta` (rows, width) into `out` (width,).

@@ -10,7 +10,7 @@ use crate::parallel::compute;
 use crate::params::{
     architecture_of, each_array, params_readonly, rows_matching, slices, weight_shapes,
 };
-use fastmlp_core::{network, output, Activation, Output};
+use fastmlp_core::{network, output, Activation, InputPath, Output};
 use numpy::PyUntypedArrayMethods;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -22,13 +22,23 @@ fn forward_typed<'py, T: Float>(
     biases: &Bound<'py, PyAny>,
     x: &Bound<'py, PyAny>,
     (activation, output): (Activation, Output),
+    (input_path, check_finite): (InputPath, bool),
 ) -> PyResult<Bound<'py, PyList>> {
     let (arch, w, b) = params_readonly::<T>(weights, biases)?;
     let x_array = readonly::<T>("x", x, Some(2), T::NAME)?;
     let rows = rows_matching("x", &x_array, &arch)?;
     let (ws, bs, xs) = (slices(&w)?, slices(&b)?, slice(&x_array)?);
     let outputs = compute(py, || {
-        network::forward_output(&arch, &ws, &bs, xs, activation, output)
+        network::forward_on_path(
+            &arch,
+            &ws,
+            &bs,
+            xs,
+            activation,
+            output,
+            input_path,
+            check_finite,
+        )
     })?;
     let list = PyList::new(py, [x.clone()])?;
     for (l, values) in outputs.into_iter().enumerate() {
@@ -37,9 +47,15 @@ fn forward_typed<'py, T: Float>(
     Ok(list)
 }
 
-/// [x, a1, ..., aL]: every layer's output, the last the output layer's (`output`).
+/// [x, a1, ..., aL]: every layer's output, the last the output layer's (`output`); the first
+/// hidden layer's product on `input_path` ("auto": sparse kernels on mostly-zero rows); with
+/// `check_finite`, NaN or infinite values in `x` are a ValueError that counts them.
 #[pyfunction]
-#[pyo3(signature = (weights, biases, x, activation, output = "softmax"))]
+#[pyo3(signature = (weights, biases, x, activation, output = "softmax", input_path = "auto", check_finite = false))]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the Python signature of the engine contract's forward"
+)]
 pub fn forward<'py>(
     py: Python<'py>,
     weights: &Bound<'py, PyAny>,
@@ -47,12 +63,15 @@ pub fn forward<'py>(
     x: &Bound<'py, PyAny>,
     activation: &str,
     output: &str,
+    input_path: &str,
+    check_finite: bool,
 ) -> PyResult<Bound<'py, PyList>> {
     no_panic(|| {
         let kinds = (activation_of(activation)?, output_of(output)?);
+        let input_path = core(input_path.parse::<InputPath>())?;
         by_precision!(
             precision_of("x", x)?,
-            forward_typed(py, weights, biases, x, kinds)
+            forward_typed(py, weights, biases, x, kinds, (input_path, check_finite))
         )
     })
 }

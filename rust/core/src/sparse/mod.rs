@@ -11,12 +11,14 @@
 //! - `groups.rs`: a batch's rows regrouped over one range of inputs (`RowGroups`);
 //! - `kernels.rs`: the two products on those groups, in explicit SIMD;
 //! - `ranges.rs`: the step's ranges of inputs, one per thread: shares of the forward product;
-//! - `update.rs`: the update of W[0] by those ranges.
+//! - `update.rs`: the update of W[0] by those ranges;
+//! - `inference.rs`: inference's first layer on dense rows, regrouped block by block.
 //!
 //! How each part got its shape, with measurements: benchmarks/README.md ("Sparse inputs").
 
 mod csr;
 mod groups;
+mod inference;
 mod kernels;
 mod plan;
 mod ranges;
@@ -25,6 +27,10 @@ mod update;
 
 pub use csr::{check_csr, CsrArrays};
 pub use groups::{RowGroups, GROUP_ROWS};
+pub use inference::{
+    count_non_finite, hidden_layer_forward, inference_time_ratio, plan_inference,
+    INFERENCE_KERNEL_COST, INFERENCE_REGROUP_COST,
+};
 pub use plan::{
     estimated_group_fill, plan_epoch, plan_sparse_path, preferred_input_path,
     sparse_work_crossover, InputPath, SparseParams, SparsePlan, Tuning, SPARSE_TIME_LIMIT,
