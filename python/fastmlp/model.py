@@ -118,7 +118,7 @@ class MLP:
         sparse_work_crossover: float | None = None,
     ) -> None:
         self._configure(layer_sizes, activation, init, dtype, seed, engine, input_path, output)
-        self.sparse_work_crossover = _check_crossover(sparse_work_crossover)
+        self.sparse_work_crossover: float | None = _check_crossover(sparse_work_crossover)
         self.weights, self.biases = initial_parameters(
             self.layer_sizes, self.init, self.dtype, self._rng
         )
@@ -142,7 +142,7 @@ class MLP:
         self.dtype = check_dtype(dtype)
         self.engine = check_choice("engine", engine, ENGINES)
         self.input_path = check_choice("input_path", input_path, INPUT_PATHS)
-        self.sparse_work_crossover: float | None = None
+        self.sparse_work_crossover = None
         if seed is not None and not isinstance(seed, (int, np.integer, np.random.Generator)):
             raise TypeError(f"seed: expected an int, None or a numpy Generator, got {seed!r}")
         if isinstance(seed, (int, np.integer)) and seed < 0:
