@@ -60,29 +60,34 @@ fn from_csr_typed<T: Float>(
         .map_err(|_| {
             PyTypeError::new_err("x.indices: expected a numpy.ndarray of int32 or int64")
         })?;
-    let pool = core(parallel::pool())?;
     let rows = if index_type.is_equiv_to(&numpy::dtype::<i32>(py)) {
         let indices = readonly::<i32>("x.indices", indices, Some(1), "int32")?;
-        let csr = CsrArrays {
-            rows,
-            inputs,
-            indptr,
-            indices: slice(&indices)?,
-            data,
-        };
-        core(py.detach(|| pool.install(|| SparseRows::from_csr(csr))))?
+        from_csr_arrays(py, rows, inputs, indptr, slice(&indices)?, data)?
     } else {
         let indices = readonly::<i64>("x.indices", indices, Some(1), "int32 or int64")?;
-        let csr = CsrArrays {
-            rows,
-            inputs,
-            indptr,
-            indices: slice(&indices)?,
-            data,
-        };
-        core(py.detach(|| pool.install(|| SparseRows::from_csr(csr))))?
+        from_csr_arrays(py, rows, inputs, indptr, slice(&indices)?, data)?
     };
     Ok(T::wrap(rows))
+}
+
+/// `SparseRows::from_csr` on the engine's pool, without the GIL.
+fn from_csr_arrays<T: Float, I: Copy + Into<i64> + Sync>(
+    py: Python<'_>,
+    rows: usize,
+    inputs: usize,
+    indptr: &[i64],
+    indices: &[I],
+    data: &[T],
+) -> PyResult<SparseRows<T>> {
+    let csr = CsrArrays {
+        rows,
+        inputs,
+        indptr,
+        indices,
+        data,
+    };
+    let pool = core(parallel::pool())?;
+    core(py.detach(|| pool.install(|| SparseRows::from_csr(csr))))
 }
 
 /// `rows @ w` for compressed rows (n, inputs) and `w` (inputs, fan_out) of the same dtype.
