@@ -31,7 +31,7 @@ def test_the_limit_is_a_multiple_of_the_cores() -> None:
     assert LIMIT % 4 == 0 and 1 <= CORES <= (os.cpu_count() or 1)
 
 
-@pytest.mark.parametrize("count", [LIMIT + 1, 1000, 100_000, 2**40])
+@pytest.mark.parametrize("count", [LIMIT + 1, 1000, 100_000, 2**40, 2**70])
 def test_set_num_threads_refuses_beyond_the_limit(count: int, restore_threads: int) -> None:
     with pytest.raises(ValueError) as raised:
         fastmlp.set_num_threads(count)
@@ -39,6 +39,13 @@ def test_set_num_threads_refuses_beyond_the_limit(count: int, restore_threads: i
     assert message.startswith("num_threads:"), message
     assert f"at most {LIMIT}" in message and f"{CORES} cores" in message and str(count) in message
     assert fastmlp.get_num_threads() == restore_threads  # unchanged
+
+
+@pytest.mark.parametrize("count", [0, -1, -(2**70)])
+def test_set_num_threads_refuses_counts_below_one(count: int, restore_threads: int) -> None:
+    with pytest.raises(ValueError, match=f"num_threads: expected a positive integer, got {count}$"):
+        fastmlp.set_num_threads(count)
+    assert fastmlp.get_num_threads() == restore_threads
 
 
 def test_the_limit_itself_trains_like_one_thread(restore_threads: int) -> None:

@@ -3,7 +3,7 @@
 
 use crate::errors::core;
 use fastmlp_core::parallel;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOverflowError, PyValueError};
 use pyo3::prelude::*;
 
 /// Runs core work in the engine's thread pool with the GIL released.
@@ -17,8 +17,27 @@ pub fn compute<R: Send>(
 
 /// Use `n` threads in the engine from now on.
 #[pyfunction]
-pub fn set_num_threads(n: i64) -> PyResult<()> {
-    // A negative count is a ValueError like 0, not an OverflowError from the conversion.
+pub fn set_num_threads(n: &Bound<'_, PyAny>) -> PyResult<()> {
+    // Any int: a negative count is a ValueError like 0, and so is one past 64 bits, not an
+    // OverflowError from the conversion.
+    let n = match n.extract::<i64>() {
+        Ok(n) => n,
+        Err(error) if error.is_instance_of::<PyOverflowError>(n.py()) => {
+            let expected = if n.lt(0)? {
+                "a positive integer".to_string()
+            } else {
+                let (max, cores) = (parallel::max_num_threads(), parallel::available_cores());
+                format!(
+                    "at most {max} ({} x the {cores} cores available)",
+                    max / cores
+                )
+            };
+            return Err(PyValueError::new_err(format!(
+                "num_threads: expected {expected}, got {n}"
+            )));
+        }
+        Err(error) => return Err(error),
+    };
     let n = usize::try_from(n).map_err(|_| {
         PyValueError::new_err(format!("num_threads: expected a positive integer, got {n}"))
     })?;
