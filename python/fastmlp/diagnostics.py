@@ -28,7 +28,8 @@ def warn_if_unscaled(arg: str, x: NDArray) -> None:
     """A :class:`TrainingWarning` when ``x`` (n, features) is mostly far outside [-10, 10].
 
     A scipy.sparse ``x`` is judged by its stored values (its zeros are in range)."""
-    flat = np.asarray(x.data) if _is_sparse(x) else x.reshape(-1)
+    # order="K": the values in memory order, a view (no copy) of a Fortran-ordered x too.
+    flat = np.asarray(x.data) if _is_sparse(x) else np.ravel(x, order="K")
     step = max(1, flat.size // SAMPLE_VALUES)
     magnitude = float(np.percentile(np.abs(flat[::step]), 99))
     if magnitude > UNSCALED_LIMIT:
