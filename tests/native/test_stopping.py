@@ -39,7 +39,7 @@ CTRL_C_SCRIPT = textwrap.dedent(
     from fastmlp import kernels
 
     rng = np.random.default_rng(0)
-    n, features, hidden, classes = 60_000, 784, 128, 10
+    n, features, hidden, classes = 60_000, 784, 256, 10
     x = rng.random((n, features), dtype=np.float32)
     labels = rng.integers(0, classes, n)
     order = rng.permutation(n)
