@@ -471,18 +471,10 @@ def sgd_step(
 
     Updates ``weights`` and ``biases`` in place (``W -= lr * dW``) and returns the mean loss
     (of ``output``, weighted by ``sample_weight``) computed before the step.
+    (:func:`train_step` with its default optimizer, as in the reference.)
     """
-    activation = _checked_names(activation, output)
-    x = _dense("x", x)
-    return _native.sgd_step(
-        _arrays("weights", weights),
-        _arrays("biases", biases),
-        x,
-        _c_order("y_onehot", y_onehot),
-        _learning_rate(lr),
-        activation,
-        output,
-        _step_weights(sample_weight, x),
+    return train_step(
+        weights, biases, x, y_onehot, lr, activation, output=output, sample_weight=sample_weight
     )
 
 
