@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.blas import one_blas_thread
+
 pytest.importorskip("sklearn")
 pytest.importorskip("scipy")
 
@@ -19,12 +21,7 @@ def _one_blas_thread() -> Iterator[None]:
     """NumPy's and scipy's BLAS on one thread: these tests make thousands of tiny products,
     which OpenBLAS's threads only slow down (measured while other jobs ran: a small L-BFGS fit
     took 1.05 s with two BLAS threads and 0.04 s with one)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: only makes the suite faster
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         yield
 
 

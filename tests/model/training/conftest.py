@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.blas import one_blas_thread
 from tests.support.training import DTYPE_NAMES, ENGINE_NAMES
 
 
@@ -15,12 +16,7 @@ def _one_blas_thread() -> Iterator[None]:
     """Run NumPy's BLAS on one thread in each module here: two threads slow the NumPy engine
     many times over when other jobs share the cores (benchmarks/README.md, "Busy machine").
     Results stay within the bounds of tests/support/training.py either way."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: only makes the suite faster
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         yield
 
 
