@@ -87,8 +87,9 @@ pub(crate) struct BatchLoss<'a, T> {
 /// One SGD step of `model` on `batch` against `loss`, or a step of `descent`'s optimizer
 /// (which counts it); returns what the output layer measured *before* the step, with the L2
 /// term: `loss_sum` is the batch's (weighted) mean loss times its rows. A batch whose weights
-/// sum to 0 has loss 0 and takes no step (nor counts one). If the loss is not finite the parameters (and the state) are left as they were and
-/// `Error::Diverged { batch: 0, .. }` is returned. The workspace must have been fitted for
+/// sum to 0 has loss 0 and takes no step (nor counts one). If the loss is not finite the
+/// parameters (and the state) are left as they were and `Error::Diverged { batch: 0, .. }` is
+/// returned. The workspace must have been fitted for
 /// this batch (`Workspace::fit`, then `EpochRows::fit` or `fit_inputs`, and `fit_gradients`
 /// for a rule); call inside the engine's pool.
 pub(crate) fn step<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
