@@ -22,7 +22,7 @@ use crate::matmul::{matmul_into, MatMut, MatRef, Update};
 use crate::output::{check_sample_weight, weight_total, Output};
 use crate::real::Real;
 use crate::softmax::softmax_rows;
-use crate::sparse::{self, InputPath, SparseParams};
+use crate::sparse::{self, InputPath};
 
 /// `a[l+1] = act(a[l] @ W[l] + b[l])` (or softmax for the last layer) into `out` (n, fan_out).
 pub fn dense_layer_forward<T: Real>(
@@ -94,10 +94,11 @@ pub fn forward_output<T: Real, W: AsRef<[T]>>(
     )
 }
 
-/// `forward_output`, the first hidden layer's product on `input_path` (`sparse::plan_inference`;
-/// a network without hidden layers always takes the dense one). With `check_finite`, a NaN
-/// or infinite value in `x` is an error that counts them (checked in the sparse path's own
-/// pass over `x`, or in one of its own on the dense path).
+/// `forward_output`, the first hidden layer's product on `input_path`
+/// (`sparse::inference_takes_sparse_path`; a network without hidden layers always takes the
+/// dense one). With `check_finite`, a NaN or infinite value in `x` is an error that counts
+/// them (checked in the sparse path's own pass over `x`, or in one of its own on the dense
+/// path).
 #[expect(
     clippy::too_many_arguments,
     reason = "the network, its input, and how to read the input"
@@ -114,25 +115,19 @@ pub fn forward_on_path<T: Real, W: AsRef<[T]>>(
 ) -> Result<Vec<Vec<T>>> {
     arch.check_params(weights, biases)?;
     let rows = Architecture::rows_of("x", x, arch.inputs())?;
-    let sparse_plan = match arch.layers() {
-        1 => None,
-        _ => {
-            let shape = (arch.inputs(), arch.fan_out(0));
-            sparse::plan_inference(x, shape, input_path, &SparseParams::default())
-        }
-    };
-    if check_finite && sparse_plan.is_none() {
+    let first_layer_sparse = arch.layers() > 1
+        && sparse::inference_takes_sparse_path(x, (arch.inputs(), arch.fan_out(0)), input_path);
+    if check_finite && !first_layer_sparse {
         check_finite_inputs(x)?;
     }
     let mut outputs: Vec<Vec<T>> = Vec::with_capacity(arch.layers());
     for l in 0..arch.layers() {
         // (rows, fan_out): x (rows, 1) and W (1, fan_out) are small, their product need not be.
         let mut out = crate::buffer::zeros("layer output", rows, arch.fan_out(l))?;
-        if let (0, Some(plan)) = (l, sparse_plan) {
+        if l == 0 && first_layer_sparse {
             let params = (weights[0].as_ref(), biases[0].as_ref());
             let shape = (arch.inputs(), arch.fan_out(0));
-            let finite =
-                sparse::hidden_layer_forward(x, params, shape, activation, plan, &mut out)?;
+            let finite = sparse::hidden_layer_forward(x, params, shape, activation, &mut out);
             if check_finite && !finite {
                 check_finite_inputs(x)?;
             }

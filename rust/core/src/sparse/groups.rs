@@ -10,7 +10,7 @@ use super::kernels::{Forward, Update};
 use super::rows::SparseBatch;
 use crate::error::{Error, Result};
 use crate::real::Real;
-use pulp::{Arch, Simd, WithSimd};
+use pulp::Arch;
 
 /// Rows per group where rows share their nonzero inputs (images): 8 rows' accumulators of a
 /// 32-float block fill 16 of AVX-512's 32 registers (4 and 16 rows measured slower:
@@ -38,11 +38,6 @@ pub struct RowGroups<T> {
     scratch: Vec<T>,
     /// (inputs,), all zero between groups: 1 where one of the group's rows is nonzero.
     touched: Vec<u8>,
-    /// (inputs,): `build_dense`'s sum of a group's absolute values, input by input.
-    magnitudes: Vec<T>,
-    /// False where the last `build_dense` summed a non-finite magnitude: a NaN or infinite
-    /// value in the rows, or finite ones whose sum overflowed.
-    finite_sums: bool,
 }
 
 impl<T: Real> RowGroups<T> {
@@ -193,93 +188,6 @@ impl<T: Real> RowGroups<T> {
         }
     }
 
-    /// Regroup the dense row-major rows `x` (rows, `inputs()`), over all inputs, keeping
-    /// their nonzeros: what `build` does for compressed rows, for rows never compressed
-    /// (inference). `x.len()` must be a multiple of `inputs()`, which must be at least 1
-    /// and fit in a u32 (the columns' type).
-    pub fn build_dense(&mut self, x: &[T]) -> Result<()> {
-        let inputs = self.inputs;
-        if inputs == 0 || x.len() % inputs != 0 || u32::try_from(inputs).is_err() {
-            return Err(Error::shape(
-                "x",
-                format!("rows of {inputs} columns (at least 1, at most u32::MAX)"),
-                format!("{} values", x.len()),
-            ));
-        }
-        let rows = x.len() / inputs;
-        if rows > self.capacity || inputs > self.span {
-            *self = RowGroups::try_new(inputs, rows, inputs, self.group_rows)?;
-        }
-        self.rows = rows;
-        self.built = 0..inputs;
-        self.starts.clear();
-        self.columns.clear();
-        self.values.clear();
-        self.starts.push(0);
-        // Compiled for the CPU's vector instructions, so that the masks are vector compares.
-        Arch::new().dispatch(BuildDense { groups: self, x });
-        Ok(())
-    }
-
-    /// Whether every value of the last `build_dense`'s rows is finite, as far as it saw:
-    /// true for certain where it is; false where a value may not be (count them to know).
-    pub fn dense_rows_finite(&self) -> bool {
-        self.finite_sums
-    }
-
-    /// `build_dense` for groups of G rows (`self.group_rows`): a group's columns are the
-    /// inputs where the sum of its rows' absolute values is nonzero (a vector loop over
-    /// each row, no branch), found 16 at a time so that runs of zeros (MNIST's borders) cost
-    /// one test per 16; each column's G values are then read from the rows (zero past a
-    /// short last group's rows).
-    #[inline(always)]
-    fn build_dense_groups<const G: usize>(&mut self, x: &[T]) {
-        let inputs = self.inputs;
-        let magnitudes = &mut self.magnitudes;
-        magnitudes.clear();
-        magnitudes.resize(inputs, T::zero());
-        let mut finite = true;
-        for group in x.chunks(G * inputs) {
-            magnitudes.fill(T::zero());
-            for row in group.chunks_exact(inputs) {
-                for (m, &v) in magnitudes.iter_mut().zip(row) {
-                    *m += v.abs();
-                }
-            }
-            finite &= magnitudes.iter().fold(true, |ok, m| ok & m.is_finite());
-            let first_column = self.columns.len();
-            for (span, chunk) in magnitudes.chunks(NONZERO_SPAN).enumerate() {
-                if !chunk.iter().fold(false, |any, &m| any | (m != T::zero())) {
-                    continue;
-                }
-                // Without a branch per input: every index is written, the count advances
-                // past the nonzero ones only. j < inputs <= u32::MAX (build_dense checked);
-                // the extend stays within the room try_new reserved (every input of every
-                // group).
-                let mut found = [0u32; NONZERO_SPAN];
-                let mut count = 0;
-                for (i, &m) in chunk.iter().enumerate() {
-                    found[count] = (span * NONZERO_SPAN + i) as u32;
-                    count += usize::from(m != T::zero());
-                }
-                self.columns.extend_from_slice(&found[..count]);
-            }
-            // Row by row, each column's value into its lane of the tile; the rows past a
-            // short last group's stay zero.
-            let columns = &self.columns[first_column..];
-            let start = self.values.len();
-            self.values.resize(start + columns.len() * G, T::zero());
-            let tile = &mut self.values[start..];
-            for (r, row) in group.chunks_exact(inputs).enumerate() {
-                for (&j, cell) in columns.iter().zip(tile.chunks_exact_mut(G)) {
-                    cell[r] = row[j as usize];
-                }
-            }
-            self.starts.push(self.columns.len());
-        }
-        self.finite_sums = finite;
-    }
-
     /// Move the scattered group (inputs first..last) into `columns` and `values`, leaving
     /// `scratch` and `touched` all zero. The columns are found 16 at a time: a mask of the
     /// touched ones, then one step per set bit, so untouched inputs (MNIST's borders) cost one
@@ -359,27 +267,6 @@ impl<T: Real> RowGroups<T> {
         });
     }
 }
-
-/// `RowGroups::build_dense`, compiled for the instruction set `S`.
-struct BuildDense<'a, T> {
-    groups: &'a mut RowGroups<T>,
-    x: &'a [T],
-}
-
-impl<T: Real> WithSimd for BuildDense<'_, T> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, _simd: S) {
-        match self.groups.group_rows {
-            GROUP_ROWS => self.groups.build_dense_groups::<GROUP_ROWS>(self.x),
-            _ => self.groups.build_dense_groups::<1>(self.x),
-        }
-    }
-}
-
-/// Inputs `build_dense` tests at once for a nonzero one.
-const NONZERO_SPAN: usize = 16;
 
 /// Ask for the cache lines of `values` ahead of their use: a hint that changes no result.
 #[inline(always)]

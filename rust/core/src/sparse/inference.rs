@@ -1,107 +1,72 @@
-//! Inference's first hidden layer on dense rows through the sparse kernels, where the rows are
-//! mostly zeros (MNIST's pixels: 81%): `a[1] = f(x @ W[0] + b[0])`, row block by row block.
-//!
-//! Each block of `BLOCK_ROWS` rows is regrouped straight from its dense rows
-//! (`RowGroups::build_dense`: no compressed copy of `x`), multiplied by the groups' kernel
-//! and given its bias and activation while it is still in cache; the blocks go to the
-//! current pool's threads. The path is chosen like training's (`plan_sparse_path` on the
-//! first rows), weighed by inference's own cost model (`inference_time_ratio`).
+//! Which first-layer product inference takes on dense rows: the dense GEMM, or the products
+//! of the rows' nonzero inputs alone (`nonzero_rows.rs`), where the rows are mostly zeros
+//! (MNIST's pixels: 81%) and the layer wide enough for them to pay.
 
-use super::groups::{RowGroups, GROUP_ROWS};
-use super::plan::{plan_sparse_path, InputPath, SparseParams, SparsePlan};
-use crate::activation::Activation;
-use crate::error::Result;
+use super::plan::InputPath;
 use crate::real::Real;
-use crate::train::Inputs;
 use rayon::prelude::*;
 
-/// Rows a task regroups and multiplies: its groups' tiles (about 330 KB on MNIST) and W[0]
-/// stay in a core's L2 cache while the output columns go block by block.
-const BLOCK_ROWS: usize = 256;
+/// Rows sampled, evenly spread over `x`, to estimate its density.
+const SAMPLED_ROWS: usize = 256;
 
-/// Rows sampled to plan the path (`plan_sparse_path` reads at most this many).
-const PLAN_ROWS: usize = 512;
+/// What the nonzero rows' product costs over the dense GEMM's, per input value and output
+/// column, fitted on 10,000 rows of densities 0.05 to 0.8 into 16 to 512 columns, at 1 and 2
+/// threads (the slower ratio of the two; benchmarks/README.md, "Inference"):
+/// `FIXED / fan_out + BASE + DENSITY * density + WIDE * density * fan_out / 128`. The fixed
+/// part is marking each row's nonzeros; the last grows with the blocks of output columns that
+/// each pass over the rows again.
+pub const INFERENCE_FIXED_COST: f64 = 13.8;
+pub const INFERENCE_BASE_COST: f64 = 0.09;
+pub const INFERENCE_DENSITY_COST: f64 = 1.64;
+pub const INFERENCE_WIDE_COST: f64 = 0.19;
 
-/// What regrouping a dense input value costs on the sparse path, in multiply-adds of the
-/// dense first layer's (whose cost per input value is `fan_out` of them).
-pub const INFERENCE_REGROUP_COST: f64 = 44.0;
+/// The most of the dense product's predicted time the sparse one may take for `Auto` to
+/// take it: the fit is off by up to 0.2 either way (0.16 on Fashion-MNIST into 128 columns).
+pub const INFERENCE_TIME_LIMIT: f64 = 0.8;
 
-/// What the groups' kernel costs per multiply-add it does, in the dense product's: it does
-/// `work * fan_out` of them per input value.
-pub const INFERENCE_KERNEL_COST: f64 = 1.21;
-
-/// The sparse first layer's time over the dense one's in inference, for a plan of `work`
-/// (groups of 8 rows) and a first layer `fan_out` wide: the regrouping is a cost per input
-/// value whatever the width, so narrow layers stay dense. Fitted on 10,000 MNIST-like rows
-/// (benchmarks/README.md, "Inference"): 1.23 at fan_out 64, 0.87 at 128, 0.75 at 256.
-pub fn inference_time_ratio(work: f64, fan_out: usize) -> f64 {
+/// The nonzero rows' product's time over the dense one's, predicted for rows of `density`
+/// (the fraction of nonzero inputs) into a first layer `fan_out` wide.
+pub fn inference_time_ratio(density: f64, fan_out: usize) -> f64 {
     let fan_out = fan_out.max(1) as f64;
-    (INFERENCE_REGROUP_COST + INFERENCE_KERNEL_COST * work * fan_out) / fan_out
+    INFERENCE_FIXED_COST / fan_out
+        + INFERENCE_BASE_COST
+        + INFERENCE_DENSITY_COST * density
+        + INFERENCE_WIDE_COST * density * fan_out / 128.0
 }
 
-/// The sparse plan for inference on `x` (rows, inputs) into a first layer `fan_out` wide,
-/// as `path` asks: None for the dense product (`Dense`; no rows or no inputs; more inputs
-/// than the groups' u32 columns hold; `Auto` unless the plan takes groups of 8 rows and
-/// `inference_time_ratio` is below 1: rows one by one scan every input of every row, which
-/// costs about as much as the dense product here).
-pub fn plan_inference<T: Real>(
+/// The fraction of nonzero values in up to `SAMPLED_ROWS` rows of `x` (rows, inputs), spread
+/// evenly over it (0 for no rows).
+pub fn sampled_density<T: Real>(x: &[T], inputs: usize) -> f64 {
+    let rows = x.len().checked_div(inputs).unwrap_or(0);
+    if rows == 0 {
+        return 0.0;
+    }
+    let sampled = rows.min(SAMPLED_ROWS);
+    let nonzero: usize = (0..sampled)
+        .map(|i| {
+            let r = i * rows / sampled;
+            let row = &x[r * inputs..(r + 1) * inputs];
+            row.iter().filter(|&&v| v != T::zero()).count()
+        })
+        .sum();
+    nonzero as f64 / (sampled * inputs) as f64
+}
+
+/// Whether inference's first layer on `x` (rows, inputs), `fan_out` wide, takes the nonzero
+/// rows' product, as `path` asks: never for `Dense`, for no rows or no inputs; always for `Sparse`; for `Auto` where `inference_time_ratio` on
+/// the sampled density is at most `INFERENCE_TIME_LIMIT`.
+pub fn inference_takes_sparse_path<T: Real>(
     x: &[T],
     (inputs, fan_out): (usize, usize),
     path: InputPath,
-    params: &SparseParams,
-) -> Option<SparsePlan> {
-    if path == InputPath::Dense || inputs == 0 || u32::try_from(inputs).is_err() {
-        return None;
+) -> bool {
+    if path == InputPath::Dense || inputs == 0 || x.len() < inputs {
+        return false;
     }
-    let rows = x.len() / inputs;
-    if rows == 0 {
-        return None;
-    }
-    let order: Vec<i64> = (0..rows.min(PLAN_ROWS) as i64).collect();
-    let plan = plan_sparse_path(Inputs::Dense(x), &order, inputs, params);
     match path {
-        InputPath::Auto
-            if plan.group_rows != GROUP_ROWS || inference_time_ratio(plan.work, fan_out) >= 1.0 =>
-        {
-            None
-        }
-        _ => Some(plan),
+        InputPath::Sparse => true,
+        _ => inference_time_ratio(sampled_density(x, inputs), fan_out) <= INFERENCE_TIME_LIMIT,
     }
-}
-
-/// `out (rows, fan_out) = f(x @ weight + bias)` for the dense row-major `x` (rows, inputs)
-/// and `weight` (inputs, fan_out), on the sparse path with `plan`'s group size, block by
-/// block of rows over the current pool. `out` must hold rows * fan_out values. Returns
-/// whether every value of `x` is finite as far as the regrouping saw (true for certain;
-/// false where one may not be: `count_non_finite` tells).
-pub fn hidden_layer_forward<T: Real>(
-    x: &[T],
-    (weight, bias): (&[T], &[T]),
-    (inputs, fan_out): (usize, usize),
-    activation: Activation,
-    plan: SparsePlan,
-    out: &mut [T],
-) -> Result<bool> {
-    if inputs == 0 || fan_out == 0 {
-        return Ok(true);
-    }
-    let rows = x.len() / inputs;
-    let out = &mut out[..rows * fan_out];
-    let x = &x[..rows * inputs];
-    let block_rows = BLOCK_ROWS.min(rows.max(1));
-    out.par_chunks_mut(block_rows * fan_out)
-        .zip(x.par_chunks(block_rows * inputs))
-        .map_init(
-            || RowGroups::try_new(inputs, block_rows, inputs, plan.group_rows),
-            |groups, (out_rows, x_rows)| {
-                let groups = groups.as_mut().map_err(|e| e.clone())?;
-                groups.build_dense(x_rows)?;
-                groups.forward(out_rows, weight, fan_out);
-                activation.add_bias_and_apply(out_rows, bias);
-                Ok(groups.dense_rows_finite())
-            },
-        )
-        .try_reduce(|| true, |a, b| Ok(a && b))
 }
 
 /// How many values of `x` are NaN or infinite, counted over the current pool.

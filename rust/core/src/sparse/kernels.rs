@@ -18,7 +18,7 @@ use pulp::{Simd, WithSimd};
 /// groups of 8 (16 of AVX-512's 32 registers) and 8 for single rows (a 128-float row of W
 /// a nonzero); half that with 256-bit vectors (AVX2 has 16 registers).
 #[inline(always)]
-fn most_vectors<S: Simd, T: Real, const G: usize>() -> usize {
+pub(super) fn most_vectors<S: Simd, T: Real, const G: usize>() -> usize {
     let wide = T::lanes::<S>() * size_of::<T>() >= 64;
     match (G, wide) {
         (1, true) => 8,
@@ -85,7 +85,7 @@ impl<T: Real> Forward<'_, T> {
 /// The output columns as (offset, width) blocks: `most` vectors wide while they fit, then
 /// the largest power of two of vectors that does, then a last partial vector.
 #[inline(always)]
-fn column_blocks<S: Simd, T: Real>(
+pub(super) fn column_blocks<S: Simd, T: Real>(
     fan_out: usize,
     most: usize,
 ) -> impl Iterator<Item = (usize, usize)> {
@@ -310,7 +310,11 @@ fn update_block<
 /// V vectors from `values`: V whole vectors (`whole`), or one vector's first
 /// `values.len()` lanes and zeros.
 #[inline(always)]
-fn load_row<S: Simd, T: Real, const V: usize>(simd: S, values: &[T], whole: bool) -> [T::Of<S>; V] {
+pub(super) fn load_row<S: Simd, T: Real, const V: usize>(
+    simd: S,
+    values: &[T],
+    whole: bool,
+) -> [T::Of<S>; V] {
     let mut row = [T::splat(simd, T::zero()); V];
     if whole {
         row.copy_from_slice(&T::as_vectors::<S>(values)[..V]);
@@ -322,7 +326,7 @@ fn load_row<S: Simd, T: Real, const V: usize>(simd: S, values: &[T], whole: bool
 
 /// The inverse of `load_row`.
 #[inline(always)]
-fn store_row<S: Simd, T: Real, const V: usize>(
+pub(super) fn store_row<S: Simd, T: Real, const V: usize>(
     simd: S,
     values: &mut [T],
     row: &[T::Of<S>; V],

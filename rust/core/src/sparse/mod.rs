@@ -12,7 +12,8 @@
 //! - `kernels.rs`: the two products on those groups, in explicit SIMD;
 //! - `ranges.rs`: the step's ranges of inputs, one per thread: shares of the forward product;
 //! - `update.rs`: the update of W[0] by those ranges;
-//! - `inference.rs`: inference's first layer on dense rows, regrouped block by block.
+//! - `inference.rs`: whether inference's first layer on dense rows takes the sparse product;
+//! - `nonzero_rows.rs`: that product, from each dense row's nonzero inputs.
 //!
 //! How each part got its shape, with measurements: benchmarks/README.md ("Sparse inputs").
 
@@ -20,6 +21,7 @@ mod csr;
 mod groups;
 mod inference;
 mod kernels;
+mod nonzero_rows;
 mod plan;
 mod ranges;
 mod rows;
@@ -28,9 +30,11 @@ mod update;
 pub use csr::{check_csr, CsrArrays};
 pub use groups::{RowGroups, GROUP_ROWS};
 pub use inference::{
-    count_non_finite, hidden_layer_forward, inference_time_ratio, plan_inference,
-    INFERENCE_KERNEL_COST, INFERENCE_REGROUP_COST,
+    count_non_finite, inference_takes_sparse_path, inference_time_ratio, sampled_density,
+    INFERENCE_BASE_COST, INFERENCE_DENSITY_COST, INFERENCE_FIXED_COST, INFERENCE_TIME_LIMIT,
+    INFERENCE_WIDE_COST,
 };
+pub use nonzero_rows::hidden_layer_forward;
 pub use plan::{
     estimated_group_fill, plan_epoch, plan_sparse_path, preferred_input_path,
     sparse_work_crossover, InputPath, SparseParams, SparsePlan, Tuning, SPARSE_TIME_LIMIT,
