@@ -1,10 +1,14 @@
 //! Times `train_epoch` on random MNIST-shaped data, without Python in the way:
-//! `cargo run --release --example epoch_timing -- [threads] [rows] [batch] [epochs] [density] [dense|sparse|auto]`.
+//! `cargo run --release --example epoch_timing -- [threads] [rows] [batch] [epochs] [density] [dense|sparse|auto] [groups|single] [rows.f32]`.
+//! The 7th argument forces the sparse path's group size; the 8th reads the rows from a raw
+//! float32 file of 784 values a row (`x.tofile(path)`) instead of drawing them, and the
+//! sparse path then compresses them once, before the epochs.
 //! The benchmark of record is `benchmarks/epoch.py`; this is for profiling the core alone.
 
+use fastmlp_core::sparse::Tuning;
 use fastmlp_core::{
     parallel, train_epoch, Activation, Architecture, Epoch, InputPath, Inputs, Model, SparseParams,
-    Workspace,
+    SparseRows, Workspace,
 };
 use std::time::Instant;
 
@@ -34,9 +38,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         state ^= state << 17;
         (state >> 40) as f32 / (1u64 << 24) as f32
     };
-    let x: Vec<f32> = (0..rows * 784)
-        .map(|_| if uniform() < density { uniform() } else { 0.0 })
-        .collect();
+    let x: Vec<f32> = match std::env::args().nth(8) {
+        Some(path) => std::fs::read(path)?
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .take(rows * 784)
+            .collect(),
+        None => (0..rows * 784)
+            .map(|_| if uniform() < density { uniform() } else { 0.0 })
+            .collect(),
+    };
+    let rows = x.len() / 784;
+    let single_row_cost = match std::env::args().nth(7).as_deref() {
+        Some("single") => Tuning::Value(0.0),
+        Some("groups") => Tuning::Value(f64::MAX),
+        _ => Tuning::Auto,
+    };
+    let sparse = SparseParams {
+        single_row_cost,
+        ..SparseParams::default()
+    };
+    let compressed = match input_path {
+        InputPath::Dense => None,
+        _ => Some(SparseRows::from_dense(&x, 784)?),
+    };
+    let inputs = match &compressed {
+        Some(rows) if std::env::args().nth(8).is_some() => Inputs::Sparse(rows),
+        _ => Inputs::Dense(&x),
+    };
     let labels: Vec<i64> = (0..rows).map(|i| (i % 10) as i64).collect();
     let order: Vec<i64> = (0..rows as i64).map(|i| (i * 7919) % rows as i64).collect();
     let mut weights: Vec<Vec<f32>> = vec![
@@ -57,12 +86,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 biases: &mut biases,
             },
             &Epoch {
-                inputs: Inputs::Dense(&x),
+                inputs,
                 labels: &labels,
                 order: &order,
                 batch_size: batch,
                 input_path,
-                sparse: SparseParams::default(),
+                sparse,
                 lr: 0.01,
             },
             None,
