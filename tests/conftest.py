@@ -3,6 +3,8 @@ values and the helpers live in ``tests/support/networks.py``)."""
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
@@ -23,3 +25,17 @@ def dtype(request: pytest.FixtureRequest) -> type:
 @pytest.fixture(params=ACTIVATIONS)
 def activation(request: pytest.FixtureRequest) -> str:
     return request.param
+
+
+@pytest.fixture(autouse=True, scope="session")
+def ctrl_c_deliverable() -> Iterator[None]:
+    """Ctrl-C reaches the tests that send it, as in an interactive session: a shell starts a
+    background job (``cmd &``, ``nohup``) with SIGINT ignored, which Python and its children
+    then keep ignoring. Installing Python's own handler also lets the children (which get
+    SIGINT's default at exec) install theirs."""
+    before = signal.getsignal(signal.SIGINT)
+    if before is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if before is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, before)
