@@ -98,25 +98,21 @@ impl<T: Real> WithSimd for BlockOfRows<'_, T> {
             }));
         }
         out.fill(T::zero());
-        let chunks = inputs.div_ceil(CHUNK);
+        let rows = MarkedRows {
+            x,
+            masks,
+            inputs,
+            weight,
+            fan_out,
+        };
         for (offset, width) in column_blocks::<S, T>(fan_out, most_vectors::<S, T, 1>()) {
-            for chunk in 0..chunks {
-                let block = ChunkOfInputs {
-                    x,
-                    masks,
-                    chunk,
-                    chunks,
-                    inputs,
-                    weight,
-                    fan_out,
-                    offset,
-                    width,
-                };
+            let columns = (offset, width);
+            for chunk in 0..inputs.div_ceil(CHUNK) {
                 match width.div_ceil(T::lanes::<S>()) {
-                    8 => add_chunk::<S, T, 8>(simd, block, out),
-                    4 => add_chunk::<S, T, 4>(simd, block, out),
-                    2 => add_chunk::<S, T, 2>(simd, block, out),
-                    _ => add_chunk::<S, T, 1>(simd, block, out),
+                    8 => rows.add_chunk::<S, 8>(simd, chunk, columns, out),
+                    4 => rows.add_chunk::<S, 4>(simd, chunk, columns, out),
+                    2 => rows.add_chunk::<S, 2>(simd, chunk, columns, out),
+                    _ => rows.add_chunk::<S, 1>(simd, chunk, columns, out),
                 }
             }
         }
@@ -124,67 +120,64 @@ impl<T: Real> WithSimd for BlockOfRows<'_, T> {
     }
 }
 
-/// One chunk of inputs, in output columns `offset .. offset + width`, for a block of rows.
-struct ChunkOfInputs<'a, T> {
+/// A block of rows with their nonzeros marked, and W: what every chunk's product reads.
+#[derive(Clone, Copy)]
+struct MarkedRows<'a, T> {
     /// (rows, inputs)
     x: &'a [T],
-    /// (rows, chunks)
+    /// (rows, inputs.div_ceil(CHUNK))
     masks: &'a [u32],
-    chunk: usize,
-    chunks: usize,
     inputs: usize,
     /// (inputs, fan_out)
     weight: &'a [T],
     fan_out: usize,
-    offset: usize,
-    width: usize,
 }
 
-/// `out[r, offset .. offset + width] += sum over the chunk's nonzero j of x[r, j] *
-/// weight[j, offset .. offset + width]` for every row r, in V vectors (width = V whole
-/// vectors, or with V = 1 fewer lanes than a vector).
-#[inline(always)]
-fn add_chunk<S: Simd, T: Real, const V: usize>(
-    simd: S,
-    block: ChunkOfInputs<'_, T>,
-    out: &mut [T],
-) {
-    let ChunkOfInputs {
-        x,
-        masks,
-        chunk,
-        chunks,
-        inputs,
-        weight,
-        fan_out,
-        offset,
-        width,
-    } = block;
-    let whole = width == V * T::lanes::<S>();
-    let first = chunk * CHUNK;
-    let rows = x
-        .chunks_exact(inputs)
-        .zip(out.chunks_exact_mut(fan_out))
-        .zip(masks.chunks_exact(chunks));
-    for ((row, out_row), row_masks) in rows {
-        let mut mask = row_masks[chunk];
-        if mask == 0 {
-            continue;
-        }
-        let out_block = &mut out_row[offset..offset + width];
-        let mut sums = load_row::<S, T, V>(simd, out_block, whole);
-        while mask != 0 {
-            // A set bit is an input of the row: j < inputs.
-            let j = first + mask.trailing_zeros() as usize;
-            mask &= mask - 1;
-            let start = j * fan_out + offset;
-            let w_j = load_row::<S, T, V>(simd, &weight[start..start + width], whole);
-            let x_j = T::splat(simd, row[j]);
-            for v in 0..V {
-                sums[v] = T::mul_add_vectors(simd, x_j, w_j[v], sums[v]);
+impl<T: Real> MarkedRows<'_, T> {
+    /// `out[r, offset .. offset + width] += sum over the nonzero j of chunk `chunk` of
+    /// x[r, j] * weight[j, offset .. offset + width]` for every row r, in V vectors (width =
+    /// V whole vectors, or with V = 1 fewer lanes than a vector).
+    #[inline(always)]
+    fn add_chunk<S: Simd, const V: usize>(
+        self,
+        simd: S,
+        chunk: usize,
+        (offset, width): (usize, usize),
+        out: &mut [T],
+    ) {
+        let MarkedRows {
+            x,
+            masks,
+            inputs,
+            weight,
+            fan_out,
+        } = self;
+        let whole = width == V * T::lanes::<S>();
+        let first = chunk * CHUNK;
+        let rows = x
+            .chunks_exact(inputs)
+            .zip(out.chunks_exact_mut(fan_out))
+            .zip(masks.chunks_exact(inputs.div_ceil(CHUNK)));
+        for ((row, out_row), row_masks) in rows {
+            let mut mask = row_masks[chunk];
+            if mask == 0 {
+                continue;
             }
+            let out_block = &mut out_row[offset..offset + width];
+            let mut sums = load_row::<S, T, V>(simd, out_block, whole);
+            while mask != 0 {
+                // A set bit is an input of the row: j < inputs.
+                let j = first + mask.trailing_zeros() as usize;
+                mask &= mask - 1;
+                let start = j * fan_out + offset;
+                let w_j = load_row::<S, T, V>(simd, &weight[start..start + width], whole);
+                let x_j = T::splat(simd, row[j]);
+                for v in 0..V {
+                    sums[v] = T::mul_add_vectors(simd, x_j, w_j[v], sums[v]);
+                }
+            }
+            store_row::<S, T, V>(simd, out_block, &sums, whole);
         }
-        store_row::<S, T, V>(simd, out_block, &sums, whole);
     }
 }
 
