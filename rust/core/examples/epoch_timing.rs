@@ -12,6 +12,9 @@ use fastmlp_core::{
 };
 use std::time::Instant;
 
+mod common;
+use common::{input_rows, Uniform};
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<usize> = std::env::args()
         .skip(1)
@@ -31,23 +34,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     parallel::set_num_threads(threads)?;
 
     let arch = Architecture::new(vec![784, 128, 10])?;
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut uniform = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 40) as f32 / (1u64 << 24) as f32
-    };
-    let x: Vec<f32> = match std::env::args().nth(8) {
-        Some(path) => std::fs::read(path)?
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .take(rows * 784)
-            .collect(),
-        None => (0..rows * 784)
-            .map(|_| if uniform() < density { uniform() } else { 0.0 })
-            .collect(),
-    };
+    let mut uniform = Uniform::new();
+    let from_file = std::env::args().nth(8);
+    let mut x = input_rows(from_file.as_deref(), (rows, 784), density, &mut uniform)?;
+    x.truncate(rows * 784);
     let rows = x.len() / 784;
     let single_row_cost = match std::env::args().nth(7).as_deref() {
         Some("single") => Tuning::Value(0.0),
@@ -58,19 +48,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         single_row_cost,
         ..SparseParams::default()
     };
-    let compressed = match input_path {
-        InputPath::Dense => None,
-        _ => Some(SparseRows::from_dense(&x, 784)?),
+    // Rows from a file are compressed once here, as `MLP.fit` does; drawn rows per call.
+    let compressed = match (&from_file, input_path) {
+        (Some(_), InputPath::Sparse | InputPath::Auto) => Some(SparseRows::from_dense(&x, 784)?),
+        _ => None,
     };
-    let inputs = match &compressed {
-        Some(rows) if std::env::args().nth(8).is_some() => Inputs::Sparse(rows),
-        _ => Inputs::Dense(&x),
-    };
+    let inputs = compressed
+        .as_ref()
+        .map_or(Inputs::Dense(&x), Inputs::Sparse);
     let labels: Vec<i64> = (0..rows).map(|i| (i % 10) as i64).collect();
     let order: Vec<i64> = (0..rows as i64).map(|i| (i * 7919) % rows as i64).collect();
     let mut weights: Vec<Vec<f32>> = vec![
-        (0..784 * 128).map(|_| (uniform() - 0.5) * 0.1).collect(),
-        (0..128 * 10).map(|_| (uniform() - 0.5) * 0.1).collect(),
+        (0..784 * 128)
+            .map(|_| (uniform.next() - 0.5) * 0.1)
+            .collect(),
+        (0..128 * 10)
+            .map(|_| (uniform.next() - 0.5) * 0.1)
+            .collect(),
     ];
     let mut biases: Vec<Vec<f32>> = vec![vec![0.0; 128], vec![0.0; 10]];
     let mut workspace = Workspace::new(&arch, batch);

@@ -10,6 +10,9 @@ use fastmlp_core::sparse::{hidden_layer_forward, sampled_density};
 use fastmlp_core::{parallel, Activation};
 use std::time::Instant;
 
+mod common;
+use common::{input_rows, Uniform};
+
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 fn main() -> Result<(), Failure> {
@@ -19,24 +22,16 @@ fn main() -> Result<(), Failure> {
     let repeats: usize = args.get(3).map_or(Ok(30), |a| a.parse())?;
     parallel::set_num_threads(threads)?;
     let inputs = 784;
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut uniform = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 40) as f32 / (1u64 << 24) as f32
-    };
-    let x: Vec<f32> = match args.get(1).filter(|a| !a.is_empty() && *a != "-") {
-        Some(path) => std::fs::read(path)?
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
-        None => (0..10_000 * inputs)
-            .map(|_| if uniform() < 0.19 { uniform() } else { 0.0 })
-            .collect(),
-    };
+    let mut uniform = Uniform::new();
+    let path = args
+        .get(1)
+        .map(String::as_str)
+        .filter(|a| !a.is_empty() && *a != "-");
+    let x = input_rows(path, (10_000, inputs), 0.19, &mut uniform)?;
     let rows = x.len() / inputs;
-    let weight: Vec<f32> = (0..inputs * fan_out).map(|_| uniform() - 0.5).collect();
+    let weight: Vec<f32> = (0..inputs * fan_out)
+        .map(|_| uniform.next() - 0.5)
+        .collect();
     let bias = vec![0.01f32; fan_out];
     let (mut dense, mut sparse) = (vec![0f32; rows * fan_out], vec![0f32; rows * fan_out]);
     let mut best = [f64::INFINITY; 2];
