@@ -36,18 +36,22 @@ fn check_count(arg: &str, threads: usize) -> Result<usize> {
     if threads == 0 {
         return Err(Error::value(arg, "expected a positive integer, got 0"));
     }
-    let max = max_num_threads();
-    if threads > max {
+    if threads > max_num_threads() {
         return Err(Error::value(
             arg,
-            format!(
-                "expected at most {max} ({THREADS_PER_CORE} x the {} cores available), \
-                 got {threads}",
-                available_cores()
-            ),
+            format!("expected {}, got {threads}", thread_limit()),
         ));
     }
     Ok(threads)
+}
+
+/// The limit on thread counts, as error messages state it.
+pub fn thread_limit() -> String {
+    format!(
+        "at most {} ({THREADS_PER_CORE} x the {} cores available)",
+        max_num_threads(),
+        available_cores()
+    )
 }
 
 /// The thread count used when none was set: `FASTMLP_NUM_THREADS` if it is a positive

@@ -26,11 +26,7 @@ pub fn set_num_threads(n: &Bound<'_, PyAny>) -> PyResult<()> {
             let expected = if n.lt(0)? {
                 "a positive integer".to_string()
             } else {
-                let (max, cores) = (parallel::max_num_threads(), parallel::available_cores());
-                format!(
-                    "at most {max} ({} x the {cores} cores available)",
-                    max / cores
-                )
+                parallel::thread_limit()
             };
             return Err(PyValueError::new_err(format!(
                 "num_threads: expected {expected}, got {n}"
