@@ -60,6 +60,37 @@ def test_standardised_inputs_do_not_warn(engine: str) -> None:
     assert fit(engine, x, rng.integers(0, 10, 500), lr=0.01) == []
 
 
+@pytest.mark.parametrize("rows", [1, 2, 99, 100, 101, 250])
+def test_the_unscaled_check_follows_the_99th_percentile_exactly(rows: int) -> None:
+    # Inputs on both sides of the limit, with the percentile landing on, just above and just
+    # below it: the warning comes exactly when numpy.percentile(|x|, 99) exceeds it.
+    from fastmlp.diagnostics import UNSCALED_LIMIT, warn_if_unscaled
+
+    rng = np.random.default_rng(rows)
+    for trial in range(300):
+        above = int(rng.integers(0, rows + 1))
+        high = UNSCALED_LIMIT * (1 + rng.choice([1e-12, 1e-3, 1.0]))
+        x = np.concatenate([rng.uniform(0, UNSCALED_LIMIT, rows - above), np.full(above, high)])
+        if trial % 3 == 0:
+            x[: int(rng.integers(0, rows))] = UNSCALED_LIMIT
+        x = rng.permutation(x).reshape(rows, 1)
+        expected = float(np.percentile(x, 99)) > UNSCALED_LIMIT
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warn_if_unscaled("x", x)
+        assert bool(ours(caught)) == expected, (rows, above, high)
+
+
+def test_a_sparse_x_without_stored_values_is_in_range() -> None:
+    from scipy import sparse
+
+    from fastmlp.diagnostics import warn_if_unscaled
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_unscaled("x", sparse.csr_matrix((5, 4), dtype=np.float32))
+
+
 @pytest.mark.parametrize("engine", ["rust", "numpy"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_probabilities_are_never_nan_without_an_error(engine: str, dtype: str) -> None:
