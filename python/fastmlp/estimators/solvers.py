@@ -9,6 +9,7 @@ setting that equals plain SGD needs no keyword; one that needs a keyword this bu
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any
 
@@ -27,8 +28,10 @@ PLAIN_SGD: dict[str, Any] = {
 }
 
 
+@functools.cache
 def supported_fit_keywords() -> frozenset[str]:
-    """The keyword parameters of this build's ``MLP.fit``."""
+    """The keyword parameters of this build's ``MLP.fit`` (read once: every ``fit`` and
+    ``partial_fit`` asks, and ``inspect.signature`` costs more than a small step)."""
     return frozenset(inspect.signature(MLP.fit).parameters)
 
 
