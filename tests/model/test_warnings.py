@@ -41,6 +41,17 @@ def test_a_loss_that_explodes_but_stays_finite_warns(engine: str, sample: tuple)
 
 
 @pytest.mark.parametrize("engine", ["rust", "numpy"])
+def test_a_partial_fit_of_several_batches_still_checks_its_loss(engine: str, sample: tuple) -> None:
+    # Only a fit of a single step skips the start loss (its loss before the step is it).
+    model = MLP([784, 64, 10], seed=0, engine=engine)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.partial_fit(*sample, batch_size=128, lr=10000)
+    messages = ours(caught)
+    assert len(messages) == 1 and "starting value" in messages[0], messages
+
+
+@pytest.mark.parametrize("engine", ["rust", "numpy"])
 def test_a_good_run_does_not_warn(engine: str, sample: tuple) -> None:
     assert fit(engine, *sample, lr=0.1) == []
 
