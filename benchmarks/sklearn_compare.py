@@ -4,7 +4,9 @@ The estimator issue's comparison, same data and parameters, in one run: ``MLPCla
 on Fashion-MNIST (``hidden_layer_sizes=(128,)``, ``max_iter=10``; solver "adam", and solver
 "sgd" with momentum 0.9) by test accuracy and ``fit`` seconds, and ``MLPRegressor`` on
 ``make_friedman1(n_samples=5000, noise=1.0, random_state=0)`` split 75/25
-(``hidden_layer_sizes=(64, 64)``, ``max_iter=200``) by R^2 and ``fit`` seconds. Both
+(``hidden_layer_sizes=(64, 64)``, ``max_iter=200``) by R^2 and ``fit`` seconds; and the
+other way of calling, ``partial_fit`` on consecutive batches of 200 rows (the regressor for 10
+passes over its data, the Adam classifier for one), where each call's fixed cost counts. Both
 libraries get the same constructor arguments (scikit-learn's defaults otherwise), the same
 ``random_state`` and the same threads (fastmlp's estimators also ``n_threads``). Each
 library runs in its own process (scikit-learn's with NumPy's native BLAS kernels); the
@@ -46,13 +48,27 @@ class Task:
     estimator: str  # "MLPClassifier" or "MLPRegressor"
     params: dict[str, Any]
     score: str  # what ``estimator.score`` measures
+    call: str = "fit"  # or "partial_fit": on batches of ``batch_rows`` rows, ``passes`` times
+    passes: int = 1
+    batch_rows: int = 200
 
     def describe(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.params.items())
 
+    def calls(self) -> str:
+        """How the estimator is trained, after its constructor: ``.fit`` or the loop."""
+        if self.call == "partial_fit":
+            return f".partial_fit on batches of {self.batch_rows} rows, {self.passes} pass(es)"
+        return ".fit"
 
-def tasks(max_iter: int | None = None, regressor_max_iter: int | None = None) -> list[Task]:
-    """The issue's three fits; ``max_iter`` and ``regressor_max_iter`` shorten them."""
+
+def tasks(
+    max_iter: int | None = None,
+    regressor_max_iter: int | None = None,
+    regressor_passes: int | None = None,
+) -> list[Task]:
+    """The issue's three fits, then the two partial_fit loops; ``max_iter``,
+    ``regressor_max_iter`` and ``regressor_passes`` shorten them."""
     classifier = {"hidden_layer_sizes": (128,), "max_iter": max_iter or 10}
     return [
         Task("classifier-adam", "MLPClassifier", classifier | {"solver": "adam"}, "accuracy"),
@@ -67,6 +83,21 @@ def tasks(max_iter: int | None = None, regressor_max_iter: int | None = None) ->
             "MLPRegressor",
             {"hidden_layer_sizes": (64, 64), "max_iter": regressor_max_iter or 200},
             "R^2",
+        ),
+        Task(
+            "classifier-adam-partial_fit",
+            "MLPClassifier",
+            {"hidden_layer_sizes": (128,), "solver": "adam"},
+            "accuracy",
+            call="partial_fit",
+        ),
+        Task(
+            "regressor-partial_fit",
+            "MLPRegressor",
+            {"hidden_layer_sizes": (64, 64)},
+            "R^2",
+            call="partial_fit",
+            passes=regressor_passes or 10,
         ),
     ]
 
@@ -146,13 +177,27 @@ def fit_task(library: str, request: dict[str, Any], loaded: Loaded) -> dict[str,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning: max_iter is the issue's
         start = time.perf_counter()
-        estimator.fit(x_train, y_train)
+        if task.call == "partial_fit":
+            partial_fit_passes(estimator, task, x_train, y_train)
+        else:
+            estimator.fit(x_train, y_train)
         seconds = time.perf_counter() - start
     return {
         "seconds": seconds,
         "score": float(estimator.score(x_test, y_test)),
         "n_iter": int(getattr(estimator, "n_iter_", -1)),
     }
+
+
+def partial_fit_passes(estimator: Any, task: Task, x: np.ndarray, y: np.ndarray) -> None:
+    """``task.passes`` passes of ``estimator.partial_fit`` over consecutive batches of
+    ``task.batch_rows`` rows of ``(x, y)`` (a classifier is told every class on its first)."""
+    first = {"classes": np.unique(y)} if task.estimator == "MLPClassifier" else {}
+    for _ in range(task.passes):
+        for start in range(0, len(x), task.batch_rows):
+            rows = slice(start, start + task.batch_rows)
+            estimator.partial_fit(x[rows], y[rows], **first)
+            first = {}
 
 
 def serve_library(library: str) -> int:
@@ -199,8 +244,12 @@ def measure(
         def send(unit: tuple[str, str], k: int) -> dict[str, Any]:
             library, name = unit
             task = by_name[name]
-            params = task.params if k else task.params | {"max_iter": 1}  # a short warm-up
-            message = {"op": "fit", "task": task.__dict__ | {"params": params}} | settings
+            described = task.__dict__
+            if not k:  # a short warm-up: one epoch, or a pass over the first batches
+                described = described | {"params": task.params | {"max_iter": 1}, "passes": 1}
+                if task.call == "partial_fit":
+                    described |= {"params": task.params, "batch_rows": 2000}
+            message = {"op": "fit", "task": described} | settings
             reply = run.workers[library].request(message)
             if k:
                 log(f"{library} {name}, round {k}: {reply['seconds']:.2f} s")
@@ -270,6 +319,7 @@ QUICK = {
     "regressor_samples": 400,
     "max_iter": 1,
     "regressor_max_iter": 5,
+    "regressor_passes": 2,
 }
 
 
@@ -277,7 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="benchmarks/sklearn_compare.py",
         description=__doc__.split("\n\n")[1],
-        epilog="tasks: " + "; ".join(f"{t.name}: {t.estimator}({t.describe()})" for t in tasks()),
+        epilog="tasks: "
+        + "; ".join(f"{t.name}: {t.estimator}({t.describe()}){t.calls()}" for t in tasks()),
     )
     parser.add_argument("--threads", type=int, default=2, help="threads of both (default 2)")
     parser.add_argument("--repeats", type=int, help="rounds (default 3)")
@@ -292,13 +343,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--regressor-samples", type=int, help="make_friedman1's n_samples (default 5000)"
     )
+    parser.add_argument(
+        "--regressor-passes",
+        type=int,
+        help="passes of the regressor's partial_fit loop over its data (default 10)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="both estimators' random_state")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every number here")
     parser.add_argument(
         "--quick",
         action="store_true",
         help="a smoke run for the tests: the bundled mnist-sample, 1 classifier iteration, "
-        "400 regression samples and 5 iterations, 1 round, no pause (options given "
+        "400 regression samples, 5 iterations and 2 partial_fit passes, 1 round, no pause "
+        "(options given "
         "explicitly win)",
     )
     parser.add_argument(SERVE_FLAG, metavar="LIBRARY", help=argparse.SUPPRESS)
@@ -320,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(line: str) -> None:
         print(f"[sklearn compare] {line}", file=sys.stderr, flush=True)
 
-    task_list = tasks(args.max_iter, args.regressor_max_iter)
+    task_list = tasks(args.max_iter, args.regressor_max_iter, args.regressor_passes)
     settings = {
         "threads": args.threads,
         "seed": args.seed,
@@ -332,11 +389,14 @@ def main(argv: list[str] | None = None) -> int:
         f"classifier: {args.data}, training split to fit, test split to score; regressor: "
         f"make_friedman1(n_samples={args.regressor_samples}, noise=1.0, random_state=0), "
         "train_test_split(test_size=0.25, random_state=0)",
-        *(f"{t.name}: {t.estimator}({t.describe()}, random_state={args.seed})" for t in task_list),
+        *(
+            f"{t.name}: {t.estimator}({t.describe()}, random_state={args.seed}){t.calls()}"
+            for t in task_list
+        ),
         f"{args.threads} thread(s) for both; each library in its own process; median of "
         f"{args.repeats} rounds (every fit once per round, in a rotating order, {args.pause:g} s "
-        "pause after every fit, one untimed warm-up fit with max_iter=1 first); seconds: "
-        "fit only",
+        "pause after every fit, one untimed warm-up fit with max_iter=1 first, or a pass of "
+        "partial_fit on batches of 2000 rows); seconds: fit, or the whole partial_fit loop, only",
     ]
     print("\n".join([*run.header(what), "", markdown(results)]))
     if run.notes:

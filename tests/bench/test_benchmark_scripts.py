@@ -190,16 +190,23 @@ def test_every_library_starts_from_the_same_weights() -> None:
 def test_sklearn_compare_quick(tmp_path: Path) -> None:
     text, report = run_script("sklearn_compare", ["--quick", "--threads", "1"], tmp_path)
     rows = {row[0]: row for row in table(text, "task")}
-    assert list(rows) == ["classifier-adam", "classifier-sgd", "regressor"]
+    assert list(rows) == [
+        "classifier-adam",
+        "classifier-sgd",
+        "regressor",
+        "classifier-adam-partial_fit",
+        "regressor-partial_fit",
+    ]
     has_estimators = hasattr(fastmlp, "MLPClassifier")
     # The estimators run on the Rust engine, which computes all three fits.
     rust_ready = has_estimators
     for name, row in rows.items():
         score, sk_score, fm_score, difference, sk_s, fm_s, spreads, speedup, iterations = row[1:]
         fitted = fm_s != "—"
-        assert score == ("R^2" if name == "regressor" else "accuracy")
+        assert score == ("R^2" if name.startswith("regressor") else "accuracy")
         assert spreads == ("0% / 0%" if fitted else "0% / —")  # one round
         assert np.isfinite(float(sk_score)) and positive(sk_s)
+        # After a partial_fit, n_iter_ is that call's one pass (as scikit-learn's).
         assert iterations.split(" / ")[0] == ("5" if name == "regressor" else "1")
         if rust_ready:
             assert fitted
@@ -218,6 +225,11 @@ def test_sklearn_compare_quick(tmp_path: Path) -> None:
         "momentum": 0.9,
     }
     assert params["regressor"] == {"hidden_layer_sizes": [64, 64], "max_iter": 5}
+    calls = {t["task"]["name"]: (t["task"]["call"], t["task"]["passes"]) for t in report["tasks"]}
+    assert calls["regressor-partial_fit"] == ("partial_fit", 2)
+    assert calls["classifier-adam-partial_fit"] == ("partial_fit", 1)
+    assert calls["regressor"] == ("fit", 1)
+    assert "partial_fit on batches of 200 rows, 2 pass(es)" in text
     check_sides(report, {"sklearn"})
 
 
