@@ -19,6 +19,7 @@ impl Uniform {
 /// Row-major rows of `inputs` values: those of the raw little-endian float32 file at `path`
 /// (`x.tofile(path)` in NumPy), or else `rows` random rows with about `density` of their
 /// values nonzero.
+#[allow(dead_code)] // each example compiles this module alone; not all read rows
 pub fn input_rows(
     path: Option<&str>,
     (rows, inputs): (usize, usize),
