@@ -13,14 +13,10 @@ use fastmlp_core::{
 use std::time::Instant;
 
 mod common;
-use common::{input_rows, Uniform};
+use common::{input_rows, leading_numbers, Uniform};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .take(4)
-        .map(|a| a.parse())
-        .collect::<Result<_, _>>()?;
+    let args = leading_numbers(4)?;
     let threads = args.first().copied().unwrap_or(1);
     let rows = args.get(1).copied().unwrap_or(60_000);
     let batch = args.get(2).copied().unwrap_or(128);

@@ -13,14 +13,10 @@ use fastmlp_core::{
 use std::time::Instant;
 
 mod common;
-use common::Uniform;
+use common::{leading_numbers, Uniform};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .take(3)
-        .map(|a| a.parse())
-        .collect::<Result<_, _>>()?;
+    let args = leading_numbers(3)?;
     let threads = args.first().copied().unwrap_or(1);
     let epochs = args.get(1).copied().unwrap_or(200);
     let rounds = args.get(2).copied().unwrap_or(5);

@@ -1,5 +1,15 @@
 //! What the timing examples share: their random numbers and their input rows.
 
+/// The first `count` command-line arguments as numbers (fewer where fewer were given).
+#[allow(dead_code)] // each example compiles this module alone; not all take numbers first
+pub fn leading_numbers(count: usize) -> Result<Vec<usize>, std::num::ParseIntError> {
+    std::env::args()
+        .skip(1)
+        .take(count)
+        .map(|a| a.parse())
+        .collect()
+}
+
 /// A xorshift generator of floats in [0, 1): the same sequence every run.
 pub struct Uniform(u64);
 
