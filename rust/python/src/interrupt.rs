@@ -1,9 +1,9 @@
 //! Ctrl-C during a long call into the core. Python's C-level handler only flags the signal,
-//! and runs the Python handler on the main thread, so while the core works on a helper thread
-//! the main thread looks for the flag every 20 ms and, on Ctrl-C, asks the work to stop.
+//! and runs the Python handler on the main thread, so while the core works in the engine's
+//! pool the main thread looks for the flag every 20 ms and, on Ctrl-C, asks the work to stop.
 
 use crate::errors::core;
-use fastmlp_core::Error;
+use fastmlp_core::{parallel, Error};
 use pyo3::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -20,8 +20,9 @@ fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
 
 /// Runs `work(stop)` with the GIL released. `work` looks at `stop` between its steps and
 /// returns `Error::Interrupted` once it is set; on Python's main thread a Ctrl-C sets it, and
-/// the `KeyboardInterrupt` is raised when `work` has stopped (or finished). Elsewhere there is no signal to
-/// watch for, and `work` runs on this thread.
+/// the `KeyboardInterrupt` is raised when `work` has stopped (or finished). There `work` runs
+/// as a job of the engine's pool while this thread watches for the signal; elsewhere there is
+/// no signal to watch for, and `work` runs on this thread.
 pub fn run_interruptibly<R: Send>(
     py: Python<'_>,
     work: impl FnOnce(&AtomicBool) -> fastmlp_core::Result<R> + Send,
@@ -34,18 +35,24 @@ pub fn run_interruptibly<R: Send>(
         if !main_thread {
             return run();
         }
-        // The helper unparks this thread when it is done, so no time is lost waiting for the
-        // next check.
-        std::thread::scope(|scope| {
-            let caller = std::thread::current();
-            let helper = scope.spawn(move || {
-                let outcome = run();
-                caller.unpark();
-                outcome
+        // A job of the pool, not a thread of its own: starting a thread per call, which then
+        // handed the work to the pool, cost more than a small network's step.
+        let pool = parallel::pool()?;
+        let finished = AtomicBool::new(false);
+        let mut outcome = None;
+        pool.in_place_scope(|scope| {
+            let done = Finished {
+                flag: &finished,
+                caller: std::thread::current(),
+            };
+            let outcome = &mut outcome;
+            scope.spawn(move |_| {
+                let _done = done; // set (and this thread woken) even if `run` panics
+                *outcome = Some(run());
             });
-            while !helper.is_finished() {
+            while !finished.load(Ordering::Acquire) {
                 std::thread::park_timeout(SIGNAL_CHECK_INTERVAL);
-                if helper.is_finished() || interrupt.is_some() {
+                if finished.load(Ordering::Acquire) || interrupt.is_some() {
                     continue;
                 }
                 if let Err(err) = Python::attach(|py| py.check_signals()) {
@@ -53,16 +60,29 @@ pub fn run_interruptibly<R: Send>(
                     stop.store(true, Ordering::Relaxed);
                 }
             }
-            helper
-                .join()
-                .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
-        })
+        });
+        // The scope returns once its job has finished, and re-raises the job's panic.
+        outcome.unwrap_or_else(|| unreachable!("the pool's job ran"))
     });
     match (outcome, interrupt) {
         // Also when the work finished before it saw the stop request: check_signals has
         // consumed the Ctrl-C, so dropping its KeyboardInterrupt would lose it.
         (Err(Error::Interrupted { .. }) | Ok(_), Some(err)) => Err(err),
         (outcome, _) => core(outcome),
+    }
+}
+
+/// Marks the pool's job finished and wakes the waiting thread when dropped: at the end of the
+/// job, or as a panic unwinds it.
+struct Finished<'a> {
+    flag: &'a AtomicBool,
+    caller: std::thread::Thread,
+}
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        self.flag.store(true, Ordering::Release);
+        self.caller.unpark();
     }
 }
 
