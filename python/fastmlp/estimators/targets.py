@@ -23,6 +23,33 @@ __all__ = ["BINARY_OUTPUT", "ClassEncoding"]
 #: The output layer of two-class problems (see the module docstring): scikit-learn's.
 BINARY_OUTPUT = "logistic"
 
+#: The kinds of targets ``check_classification_targets`` accepts.
+_CLASSIFICATION_KINDS = frozenset(
+    {
+        "binary",
+        "multiclass",
+        "multiclass-multioutput",
+        "multilabel-indicator",
+        "multilabel-sequences",
+    }
+)
+
+
+def _check_classification(y: Any, kind: str) -> None:
+    """scikit-learn's ``check_classification_targets(y)`` for ``y`` of ``type_of_target``
+    ``kind``: called only when it would raise, for its own message."""
+    if kind not in _CLASSIFICATION_KINDS:
+        check_classification_targets(y)
+
+
+def _labels_of(y: Any, kind: str) -> NDArray:
+    """``unique_labels(y)`` for class labels ``y`` (n,) of ``kind`` "binary" or "multiclass":
+    for an array of one non-object dtype that is ``np.unique(y)``, without the two more
+    ``type_of_target`` passes ``unique_labels`` makes (~100 us each, on every partial_fit)."""
+    if isinstance(y, np.ndarray) and y.dtype != object and kind in ("binary", "multiclass"):
+        return np.unique(y)
+    return unique_labels(y)
+
 
 @dataclass(frozen=True)
 class ClassEncoding:
@@ -38,10 +65,11 @@ class ClassEncoding:
     n_outputs: int
 
     @classmethod
-    def from_targets(cls, y: Any) -> ClassEncoding:
-        """The encoding of the labels in ``y`` (n,) or of the indicator matrix ``y`` (n, k)."""
-        check_classification_targets(y)
-        kind = type_of_target(y)
+    def from_targets(cls, y: Any, kind: str | None = None) -> ClassEncoding:
+        """The encoding of the labels in ``y`` (n,) or of the indicator matrix ``y`` (n, k);
+        ``kind`` is ``type_of_target(y)`` where the caller has it."""
+        kind = type_of_target(y) if kind is None else kind
+        _check_classification(y, kind)
         if kind == "multilabel-indicator":
             width = np.shape(y)[1]
             return cls(np.arange(width), "multilabel", "logistic", width)
@@ -50,7 +78,7 @@ class ClassEncoding:
                 f"y: MLPClassifier handles binary, multi-class and multi-label targets, "
                 f"got {kind!r} targets"
             )
-        return cls.from_classes(unique_labels(y))
+        return cls.from_classes(_labels_of(y, kind))
 
     @classmethod
     def from_classes(cls, classes: object) -> ClassEncoding:
@@ -64,18 +92,20 @@ class ClassEncoding:
             return cls(labels, "binary", BINARY_OUTPUT, 2 if BINARY_OUTPUT == "softmax" else 1)
         return cls(labels, "multiclass", "softmax", len(labels))
 
-    def check_compatible(self, y: Any, warm_start: bool) -> None:
+    def check_compatible(self, y: Any, warm_start: bool, kind: str | None = None) -> None:
         """ValueError unless the labels of ``y`` fit this encoding (a later partial_fit or a
-        warm-started fit): the same classes for warm_start, a subset for partial_fit."""
+        warm-started fit): the same classes for warm_start, a subset for partial_fit.
+        ``kind`` is ``type_of_target(y)`` where the caller has it."""
+        kind = type_of_target(y) if kind is None else kind
         if self.kind == "multilabel":
-            if type_of_target(y) != "multilabel-indicator" or np.shape(y)[1] != self.n_outputs:
+            if kind != "multilabel-indicator" or np.shape(y)[1] != self.n_outputs:
                 raise ValueError(
                     f"y: expected a multi-label indicator matrix with {self.n_outputs} columns "
                     "as in the previous fit"
                 )
             return
-        check_classification_targets(y)
-        classes = unique_labels(y)
+        _check_classification(y, kind)
+        classes = _labels_of(y, kind)
         if warm_start:
             if set(classes) != set(self.classes):
                 raise ValueError(
