@@ -4,7 +4,10 @@
 
 use crate::error::{Error, Result};
 use rayon::{ThreadPool, ThreadPoolBuilder};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::thread::Thread;
+use std::time::Duration;
 
 static POOL: Mutex<Option<Arc<ThreadPool>>> = Mutex::new(None);
 static CORES: OnceLock<usize> = OnceLock::new();
@@ -108,6 +111,52 @@ pub fn num_threads() -> Result<usize> {
     Ok(pool()?.current_num_threads())
 }
 
+/// Runs `work` as a job of the engine's pool while the calling thread (which is not one of
+/// the pool's) calls `watch` every `interval` until the job has finished, and returns what
+/// `work` returned (re-raising its panic, if it panicked). For the binding's Ctrl-C watch: the
+/// job is handed to a pool thread directly, with no thread started per call.
+pub fn run_watched<R: Send>(
+    work: impl FnOnce() -> R + Send,
+    interval: Duration,
+    mut watch: impl FnMut(),
+) -> Result<R> {
+    let finished = AtomicBool::new(false);
+    let mut outcome = None;
+    pool()?.in_place_scope(|scope| {
+        let done = Finished {
+            flag: &finished,
+            caller: std::thread::current(),
+        };
+        let outcome = &mut outcome;
+        scope.spawn(move |_| {
+            let _done = done; // dropped at the end of the job, or as its panic unwinds
+            *outcome = Some(work());
+        });
+        while !finished.load(Ordering::Acquire) {
+            std::thread::park_timeout(interval);
+            if !finished.load(Ordering::Acquire) {
+                watch();
+            }
+        }
+    });
+    // in_place_scope returns once its job has finished and re-raises the job's panic, so
+    // here the job has run to its end.
+    Ok(outcome.unwrap_or_else(|| unreachable!("the pool's job ran")))
+}
+
+/// Marks the pool's job finished and wakes the waiting thread when dropped.
+struct Finished<'a> {
+    flag: &'a AtomicBool,
+    caller: Thread,
+}
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        self.flag.store(true, Ordering::Release);
+        self.caller.unpark();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +183,41 @@ mod tests {
         assert!(may_spin(1));
         assert!(may_spin(available_cores()));
         assert!(!may_spin(available_cores() + 1));
+    }
+
+    #[test]
+    fn a_watched_job_returns_its_value_and_is_watched_while_it_runs() {
+        let stop = AtomicBool::new(false);
+        let mut watched = 0;
+        let steps = run_watched(
+            || {
+                // Runs until the watch asks it to stop, as training does on Ctrl-C.
+                let mut steps = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(1));
+                    steps += 1;
+                }
+                (steps, rayon::current_thread_index().is_some())
+            },
+            Duration::from_millis(2),
+            || {
+                watched += 1;
+                if watched == 3 {
+                    stop.store(true, Ordering::Relaxed);
+                }
+            },
+        )
+        .unwrap();
+        assert!(watched >= 3, "{watched}");
+        assert!(steps.0 >= 1 && steps.1, "{steps:?}: ran in the pool");
+    }
+
+    #[test]
+    fn a_watched_job_that_panics_re_raises_the_panic_without_hanging() {
+        let caught = std::panic::catch_unwind(|| {
+            run_watched(|| panic!("in the job"), Duration::from_secs(60), || {})
+        });
+        let payload = caught.expect_err("the panic reaches the caller");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"in the job"));
     }
 }

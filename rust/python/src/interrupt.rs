@@ -37,52 +37,21 @@ pub fn run_interruptibly<R: Send>(
         }
         // A job of the pool, not a thread of its own: starting a thread per call, which then
         // handed the work to the pool, cost more than a small network's step.
-        let pool = parallel::pool()?;
-        let finished = AtomicBool::new(false);
-        let mut outcome = None;
-        pool.in_place_scope(|scope| {
-            let done = Finished {
-                flag: &finished,
-                caller: std::thread::current(),
-            };
-            let outcome = &mut outcome;
-            scope.spawn(move |_| {
-                let _done = done; // set (and this thread woken) even if `run` panics
-                *outcome = Some(run());
-            });
-            while !finished.load(Ordering::Acquire) {
-                std::thread::park_timeout(SIGNAL_CHECK_INTERVAL);
-                if finished.load(Ordering::Acquire) || interrupt.is_some() {
-                    continue;
-                }
+        let watch = || {
+            if interrupt.is_none() {
                 if let Err(err) = Python::attach(|py| py.check_signals()) {
                     interrupt = Some(err);
                     stop.store(true, Ordering::Relaxed);
                 }
             }
-        });
-        // The scope returns once its job has finished, and re-raises the job's panic.
-        outcome.unwrap_or_else(|| unreachable!("the pool's job ran"))
+        };
+        parallel::run_watched(run, SIGNAL_CHECK_INTERVAL, watch)?
     });
     match (outcome, interrupt) {
         // Also when the work finished before it saw the stop request: check_signals has
         // consumed the Ctrl-C, so dropping its KeyboardInterrupt would lose it.
         (Err(Error::Interrupted { .. }) | Ok(_), Some(err)) => Err(err),
         (outcome, _) => core(outcome),
-    }
-}
-
-/// Marks the pool's job finished and wakes the waiting thread when dropped: at the end of the
-/// job, or as a panic unwinds it.
-struct Finished<'a> {
-    flag: &'a AtomicBool,
-    caller: std::thread::Thread,
-}
-
-impl Drop for Finished<'_> {
-    fn drop(&mut self) {
-        self.flag.store(true, Ordering::Release);
-        self.caller.unpark();
     }
 }
 
