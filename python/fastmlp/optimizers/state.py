@@ -191,35 +191,15 @@ def _check_array(arg: str, array: object, param: NDArray) -> None:
 
 
 def _check_disjoint(arrays: list[NDArray], parameters: list[NDArray]) -> None:
-    """No state array may overlap another or a parameter: each is updated on its own.
-
-    Overlap is judged by the arrays' byte extents, as ``numpy.may_share_memory`` judges it,
-    in one sorted sweep rather than by pairs (every epoch call checks the state)."""
-    extents = [(*_extent(a), True) for a in arrays if a.size]
-    extents += [(*_extent(p), False) for p in parameters if isinstance(p, np.ndarray) and p.size]
-    extents.sort()
-    # The furthest end so far of any extent, and of a state array's.
-    reach_any = reach_state = -1
-    for low, high, is_state in extents:
-        if low < (reach_any if is_state else reach_state):
-            raise ValueError(
-                "state: two of its arrays (or one and a parameter) share memory; "
-                "each needs its own (init_state makes them)"
-            )
-        reach_any = max(reach_any, high)
-        if is_state:
-            reach_state = max(reach_state, high)
-
-
-def _extent(array: NDArray) -> tuple[int, int]:
-    """The bytes ``[low, high)`` an array's elements lie in (``numpy.byte_bounds``)."""
-    low = high = array.__array_interface__["data"][0]
-    for count, stride in zip(array.shape, array.strides, strict=True):
-        if stride < 0:
-            low += (count - 1) * stride
-        else:
-            high += (count - 1) * stride
-    return low, high + array.itemsize
+    """No state array may overlap another or a parameter: each is updated on its own."""
+    everything = [*arrays, *parameters]
+    for i, array in enumerate(arrays):
+        for other in everything[i + 1 :]:
+            if np.may_share_memory(array, other):
+                raise ValueError(
+                    "state: two of its arrays (or one and a parameter) share memory; "
+                    "each needs its own (init_state makes them)"
+                )
 
 
 def state_from_arrays(
