@@ -15,7 +15,7 @@
 //!
 //! `step.rs` runs the same steps with the SGD update fused in, for the training loop.
 
-use crate::activation::Activation;
+use crate::activation::{Activation, Elementwise};
 use crate::architecture::Architecture;
 use crate::error::Result;
 use crate::matmul::{matmul_into, MatMut, MatRef, Update};
@@ -177,12 +177,15 @@ fn check_finite_inputs<T: Real>(x: &[T]) -> Result<()> {
     }
 }
 
-/// `sum over rows of delta` (rows, width) into `out` (width,).
+/// `sum over rows of delta` (rows, width) into `out` (width,): each column summed row by row,
+/// in the same order on every instruction set.
 pub fn column_sums<T: Real>(delta: &[T], width: usize, out: &mut [T]) {
-    out.iter_mut().for_each(|v| *v = T::zero());
-    for row in delta.chunks_exact(width) {
-        out.iter_mut().zip(row).for_each(|(s, &d)| *s += d);
-    }
+    pulp::Arch::new().dispatch(Elementwise(|| {
+        out.iter_mut().for_each(|v| *v = T::zero());
+        for row in delta.chunks_exact(width) {
+            out.iter_mut().zip(row).for_each(|(s, &d)| *s += d);
+        }
+    }));
 }
 
 /// `(weight_grads, bias_grads)`, each shaped like the parameters they belong to.
