@@ -73,10 +73,27 @@ pub(crate) fn update_dense_layer<T: Real>(
         .zip(gradient.par_chunks_mut(rows_per_piece * fan_out))
         .try_for_each(|(mut piece, g)| {
             let (step, blocks) = (phase.step, phase.blocks);
-            weight_rows_product(step, l, g, piece.first(), blocks, Update::Overwrite)?;
+            match step.gradients_in_blocks {
+                true => sum_block_gradients(blocks, l, piece.first() * fan_out, g),
+                false => weight_rows_product(step, l, g, piece.first(), blocks, Update::Overwrite)?,
+            }
             let (w, slots) = piece.parts();
             phase.rule.update_weights(w, Gradient::Values(g), slots)
         })
+}
+
+/// `g` = the sum over the blocks, in block order, of their gradients of W[l] from element
+/// `first` on (phase 1 computed them: `step::gradients_in_blocks`).
+fn sum_block_gradients<T: Real>(blocks: &[RowBlock<T>], l: usize, first: usize, g: &mut [T]) {
+    let mut with_rows = blocks.iter().filter(|b| b.rows > 0);
+    match with_rows.next() {
+        Some(block) => g.copy_from_slice(&block.weight_grads[l][first..first + g.len()]),
+        None => g.fill(T::zero()),
+    }
+    for block in with_rows {
+        let part = &block.weight_grads[l][first..first + g.len()];
+        g.iter_mut().zip(part).for_each(|(g, &p)| *g += p);
+    }
 }
 
 /// Rows of the sparse W[0] with their slots and their part of the gradient buffer.

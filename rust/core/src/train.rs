@@ -154,8 +154,12 @@ pub fn train_step_objective<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
         workspace.fit_gradients(arch)?;
     }
     let pool = parallel::pool()?;
+    let with_rule = descent.is_some();
     let outcome = pool.install(|| {
         workspace.fit(arch, rows, blocks_for(rows))?;
+        if with_rule {
+            workspace.fit_block_gradients(arch)?;
+        }
         let batch = BatchRows::Dense(DenseRows::Contiguous(x));
         let loss = BatchLoss {
             output: objective.output,
@@ -343,6 +347,9 @@ pub fn train_epoch_objective<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
             objective.sample_weight.is_some(),
         );
         workspace.fit_gathered(arch, gathered.0, gathered.1)?;
+        if descent.is_some() {
+            workspace.fit_block_gradients(arch)?;
+        }
         let mut total = BatchOutcome::default();
         for (b, batch) in order.chunks(batch_size).enumerate() {
             let rows = epoch_rows.batch(batch);

@@ -29,6 +29,9 @@ pub(crate) struct RowBlock<T> {
     pub(crate) deltas: Vec<Vec<T>>,
     /// bias_sums[l] = column sums of deltas[l]: (sizes[l+1],).
     pub(crate) bias_sums: Vec<Vec<T>>,
+    /// weight_grads[l] = this block's a[l].T @ deltas[l]: (sizes[l], sizes[l+1]), where a small
+    /// network's step computes them in phase 1 (`Workspace::fit_block_gradients`); else empty.
+    pub(crate) weight_grads: Vec<Vec<T>>,
 }
 
 impl<T: Real> RowBlock<T> {
@@ -57,6 +60,7 @@ impl<T: Real> RowBlock<T> {
             outputs: per_layer("layer outputs of a batch", capacity)?,
             deltas: per_layer("layer deltas of a batch", capacity)?,
             bias_sums: per_layer("bias gradient", 1)?,
+            weight_grads: Vec::new(),
         })
     }
 }
@@ -152,6 +156,27 @@ impl<T: Real> Workspace<T> {
                     .map(|l| buffer::zeros("a bias gradient", 1, arch.fan_out(l)))
                     .collect::<Result<_>>()?,
             };
+        }
+        Ok(())
+    }
+
+    /// Where the blocks compute their own weight gradients (`step::gradients_in_blocks`),
+    /// room for them in every block; elsewhere none. Call after `fit`.
+    pub(crate) fn fit_block_gradients(&mut self, arch: &Architecture) -> Result<()> {
+        let wanted = crate::step::gradients_in_blocks(arch, self.blocks.len());
+        for block in &mut self.blocks {
+            let sized = block.weight_grads.len() == arch.layers()
+                && (0..arch.layers())
+                    .all(|l| block.weight_grads[l].len() == arch.fan_in(l) * arch.fan_out(l));
+            if !wanted {
+                block.weight_grads = Vec::new();
+            } else if !sized {
+                block.weight_grads = (0..arch.layers())
+                    .map(|l| {
+                        buffer::zeros("a block's weight gradient", arch.fan_in(l), arch.fan_out(l))
+                    })
+                    .collect::<Result<_>>()?;
+            }
         }
         Ok(())
     }

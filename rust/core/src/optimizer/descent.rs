@@ -46,6 +46,12 @@ impl<'a, T: Real> Descent<'a, T> {
         self.lr = lr;
     }
 
+    /// Whether its steps go through a rule (momentum, Adam or L2) rather than plain SGD fused
+    /// into the products: then the gradients are written out.
+    pub(crate) fn has_rule(&self) -> bool {
+        !self.state.optimizer().is_plain() || self.alpha > 0.0
+    }
+
     /// Steps taken so far.
     pub fn step(&self) -> i64 {
         self.state.step()
