@@ -349,6 +349,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="passes of the regressor's partial_fit loop over its data (default 10)",
     )
     parser.add_argument("--seed", type=int, default=0, help="both estimators' random_state")
+    parser.add_argument(
+        "--tasks",
+        help="comma-separated task names to run (default: all; the names are in the epilog)",
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every number here")
     parser.add_argument(
         "--quick",
@@ -378,6 +382,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[sklearn compare] {line}", file=sys.stderr, flush=True)
 
     task_list = tasks(args.max_iter, args.regressor_max_iter, args.regressor_passes)
+    if args.tasks:
+        wanted = args.tasks.split(",")
+        unknown = sorted(set(wanted) - {t.name for t in task_list})
+        if unknown:
+            parser.error(f"--tasks: unknown task(s) {', '.join(unknown)}")
+        task_list = [t for t in task_list if t.name in wanted]
     settings = {
         "threads": args.threads,
         "seed": args.seed,

@@ -234,6 +234,23 @@ def test_sklearn_compare_quick(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not HAS_SKLEARN, reason="scikit-learn is not installed")
+def test_sklearn_compare_runs_the_tasks_asked_for(tmp_path: Path) -> None:
+    text, report = run_script(
+        "sklearn_compare",
+        ["--quick", "--threads", "1", "--tasks", "regressor-partial_fit,regressor"],
+        tmp_path,
+    )
+    assert [row[0] for row in table(text, "task")] == ["regressor", "regressor-partial_fit"]
+    assert [t["task"]["name"] for t in report["tasks"]] == ["regressor", "regressor-partial_fit"]
+    done = subprocess.run(
+        [sys.executable, str(SCRIPTS / "sklearn_compare.py"), "--quick", "--tasks", "nope"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "--tasks: unknown task(s) nope" in done.stderr
+
+
+@pytest.mark.skipif(not HAS_SKLEARN, reason="scikit-learn is not installed")
 def test_sklearn_compare_gives_both_libraries_the_same_arguments(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
