@@ -362,6 +362,30 @@ def test_both_engines_refuse_bad_optimizer_arguments_alike(engine_name: str, cas
         _epoch(ENGINES[engine_name], **dict(keywords))
 
 
+def test_a_state_that_passed_is_checked_again_once_it_changes(engine_name: str) -> None:
+    # The overlap check remembers the arrays that last passed: swapping one for a parameter
+    # (or one of its views) afterwards must still be refused, by either engine.
+    engine = ENGINES[engine_name]
+    weights, biases = make_params(SIZES, np.float64)
+    x, labels, _ = make_data(40, SIZES[0], SIZES[-1], np.float64)
+    state = init_state(Adam(), weights, biases)
+    order = np.arange(40)
+    engine.train_epoch(
+        weights, biases, x, labels, order, 0.01, 8, "relu", optimizer=Adam(), state=state
+    )
+    for swap in (
+        lambda: weights[0],
+        lambda: state.v.weights[0].reshape(-1).reshape(state.m.weights[0].shape),
+    ):
+        kept = state.m.weights[0]
+        state.m.weights[0] = swap()
+        with pytest.raises(ValueError, match="share memory"):
+            engine.train_epoch(
+                weights, biases, x, labels, order, 0.01, 8, "relu", optimizer=Adam(), state=state
+            )
+        state.m.weights[0] = kept
+
+
 @pytest.fixture(params=list(ENGINES))
 def engine_name(request: pytest.FixtureRequest) -> str:
     return request.param

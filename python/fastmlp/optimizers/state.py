@@ -16,8 +16,10 @@ writeable, of the parameters' dtype, and shares no memory with another.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -190,9 +192,27 @@ def _check_array(arg: str, array: object, param: NDArray) -> None:
         raise ValueError(f"{arg}: expected a C-contiguous, writeable array")
 
 
+#: The arrays last found disjoint, as weak references, with their layouts: the training loop
+#: checks the same state and parameters on every epoch call, and the pairwise check costs
+#: ~35 us for a 3-layer Adam state, a fifth of a small network's epoch outside the engine.
+_LAST_DISJOINT: dict[str, Any] = {}
+
+
 def _check_disjoint(arrays: list[NDArray], parameters: list[NDArray]) -> None:
-    """No state array may overlap another or a parameter: each is updated on its own."""
+    """No state array may overlap another or a parameter: each is updated on its own.
+
+    The same array objects with the same shapes and strides as the last call that passed
+    (an ndarray's memory never moves) pass again without the pairwise check."""
     everything = [*arrays, *parameters]
+    layout = [(a.shape, a.strides) if isinstance(a, np.ndarray) else None for a in everything]
+    last = _LAST_DISJOINT.get("arrays")
+    if (
+        last is not None
+        and last[1] == layout
+        and len(last[0]) == len(everything)
+        and all(ref() is a for ref, a in zip(last[0], everything, strict=True))
+    ):
+        return
     for i, array in enumerate(arrays):
         for other in everything[i + 1 :]:
             if np.may_share_memory(array, other):
@@ -200,6 +220,10 @@ def _check_disjoint(arrays: list[NDArray], parameters: list[NDArray]) -> None:
                     "state: two of its arrays (or one and a parameter) share memory; "
                     "each needs its own (init_state makes them)"
                 )
+    try:
+        _LAST_DISJOINT["arrays"] = ([weakref.ref(a) for a in everything], layout)
+    except TypeError:  # an argument that is not an ndarray (nothing is remembered)
+        _LAST_DISJOINT.pop("arrays", None)
 
 
 def state_from_arrays(
