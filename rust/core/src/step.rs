@@ -39,7 +39,7 @@ use crate::softmax::{softmax_loss_delta, BatchOutcome, Targets};
 use crate::sparse::InputRanges;
 use crate::step_rule::{update_by_rule, RulePhase};
 use crate::train::Model;
-use crate::update::update_biases;
+use crate::update::{rows_per_piece, update_biases};
 use crate::workspace::{RowBlock, Workspace};
 use rayon::prelude::*;
 
@@ -47,8 +47,9 @@ use rayon::prelude::*;
 const MIN_ROWS_PER_BLOCK: usize = 16;
 
 /// Networks with at most this many weights (times the blocks) compute their weight gradients
-/// block by block in phase 1 when a rule updates them: measured on 10-64-64-1 (4,800
-/// weights), where phase 2's products were smaller than what splitting them cost.
+/// block by block in phase 1 when a rule updates them. Measured at 2 threads, Adam, batch
+/// 200: faster for 10-64-64-1, 100-100-10 and 64-128-128-10 (51.7k), no different for 20-100-3
+/// and 784-128-10, slower for 784-32-10 (50.8k); the limit keeps the first two.
 const MAX_BLOCK_GRADIENT_WEIGHTS: usize = 1 << 15;
 
 /// Whether the `blocks` blocks of a step on `arch` compute their own weight gradients (under
@@ -311,6 +312,8 @@ fn block_forward_backward<T: Real, W: AsRef<[T]>>(
         column_sums(&deltas[l][..rows * fan_out], fan_out, sums);
     }
     // A small network's weight gradients: this block's a[l].T @ delta[l+1]   # (fan_in, fan_out)
+    // by the same pieces of W[l]'s rows as phase 2 would take (the GEMM's speed depends on
+    // the shape: one (100, 100) x 100-row product ran at a third of the pieces' rate).
     if step.gradients_in_blocks {
         for (l, gradient) in weight_grads.iter_mut().enumerate() {
             let (fan_in, fan_out) = (arch.fan_in(l), arch.fan_out(l));
@@ -318,12 +321,21 @@ fn block_forward_backward<T: Real, W: AsRef<[T]>>(
                 0 => first_layer::dense_input(step.batch.block(start, end, fan_in), x, fan_in)?,
                 _ => MatRef::row_major(&outputs[l - 1], rows, fan_in)?,
             };
-            matmul_serial_into(
-                MatMut::row_major(gradient, fan_in, fan_out)?,
-                input.t(),
-                MatRef::row_major(&deltas[l][..rows * fan_out], rows, fan_out)?,
-                Update::Overwrite,
-            )?;
+            let delta = MatRef::row_major(&deltas[l][..rows * fan_out], rows, fan_out)?;
+            let piece_rows = rows_per_piece(step, l);
+            for (piece, out) in gradient[..fan_in * fan_out]
+                .chunks_mut(piece_rows * fan_out)
+                .enumerate()
+            {
+                let first = piece * piece_rows;
+                let last = first + out.len() / fan_out;
+                matmul_serial_into(
+                    MatMut::row_major(out, last - first, fan_out)?,
+                    input.t().row_range(first, last),
+                    delta,
+                    Update::Overwrite,
+                )?;
+            }
         }
     }
     Ok(outcome)
