@@ -39,7 +39,7 @@ use crate::softmax::{softmax_loss_delta, BatchOutcome, Targets};
 use crate::sparse::InputRanges;
 use crate::step_rule::{update_by_rule, RulePhase};
 use crate::train::Model;
-use crate::update::{rows_per_piece, update_biases};
+use crate::update::{block_rows_product, rows_per_piece, update_biases};
 use crate::workspace::{RowBlock, Workspace};
 use rayon::prelude::*;
 
@@ -229,7 +229,6 @@ fn block_forward_backward<T: Real, W: AsRef<[T]>>(
         outputs,
         deltas,
         bias_sums,
-        weight_grads,
         ..
     } = block;
     let classes = arch.classes();
@@ -315,30 +314,32 @@ fn block_forward_backward<T: Real, W: AsRef<[T]>>(
     // by the same pieces of W[l]'s rows as phase 2 would take (the GEMM's speed depends on
     // the shape: one (100, 100) x 100-row product ran at a third of the pieces' rate).
     if step.gradients_in_blocks {
-        for (l, gradient) in weight_grads.iter_mut().enumerate() {
-            let (fan_in, fan_out) = (arch.fan_in(l), arch.fan_out(l));
-            let input = match l {
-                0 => first_layer::dense_input(step.batch.block(start, end, fan_in), x, fan_in)?,
-                _ => MatRef::row_major(&outputs[l - 1], rows, fan_in)?,
-            };
-            let delta = MatRef::row_major(&deltas[l][..rows * fan_out], rows, fan_out)?;
-            let piece_rows = rows_per_piece(step, l);
-            for (piece, out) in gradient[..fan_in * fan_out]
-                .chunks_mut(piece_rows * fan_out)
-                .enumerate()
-            {
-                let first = piece * piece_rows;
-                let last = first + out.len() / fan_out;
-                matmul_serial_into(
-                    MatMut::row_major(out, last - first, fan_out)?,
-                    input.t().row_range(first, last),
-                    delta,
-                    Update::Overwrite,
-                )?;
-            }
-        }
+        let mut gradients = std::mem::take(&mut block.weight_grads);
+        let computed = block_gradients(step, (b, block), &mut gradients);
+        block.weight_grads = gradients;
+        computed?;
     }
     Ok(outcome)
+}
+
+/// Block `b`'s gradient of every W[l] into `gradients[l]`, piece by piece of W[l]'s rows.
+fn block_gradients<T: Real>(
+    step: &Step<'_, T>,
+    (b, block): (usize, &RowBlock<T>),
+    gradients: &mut [Vec<T>],
+) -> Result<()> {
+    for (l, gradient) in gradients.iter_mut().enumerate() {
+        let (fan_in, fan_out) = (step.arch.fan_in(l), step.arch.fan_out(l));
+        let piece_rows = rows_per_piece(step, l);
+        for (piece, out_rows) in gradient[..fan_in * fan_out]
+            .chunks_mut(piece_rows * fan_out)
+            .enumerate()
+        {
+            let first = piece * piece_rows;
+            block_rows_product(step, l, (b, block), out_rows, first, Update::Overwrite)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

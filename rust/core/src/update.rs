@@ -70,33 +70,46 @@ pub(crate) fn weight_rows_product<T: Real>(
     blocks: &[RowBlock<T>],
     first_update: Update<T>,
 ) -> Result<()> {
-    let (fan_in, fan_out) = (step.arch.fan_in(l), step.arch.fan_out(l));
-    let last = first + out_rows.len() / fan_out;
     let scale = match first_update {
         Update::Overwrite => T::one(),
         Update::AddScaled(scale) => scale,
     };
     let mut update = first_update;
     for (b, block) in blocks.iter().enumerate().filter(|(_, k)| k.rows > 0) {
-        let rows = block.rows;
-        let delta = &block.deltas[l][..rows * fan_out];
-        let input = match l {
-            0 => {
-                let (start, _) = step.block_rows(b);
-                let rows_of_block = step.batch.block(start, start + rows, fan_in);
-                first_layer::dense_input(rows_of_block, &block.x, fan_in)?
-            }
-            _ => MatRef::row_major(&block.outputs[l - 1], rows, fan_in)?,
-        };
-        matmul_serial_into(
-            MatMut::row_major(out_rows, last - first, fan_out)?,
-            input.t().row_range(first, last),
-            MatRef::row_major(delta, rows, fan_out)?,
-            update,
-        )?;
+        block_rows_product(step, l, (b, block), out_rows, first, update)?;
         update = Update::AddScaled(scale);
     }
     Ok(())
+}
+
+/// Block `b`'s `a_b[l][:, first..last].T @ delta_b[l+1]` into `out_rows` (last - first,
+/// fan_out), as `update` says: its share of rows `first..last` of W[l]'s gradient.
+pub(crate) fn block_rows_product<T: Real>(
+    step: &Step<'_, T>,
+    l: usize,
+    (b, block): (usize, &RowBlock<T>),
+    out_rows: &mut [T],
+    first: usize,
+    update: Update<T>,
+) -> Result<()> {
+    let (fan_in, fan_out) = (step.arch.fan_in(l), step.arch.fan_out(l));
+    let last = first + out_rows.len() / fan_out;
+    let rows = block.rows;
+    let delta = &block.deltas[l][..rows * fan_out];
+    let input = match l {
+        0 => {
+            let (start, _) = step.block_rows(b);
+            let rows_of_block = step.batch.block(start, start + rows, fan_in);
+            first_layer::dense_input(rows_of_block, &block.x, fan_in)?
+        }
+        _ => MatRef::row_major(&block.outputs[l - 1], rows, fan_in)?,
+    };
+    matmul_serial_into(
+        MatMut::row_major(out_rows, last - first, fan_out)?,
+        input.t().row_range(first, last),
+        MatRef::row_major(delta, rows, fan_out)?,
+        update,
+    )
 }
 
 /// b[l]'s gradient into `gradient` (fan_out,): the blocks' column sums of their deltas.
