@@ -137,7 +137,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     ) -> tuple[NDArray, str, int, dict[str, Any]]:
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        kind = type_of_target(y)  # once: each pass costs ~100 us of every partial_fit
+        kind = type_of_target(y)  # once a fit: it is passed on, not recomputed
         multilabel = kind == "multilabel-indicator"
         fitted = getattr(self, "_encoding", None)
         if incremental and fitted is None and classes is None:

@@ -31,7 +31,7 @@ PLAIN_SGD: dict[str, Any] = {
 @functools.cache
 def supported_fit_keywords() -> frozenset[str]:
     """The keyword parameters of this build's ``MLP.fit`` (read once: every ``fit`` and
-    ``partial_fit`` asks, and ``inspect.signature`` costs more than a small step)."""
+    ``partial_fit`` asks)."""
     return frozenset(inspect.signature(MLP.fit).parameters)
 
 

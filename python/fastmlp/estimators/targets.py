@@ -45,7 +45,7 @@ def _check_classification(y: Any, kind: str) -> None:
 def _labels_of(y: Any, kind: str) -> NDArray:
     """``unique_labels(y)`` for class labels ``y`` (n,) of ``kind`` "binary" or "multiclass":
     for an array of one non-object dtype that is ``np.unique(y)``, without the two more
-    ``type_of_target`` passes ``unique_labels`` makes (~100 us each, on every partial_fit)."""
+    ``type_of_target`` passes ``unique_labels`` makes."""
     if isinstance(y, np.ndarray) and y.dtype != object and kind in ("binary", "multiclass"):
         return np.unique(y)
     return unique_labels(y)

@@ -311,8 +311,8 @@ fn block_forward_backward<T: Real, W: AsRef<[T]>>(
         column_sums(&deltas[l][..rows * fan_out], fan_out, sums);
     }
     // A small network's weight gradients: this block's a[l].T @ delta[l+1]   # (fan_in, fan_out)
-    // by the same pieces of W[l]'s rows as phase 2 would take (the GEMM's speed depends on
-    // the shape: one (100, 100) x 100-row product ran at a third of the pieces' rate).
+    // by the same pieces of W[l]'s rows as phase 2 would take, so that every GEMM call keeps
+    // the shape it has there (the GEMM's speed depends on the shape).
     if step.gradients_in_blocks {
         let mut gradients = std::mem::take(&mut block.weight_grads);
         let computed = block_gradients(step, (b, block), &mut gradients);

@@ -154,10 +154,10 @@ pub fn train_step_objective<T: Real, W: AsRef<[T]> + AsMut<[T]> + Send + Sync>(
         workspace.fit_gradients(arch)?;
     }
     let pool = parallel::pool()?;
-    let with_rule = descent.is_some();
+    let has_descent = descent.is_some();
     let outcome = pool.install(|| {
         workspace.fit(arch, rows, blocks_for(rows))?;
-        if with_rule {
+        if has_descent {
             workspace.fit_block_gradients(arch)?;
         }
         let batch = BatchRows::Dense(DenseRows::Contiguous(x));

@@ -35,8 +35,7 @@ pub fn run_interruptibly<R: Send>(
         if !main_thread {
             return run();
         }
-        // A job of the pool, not a thread of its own: starting a thread per call, which then
-        // handed the work to the pool, cost more than a small network's step.
+        // A job of the pool, not a thread of its own that would hand the work to the pool.
         let watch = || {
             if interrupt.is_none() {
                 if let Err(err) = Python::attach(|py| py.check_signals()) {
