@@ -245,10 +245,12 @@ def measure(
             library, name = unit
             task = by_name[name]
             described = task.__dict__
-            if not k:  # a short warm-up: one epoch, or a pass over the first batches
-                described = described | {"params": task.params | {"max_iter": 1}, "passes": 1}
-                if task.call == "partial_fit":
-                    described |= {"params": task.params, "batch_rows": 2000}
+            if not k:  # a short warm-up: one epoch, or one pass of large batches
+                described = described | (
+                    {"passes": 1, "batch_rows": 2000}
+                    if task.call == "partial_fit"
+                    else {"params": task.params | {"max_iter": 1}}
+                )
             message = {"op": "fit", "task": described} | settings
             reply = run.workers[library].request(message)
             if k:
